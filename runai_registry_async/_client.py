@@ -1,0 +1,372 @@
+"""``RegistryClient``: the seven Registry operations, plus streaming lists."""
+
+from __future__ import annotations
+
+import ssl as ssl_module
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import aiohttp
+
+from . import _urls
+from ._auth import Auth, TokenCache, token_cache
+from ._converter import dumps, loads, structure
+from ._errors import DecodeError, RunaiError, UnauthorizedError
+from ._models import (
+    Registry,
+    RegistryCreationRequest,
+    RegistryListResponse,
+    RegistryUpdateRequest,
+    Repositories,
+    RepositoryTags,
+)
+from ._retry import NO_RETRY, RetryPolicy, call_with_retries
+from ._stream import ItemStream
+from ._transport import Transport, checked_base_url
+
+T = TypeVar("T")
+
+AssetId = str | uuid.UUID
+
+_JSON_HEADERS = {"Accept": "application/json"}
+_DEFAULT_RETRY = RetryPolicy()
+
+
+class RegistryClient:
+    """An async client for the Registry assets of a Run:ai control plane.
+
+    Use it as ``async with RegistryClient(base_url, token=...) as client:`` (or call
+    :meth:`aclose`). It opens its own aiohttp session unless ``session`` is given, and
+    never closes a borrowed one.
+
+    Args:
+        base_url: The control plane, e.g. ``https://myorg.run.ai``. Plain ``http://`` is
+            refused unless the host is loopback or ``allow_insecure_http=True``.
+        token: A static bearer token.
+        auth: :class:`ClientCredentials`, or an async callable returning a token (called
+            again when the server rejects the token it gave).
+        session: An aiohttp session to borrow.
+        timeout: Seconds allowed per request (connect and total); each method takes a
+            ``timeout=`` override. For streams it bounds each wait for data instead.
+        retry: The :class:`RetryPolicy`, or None for no retries.
+        ssl: An ``ssl.SSLContext`` (for a private CA); TLS is always verified otherwise.
+        max_connections: Size of the owned session's connection pool.
+    """
+
+    __slots__ = ("_transport", "_tokens", "_timeout", "_retry", "retries")
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        auth: Auth | None = None,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = _DEFAULT_RETRY,
+        ssl: ssl_module.SSLContext | None = None,
+        allow_insecure_http: bool = False,
+        max_connections: int = 100,
+    ) -> None:
+        if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
+            raise ValueError("ssl must be an ssl.SSLContext")
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValueError("retry must be a RetryPolicy or None")
+        self._timeout = _checked_timeout(timeout)
+        self._transport = Transport(
+            checked_base_url(base_url, allow_insecure_http=allow_insecure_http),
+            session=session,
+            ssl=ssl,
+            max_connections=max_connections,
+        )
+        self._tokens: TokenCache = token_cache(token, auth, self._transport)
+        self._retry = retry or NO_RETRY
+        #: How many times a request was retried, over the client's life.
+        self.retries = 0
+
+    def __repr__(self) -> str:
+        return f"<RegistryClient {self._transport.base_url}>"
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    @property
+    def requests_sent(self) -> int:
+        """How many HTTP requests the client has sent, retries and token requests included."""
+        return self._transport.requests_sent
+
+    async def __aenter__(self) -> RegistryClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session the client opened (a borrowed one stays open)."""
+        await self._transport.close()
+
+    # --- the seven operations -------------------------------------------------------
+
+    async def list_registries(
+        self, name: str | None = None, *, timeout: float | None = None
+    ) -> list[Registry]:
+        """All registries, or those whose name matches ``name``."""
+        path = _urls.REGISTRIES + _urls.query(name=name)
+        data = await self._request_json("GET", path, timeout=timeout)
+        return structure(data, RegistryListResponse, operation=_operation("GET", path)).entries
+
+    async def create_registry(
+        self, request: RegistryCreationRequest, *, timeout: float | None = None
+    ) -> Registry:
+        """Create a registry; the answer is the created registry (201).
+
+        Not retried once the request may have reached the server. After a failed create,
+        list the registries by name before trying again: a 409 means it already exists.
+        """
+        _check_type(request, RegistryCreationRequest, "request")
+        return await self._request_model(
+            "POST", _urls.REGISTRIES, Registry, body=dumps(request), timeout=timeout
+        )
+
+    async def get_registry(self, asset_id: AssetId, *, timeout: float | None = None) -> Registry:
+        """One registry by id."""
+        return await self._request_model(
+            "GET", _urls.registry_path(asset_id), Registry, timeout=timeout
+        )
+
+    async def update_registry(
+        self,
+        asset_id: AssetId,
+        request: RegistryUpdateRequest,
+        *,
+        timeout: float | None = None,
+    ) -> Registry:
+        """Replace a registry's name, description and spec; the answer is the result."""
+        path = _urls.registry_path(asset_id)
+        _check_type(request, RegistryUpdateRequest, "request")
+        return await self._request_model(
+            "PUT", path, Registry, body=dumps(request), timeout=timeout
+        )
+
+    async def delete_registry(self, asset_id: AssetId, *, timeout: float | None = None) -> None:
+        """Delete a registry (204)."""
+        await self._request("DELETE", _urls.registry_path(asset_id), _discard, timeout=timeout)
+
+    async def list_repositories(
+        self,
+        asset_id: AssetId,
+        *,
+        search_name: str | None = None,
+        timeout: float | None = None,
+    ) -> list[str]:
+        """The names of a registry's repositories, optionally those containing ``search_name``."""
+        path = _repositories_path(asset_id, search_name)
+        return (await self._request_model("GET", path, Repositories, timeout=timeout)).repositories
+
+    async def list_tags(
+        self,
+        asset_id: AssetId,
+        repository: str,
+        *,
+        search_name: str | None = None,
+        timeout: float | None = None,
+    ) -> RepositoryTags:
+        """The tags of one repository, optionally those containing ``search_name``."""
+        path = _tags_path(asset_id, repository, search_name)
+        return await self._request_model("GET", path, RepositoryTags, timeout=timeout)
+
+    # --- streaming ------------------------------------------------------------------
+
+    def iter_registries(
+        self, name: str | None = None, *, timeout: float | None = None
+    ) -> AsyncIterator[Registry]:
+        """Like :meth:`list_registries`, yielding each registry as soon as it has arrived."""
+        path = _urls.REGISTRIES + _urls.query(name=name)
+        operation = _operation("GET", path)
+
+        def convert(item: Any, json_path: str) -> Registry:
+            return structure(item, Registry, operation=operation, path=json_path)
+
+        return self._stream(path, "entries", convert, timeout)
+
+    def iter_repositories(
+        self,
+        asset_id: AssetId,
+        *,
+        search_name: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[str]:
+        """Like :meth:`list_repositories`, yielding each name as soon as it has arrived."""
+        return self._stream(
+            _repositories_path(asset_id, search_name), "repositories", None, timeout
+        )
+
+    def iter_tags(
+        self,
+        asset_id: AssetId,
+        repository: str,
+        *,
+        search_name: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[str]:
+        """Like :meth:`list_tags`, yielding each tag as soon as it has arrived.
+
+        Memory stays bounded by one network chunk whatever the number of tags. Leaving
+        the loop early closes the response at once. Retries apply until the first tag
+        is yielded; a failure after that raises (``DecodeError`` naming how many items
+        were yielded) instead of starting over, which would repeat items.
+        """
+        return self._stream(_tags_path(asset_id, repository, search_name), "tags", None, timeout)
+
+    # --- the one request path ---------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        handle: Callable[[aiohttp.ClientResponse, str], Awaitable[T]],
+        *,
+        body: bytes | None = None,
+        timeout: float | None = None,
+        stream: bool = False,
+    ) -> T:
+        """Send ``method path`` with auth and retries; ``handle`` reads the 2xx response."""
+        operation = _operation(method, path)
+        seconds = self._timeout if timeout is None else _checked_timeout(timeout)
+        client_timeout = (
+            aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+            if stream
+            else aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)
+        )
+        headers = dict(_JSON_HEADERS)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+
+        async def attempt() -> T:
+            token = await self._tokens.get()
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token}"
+            try:
+                response = await self._transport.open(
+                    method,
+                    path,
+                    operation=operation,
+                    timeout=client_timeout,
+                    headers=headers,
+                    body=body,
+                )
+            except UnauthorizedError as exc:
+                exc.token_rejected = self._tokens.reject(token)
+                raise
+            return await handle(response, operation)
+
+        return await call_with_retries(
+            attempt,
+            self._retry,
+            operation=operation,
+            idempotent=method != "POST",
+            on_retry=self._count_retry,
+        )
+
+    def _count_retry(self) -> None:
+        self.retries += 1
+
+    async def _request_json(
+        self, method: str, path: str, *, body: bytes | None = None, timeout: float | None = None
+    ) -> Any:
+        async def read_json(response: aiohttp.ClientResponse, operation: str) -> Any:
+            return loads(await self._transport.read(response, operation), operation=operation)
+
+        return await self._request(method, path, read_json, body=body, timeout=timeout)
+
+    async def _request_model(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        *,
+        body: bytes | None = None,
+        timeout: float | None = None,
+    ) -> T:
+        data = await self._request_json(method, path, body=body, timeout=timeout)
+        return structure(data, model, operation=_operation(method, path))
+
+    async def _stream(
+        self,
+        path: str,
+        key: str,
+        convert: Callable[[Any, str], Any] | None,
+        timeout: float | None,
+    ) -> AsyncIterator[Any]:
+        async def open_stream(
+            response: aiohttp.ClientResponse, operation: str
+        ) -> tuple[ItemStream[Any], list[Any] | None]:
+            stream = ItemStream(response, key, convert, operation=operation)
+            try:
+                return stream, await stream.next_batch()
+            except BaseException:
+                stream.close()
+                raise
+
+        stream, batch = await self._request("GET", path, open_stream, timeout=timeout, stream=True)
+        yielded = 0
+        try:
+            while batch is not None:
+                for item in batch:
+                    yield item
+                    yielded += 1
+                try:
+                    batch = await stream.next_batch()
+                except RunaiError as exc:
+                    raise DecodeError(
+                        f"{exc} ({yielded} items were yielded before)", operation=exc.operation
+                    ) from exc
+        finally:
+            stream.close()
+
+
+async def _discard(response: aiohttp.ClientResponse, operation: str) -> None:
+    response.release()
+
+
+def _operation(method: str, path: str) -> str:
+    return f"{method} {path.partition('?')[0]}"
+
+
+def _repositories_path(asset_id: AssetId, search_name: str | None) -> str:
+    return (
+        _urls.registry_path(asset_id)
+        + "/repositories"
+        + _urls.query(allow_reserved=True, searchName=search_name)
+    )
+
+
+def _tags_path(asset_id: AssetId, repository: str, search_name: str | None) -> str:
+    if not isinstance(repository, str) or not repository:
+        raise ValueError("repository must be a non-empty string")
+    return (
+        _urls.registry_path(asset_id)
+        + "/repositories/tags"
+        + _urls.query(allow_reserved=True, repository=repository, searchName=search_name)
+    )
+
+
+def _check_type(value: object, expected: type, name: str) -> None:
+    if not isinstance(value, expected):
+        raise TypeError(f"{name} must be a {expected.__name__}, not {type(value).__name__}")
+
+
+def _checked_timeout(timeout: float) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)

@@ -1,0 +1,131 @@
+"""The one retry loop: exponential backoff with full jitter, Retry-After, a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import TypeVar
+
+from attrs import field, frozen
+from attrs.validators import ge, gt
+
+from ._errors import ApiError, RunaiError, TransportError, UnauthorizedError
+
+T = TypeVar("T")
+
+log = logging.getLogger("runai_registry_async")
+
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@frozen
+class RetryPolicy:
+    """How failed requests are retried.
+
+    ``attempts`` counts every try, the first included. Waits grow as
+    ``base_delay * 2**n`` with full jitter, each capped at ``max_delay``; no wait starts
+    that would end past ``deadline`` seconds after the first try. A ``Retry-After``
+    header (seconds or HTTP-date) replaces the jittered wait, still capped at ``max_delay``.
+
+    Retried: connection errors, timeouts, 429, 502, 503 and 504 on GET, PUT and DELETE.
+    ``create_registry`` (POST) is retried only when the connection could not be opened,
+    since otherwise the server may have created the registry already.
+    """
+
+    attempts: int = field(default=4, validator=ge(1))
+    base_delay: float = field(default=0.2, validator=ge(0))
+    max_delay: float = field(default=10.0, validator=ge(0))
+    deadline: float = field(default=60.0, validator=gt(0))
+
+    def backoff(self, attempt: int) -> float:
+        """The jittered wait after failed try number ``attempt`` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling)
+
+
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header, in either of its forms; None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = datetime.now(timezone.utc).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _is_retryable(exc: RunaiError, idempotent: bool) -> bool:
+    if isinstance(exc, TransportError):
+        return idempotent or exc.connect_failed
+    if isinstance(exc, ApiError):
+        return idempotent and exc.status in RETRYABLE_STATUSES
+    return False
+
+
+def _wait_for(exc: RunaiError, policy: RetryPolicy, attempt: int) -> float:
+    if isinstance(exc, ApiError):
+        hinted = parse_retry_after(exc.retry_after)
+        if hinted is not None:
+            return min(hinted, policy.max_delay)
+    return policy.backoff(attempt)
+
+
+async def call_with_retries(
+    send: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    operation: str,
+    idempotent: bool,
+    on_retry: Callable[[], None] | None = None,
+) -> T:
+    """Run ``send`` until it succeeds, fails for good, or the policy runs out.
+
+    A 401 that rejected a refreshable token is retried once at once (``send`` fetches a
+    new token); it does not count against the policy. The error finally raised carries
+    the number of tries in ``attempts``.
+    """
+    started = time.monotonic()
+    attempt = 0
+    token_refreshed = False
+    while True:
+        attempt += 1
+        try:
+            return await send()
+        except UnauthorizedError as exc:
+            if token_refreshed or not exc.token_rejected:
+                exc.attempts = attempt
+                raise
+            token_refreshed = True
+            attempt -= 1
+            log.debug("%s: token rejected, retrying once with a fresh one", operation)
+        except RunaiError as exc:
+            exc.attempts = attempt
+            if attempt >= policy.attempts or not _is_retryable(exc, idempotent):
+                raise
+            wait = _wait_for(exc, policy, attempt)
+            if time.monotonic() - started + wait > policy.deadline:
+                raise
+            log.debug(
+                "%s: attempt %d failed (%s); retrying in %.3f s",
+                operation,
+                attempt,
+                type(exc).__name__,
+                wait,
+            )
+            if on_retry is not None:
+                on_retry()
+            await asyncio.sleep(wait)

@@ -1,0 +1,42 @@
+"""Paths and query strings, validated and encoded before anything is sent."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import quote
+
+REGISTRIES = "/api/v1/asset/registries"
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+# `repository` and `searchName` are allowReserved in the spec: "/" may travel raw. Every
+# other reserved character (& # % + = ? and space) is percent-encoded so that the server
+# decodes exactly the string the caller passed.
+_RESERVED_OK = "/"
+
+
+def registry_path(asset_id: str | uuid.UUID) -> str:
+    """The path of one registry; ``asset_id`` must be a UUID (str or ``uuid.UUID``)."""
+    return f"{REGISTRIES}/{_checked_id(asset_id)}"
+
+
+def _checked_id(asset_id: object) -> str:
+    if isinstance(asset_id, uuid.UUID):
+        return str(asset_id)
+    if isinstance(asset_id, str) and _UUID.fullmatch(asset_id):
+        return asset_id.lower()
+    raise ValueError(f"asset_id must be a UUID, got {asset_id!r}")
+
+
+def query(*, allow_reserved: bool = False, **params: str | None) -> str:
+    """``?k=v&...`` for the parameters that are not None, each value percent-encoded."""
+    safe = _RESERVED_OK if allow_reserved else ""
+    parts = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"{key} must be a string, not {type(value).__name__}")
+        parts.append(f"{key}={quote(value, safe=safe)}")
+    return "?" + "&".join(parts) if parts else ""

@@ -1,0 +1,14 @@
+"""A local Run:ai emulator for testing code that uses this client.
+
+    async with RunaiEmulator() as emulator:
+        registry = emulator.add_registry("docker-hub")
+        emulator.add_repository(registry.id, "team/app", tags=["1.0", "latest"])
+        async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+            ...
+
+With pytest, the ``runai_emulator`` fixture gives a started emulator.
+"""
+
+from ._emulator import Fault, RecordedRequest, RunaiEmulator, StoredRegistry
+
+__all__ = ["Fault", "RecordedRequest", "RunaiEmulator", "StoredRegistry"]
