@@ -22,6 +22,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.preconf.orjson import make_converter
 
 from ._errors import DecodeError, snippet
+from ._models import AssetKind, CredentialKind, DistFramework, Scope
 
 T = TypeVar("T")
 
@@ -92,6 +93,21 @@ def _structure_datetime(value: Any, _: Any) -> datetime:
 
 
 converter.register_structure_hook(datetime, _structure_datetime)
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# Unstructured data is plain JSON types, so it round-trips without orjson in between.
+converter.register_unstructure_hook(datetime, _unstructure_datetime)
+# Each str-based enum is registered by name: as a str subclass it would otherwise
+# dispatch to the str hooks. A bare enum annotation (request objects) is strict; the
+# ``Enum | str`` of response fields is tolerant (below).
+for _enum in (Scope, AssetKind, CredentialKind, DistFramework):
+    converter.register_unstructure_hook(_enum, lambda member: member.value)
+    converter.register_structure_hook(_enum, lambda value, enum: enum(value))
 
 
 def _structure_str_list(value: Any, _: Any) -> list[str]:

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+from aioresponses import core as aioresponses_core
+
+from runai_registry_async import RegistryClient
+from runai_registry_async.testing import RunaiEmulator
+
+BASE = "https://runai.example.com"
+TOKEN = "tok-SECRET-abc123"
+PASSWORD = "hunter2-PASSWORD-xyz"
+REGISTRY_ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
+
+
+def registry_json(**meta: Any) -> dict[str, Any]:
+    """A fully populated Registry as the server sends it."""
+    base_meta: dict[str, Any] = {
+        "name": "docker-hub",
+        "description": "The public hub",
+        "scope": "project",
+        "clusterId": str(uuid.UUID(int=7)),
+        "departmentId": "3",
+        "projectId": 12,
+        "autoDelete": False,
+        "workloadSupportedTypes": {
+            "inference": True,
+            "workspace": False,
+            "training": True,
+            "distributed": True,
+            "distFramework": "PyTorch",
+        },
+        "private": False,
+        "id": REGISTRY_ID,
+        "kind": "registry",
+        "tenantId": 1001,
+        "createdBy": "alice@example.com",
+        "createdAt": "2024-05-01T10:20:30.123Z",
+        "updatedBy": "bob@example.com",
+        "updatedAt": "2024-06-01T10:20:30+02:00",
+        "projectName": "vision",
+        "updateCount": 3,
+    }
+    base_meta.update(meta)
+    return {
+        "meta": base_meta,
+        "spec": {
+            "url": "https://index.docker.io",
+            "credentialKind": "password",
+            "user": "robot",
+            "password": PASSWORD,
+        },
+    }
+
+
+class _NoUpload:
+    output_size = 0
+
+
+class _CompatResponse(aiohttp.ClientResponse):
+    # aiohttp 3.14 made `stream_writer` a required argument and aioresponses 0.7.9 does
+    # not pass it (pnuckowski/aioresponses#289); a finished upload of size 0 stands in.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", _NoUpload())
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture
+def mocked(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """aioresponses, patched to work with aiohttp 3.14."""
+    if "stream_writer" in inspect.signature(aiohttp.ClientResponse.__init__).parameters:
+        monkeypatch.setattr(aioresponses_core, "ClientResponse", _CompatResponse)
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[RegistryClient]:
+    async with RegistryClient(BASE, token=TOKEN, retry=None) as c:
+        yield c
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunaiEmulator]:
+    async with RunaiEmulator() as emu:
+        yield emu
