@@ -6,16 +6,13 @@ the test. It needs pytest-asyncio; without it the plugin offers nothing.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator
-
-try:
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - the plugin stays inert without pytest-asyncio
-    pytest_asyncio = None
 
 from ._emulator import RunaiEmulator
 
-if pytest_asyncio is not None:
+if importlib.util.find_spec("pytest_asyncio") is not None:
+    import pytest_asyncio
 
     @pytest_asyncio.fixture
     async def runai_emulator() -> AsyncIterator[RunaiEmulator]:
