@@ -1,0 +1,197 @@
+"""The retry loop, unit and against a real loopback server (the emulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from runai_registry_async import (
+    AssetCreationRequest,
+    RegistryClient,
+    RegistryCreationRequest,
+    RegistrySpec,
+    RetryPolicy,
+    Scope,
+    ServiceUnavailableError,
+    TransportError,
+)
+from runai_registry_async._errors import ApiError
+from runai_registry_async._retry import parse_retry_after
+from runai_registry_async.testing import RunaiEmulator
+
+FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, deadline=10)
+
+
+def test_retry_after_in_seconds_and_as_http_date() -> None:
+    assert parse_retry_after("7") == 7.0
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert parse_retry_after(later, now=now.timestamp()) == pytest.approx(30)
+    earlier = format_datetime(now - timedelta(seconds=30), usegmt=True)
+    assert parse_retry_after(earlier, now=now.timestamp()) == 0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    policy = RetryPolicy(attempts=10, base_delay=1.0, max_delay=4.0)
+    waits = [policy.backoff(n) for n in range(1, 9) for _ in range(50)]
+    assert all(0 <= w <= 4.0 for w in waits)
+    assert len(set(waits)) > 100  # jittered, not fixed steps
+    assert max(policy.backoff(1) for _ in range(200)) <= 1.0
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"attempts": 0}, {"base_delay": -1}, {"max_delay": -1}, {"deadline": 0}]
+)
+def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_503_twice_then_200(
+    emulator: RunaiEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="runai_registry_async")
+    emulator.add_registry("r")
+    emulator.fail_next("list_registries", 2, status=503)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        registries = await client.list_registries()
+        assert client.retries == 2
+    assert [r.meta.name for r in registries] == ["r"]
+    assert [r.status for r in emulator.requests] == [503, 503, 200]
+    retry_lines = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retry_lines) == 2
+    assert "attempt 1 failed (ServiceUnavailableError)" in retry_lines[0]
+    assert "attempt 2 failed" in retry_lines[1]
+
+
+async def test_429_retry_after_is_honoured(emulator: RunaiEmulator) -> None:
+    emulator.fail_next("list_registries", 1, status=429, retry_after="1")
+    policy = RetryPolicy(attempts=2, base_delay=0.01, max_delay=5)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=policy) as client:
+        started = time.monotonic()
+        assert await client.list_registries() == []
+        waited = time.monotonic() - started
+    assert 0.9 <= waited < 4
+    assert [r.status for r in emulator.requests] == [429, 200]
+
+
+async def test_retry_after_is_capped_by_max_delay(emulator: RunaiEmulator) -> None:
+    emulator.fail_next("list_registries", 1, status=503, retry_after="120")
+    policy = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.1)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=policy) as client:
+        started = time.monotonic()
+        await client.list_registries()
+        assert time.monotonic() - started < 2
+
+
+async def test_deadline_stops_a_wait_that_would_end_too_late(emulator: RunaiEmulator) -> None:
+    emulator.fail_next("list_registries", 5, status=503, retry_after="3")
+    policy = RetryPolicy(attempts=5, base_delay=0.01, max_delay=10, deadline=1)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=policy) as client:
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailableError) as caught:
+            await client.list_registries()
+        assert time.monotonic() - started < 1
+    assert caught.value.attempts == 1
+
+
+async def test_connection_reset_on_get_then_success(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.reset_next("get_registry", 1)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        assert (await client.get_registry(registry.id)).meta.name == "r"
+    assert emulator.count("get_registry") == 2
+
+
+@pytest.mark.parametrize("status", [502, 503, 504, 429])
+async def test_post_is_not_retried_on_an_error_status(emulator: RunaiEmulator, status: int) -> None:
+    emulator.fail_next("create_registry", 1, status=status)
+    request = RegistryCreationRequest(
+        AssetCreationRequest("new", Scope.TENANT), RegistrySpec("https://r", "u", "p")
+    )
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        with pytest.raises(ApiError) as caught:
+            await client.create_registry(request)
+    assert caught.value.status == status
+    assert caught.value.attempts == 1
+    assert emulator.count("create_registry") == 1
+
+
+async def test_post_is_not_retried_after_a_reset(emulator: RunaiEmulator) -> None:
+    emulator.reset_next("create_registry", 1)
+    request = RegistryCreationRequest(
+        AssetCreationRequest("new", Scope.TENANT), RegistrySpec("https://r", "u", "p")
+    )
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        with pytest.raises(TransportError):
+            await client.create_registry(request)
+    assert emulator.count("create_registry") == 1
+
+
+async def test_attempts_exhausted_raise_the_last_error_with_the_count(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.fail_next("list_registries", 10, status=503)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        with pytest.raises(ServiceUnavailableError) as caught:
+            await client.list_registries()
+    assert caught.value.attempts == 3
+    assert "(after 3 attempts)" in str(caught.value)
+    assert emulator.count("list_registries") == 3
+
+
+async def test_put_and_delete_are_retried(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.fail_next("delete_registry", 1, status=502)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        await client.delete_registry(registry.id)
+    assert [r.status for r in emulator.requests] == [502, 204]
+
+
+async def test_not_found_is_not_retried(emulator: RunaiEmulator) -> None:
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        with pytest.raises(ApiError):
+            await client.get_registry("5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60")
+    assert emulator.count("get_registry") == 1
+
+
+async def test_retry_none_sends_once(emulator: RunaiEmulator) -> None:
+    emulator.fail_next("list_registries", 1, status=503)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        with pytest.raises(ServiceUnavailableError):
+            await client.list_registries()
+    assert emulator.count("list_registries") == 1
+
+
+async def test_slow_handler_beyond_the_timeout_is_a_transport_error(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.delay("list_registries", 2)
+    async with RegistryClient(
+        emulator.base_url, token=emulator.token, timeout=5, retry=None
+    ) as client:
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="timed out"):
+            await client.list_registries(timeout=0.3)
+        assert time.monotonic() - started < 1.5
+    await asyncio.sleep(0)
+
+
+async def test_connection_refused_is_a_transport_error_and_retried() -> None:
+    # Bind a port, close it: nothing listens there.
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    async with RegistryClient(f"http://127.0.0.1:{port}", token="t", retry=FAST) as client:
+        with pytest.raises(TransportError, match="cannot connect") as caught:
+            await client.list_registries()
+    assert caught.value.connect_failed
+    assert caught.value.attempts == 3
