@@ -310,8 +310,8 @@ class RegistryClient:
     ) -> AsyncIterator[Any]:
         async def open_stream(
             response: aiohttp.ClientResponse, operation: str
-        ) -> tuple[ItemStream[Any], list[Any] | None]:
-            stream = ItemStream(response, key, convert, operation=operation)
+        ) -> tuple[ItemStream, list[Any] | None]:
+            stream = ItemStream(response, key, strings=convert is None, operation=operation)
             try:
                 return stream, await stream.next_batch()
             except BaseException:
@@ -322,9 +322,14 @@ class RegistryClient:
         yielded = 0
         try:
             while batch is not None:
-                for item in batch:
-                    yield item
-                    yielded += 1
+                if convert is None:
+                    for item in batch:
+                        yield item
+                        yielded += 1
+                else:
+                    for item in batch:
+                        yield convert(item, f"$.{key}[{yielded}]")
+                        yielded += 1
                 try:
                     batch = await stream.next_batch()
                 except RunaiError as exc:

@@ -7,30 +7,27 @@ stays bounded by one chunk plus the items in it, whatever the size of the body.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import aiohttp
 import ijson
 
 from ._errors import DecodeError, TransportError
 
-T = TypeVar("T")
-
 CHUNK_SIZE = 64 * 1024
 
 
-class ItemStream(Generic[T]):
+class ItemStream:
     """The items under ``key`` (a top-level array) of a JSON object being received.
 
-    ``convert(item, json_path)`` turns each item into its final type; without it, the
-    items must be strings.
+    With ``strings=True`` every item must be a string; otherwise items are handed out
+    as decoded JSON for the caller to structure.
     """
 
     __slots__ = (
         "_response",
         "_key",
-        "_convert",
+        "_strings",
         "_operation",
         "_items",
         "_count",
@@ -44,13 +41,13 @@ class ItemStream(Generic[T]):
         self,
         response: aiohttp.ClientResponse,
         key: str,
-        convert: Callable[[Any, str], T] | None = None,
         *,
+        strings: bool,
         operation: str,
     ) -> None:
         self._response = response
         self._key = key
-        self._convert = convert
+        self._strings = strings
         self._operation = operation
         self._items: list[Any] = ijson.sendable_list()
         self._count = 0
@@ -61,7 +58,7 @@ class ItemStream(Generic[T]):
         self._top_events: list[Any] = ijson.sendable_list()
         self._top_parser: Any = ijson.parse_coro(self._top_events)
 
-    async def next_batch(self) -> list[T] | None:
+    async def next_batch(self) -> list[Any] | None:
         """The items completed by the next chunk(s); None once the body has ended."""
         while True:
             try:
@@ -81,11 +78,7 @@ class ItemStream(Generic[T]):
     def _take_batch(self) -> list[Any]:
         items, first = self._items, self._count
         self._count += len(items)
-        if self._convert is not None:
-            batch = [
-                self._convert(item, f"$.{self._key}[{first + i}]") for i, item in enumerate(items)
-            ]
-        elif set(map(type, items)) <= {str}:
+        if not self._strings or set(map(type, items)) <= {str}:
             batch = items[:]
         else:
             index = next(i for i, item in enumerate(items) if type(item) is not str)

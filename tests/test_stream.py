@@ -1,0 +1,257 @@
+"""Streaming lists: items while the body arrives, bounded memory, early exit, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from runai_registry_async import (
+    DecodeError,
+    NotFoundError,
+    Registry,
+    RegistryClient,
+    RetryPolicy,
+    ServiceUnavailableError,
+    UnauthorizedError,
+)
+from runai_registry_async.testing import RunaiEmulator
+
+ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
+FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
+    """Start a loopback server answering every GET with ``handler``; gives its base URL."""
+    runners: list[web.AppRunner] = []
+
+    async def start(handler: Handler) -> str:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def chunked(body: bytes, size: int) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        view = memoryview(body)
+        for start in range(0, len(body), size):
+            await response.write(view[start : start + size])
+        await response.write_eof()
+        return response
+
+    return handler
+
+
+async def test_small_lists_arrive_in_order(emulator: RunaiEmulator) -> None:
+    registries = emulator.seed(registries=3, repositories=4, tags=7)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        streamed = [r async for r in client.iter_registries()]
+        assert streamed == await client.list_registries()
+        assert all(isinstance(r, Registry) for r in streamed)
+        rid = registries[1].id
+        repositories = [name async for name in client.iter_repositories(rid)]
+        assert repositories == await client.list_repositories(rid)
+        tags = [t async for t in client.iter_tags(rid, repositories[2], search_name="cuda12.1")]
+        assert tags == (await client.list_tags(rid, repositories[2], search_name="cuda12.1")).tags
+        assert tags
+        assert [r async for r in client.iter_registries(name="nope")] == []
+
+
+async def test_items_split_across_tiny_chunks(serve: Callable[[Handler], Awaitable[str]]) -> None:
+    tags = [f'tag-{i}-\u00fc\\"x' for i in range(500)]
+    base = await serve(chunked(orjson.dumps({"name": "r", "tags": tags}), 7))
+    async with RegistryClient(base) as client:
+        assert [t async for t in client.iter_tags(ID, "r")] == tags
+
+
+async def test_a_million_tags_in_bounded_memory(serve: Callable[[Handler], Awaitable[str]]) -> None:
+    count = 1_000_000
+    body = orjson.dumps(
+        {"name": "big", "tags": [f"v{i:07d}-build.{i % 97:02d}-cuda12" for i in range(count)]}
+    )
+    assert len(body) > 20_000_000
+    base = await serve(chunked(body, 256 * 1024))
+    async with RegistryClient(base) as client:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            seen = 0
+            last = ""
+            async for tag in client.iter_tags(ID, "big"):
+                if seen % 250_000 == 0:
+                    assert tag == f"v{seen:07d}-build.{seen % 97:02d}-cuda12"
+                seen += 1
+                last = tag
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert seen == count
+    assert last == f"v{count - 1:07d}-build.{(count - 1) % 97:02d}-cuda12"
+    assert peak < 40 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+async def test_breaking_early_closes_the_connection(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"name": "r", "tags": [')
+        try:
+            for i in range(100_000):
+                await response.write(b'"t%d",' % i)
+                await asyncio.sleep(0.001)
+            outcome.set_result("sent everything")
+        except (ConnectionError, asyncio.CancelledError) as exc:
+            outcome.set_result(f"disconnected: {type(exc).__name__}")
+            raise
+        return response
+
+    base = await serve(endless)
+    async with RegistryClient(base) as client:
+        got = []
+        async for tag in client.iter_tags(ID, "r"):
+            got.append(tag)
+            if len(got) == 5:
+                break
+        assert got == ["t0", "t1", "t2", "t3", "t4"]
+        result = await asyncio.wait_for(outcome, 5)
+    assert result.startswith("disconnected")
+
+
+async def test_aclose_closes_the_response(serve: Callable[[Handler], Awaitable[str]]) -> None:
+    base = await serve(chunked(orjson.dumps({"name": "r", "tags": ["a"] * 100_000}), 1024))
+    async with RegistryClient(base) as client:
+        stream = client.iter_tags(ID, "r")
+        assert await anext(stream) == "a"
+        await stream.aclose()  # type: ignore[attr-defined]
+        connector = client._transport.session().connector
+        assert connector is not None
+        await asyncio.sleep(0)
+        assert sum(len(c) for c in connector._conns.values()) == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"name": "r", "tags": ["a", "b", }', "invalid JSON"),
+        (b'{"name": "r", "tags": ["a", 5]}', "expected a string, got int @ $.tags[1]"),
+        (b'{"name": "r"}', "required field missing @ $.tags"),
+        (b'["a", "b"]', "required field missing @ $.tags"),
+        (b'{"name": "r", "tags": ["a", "b"', "invalid JSON"),
+        (b"", "invalid JSON"),
+    ],
+)
+async def test_invalid_bodies_raise_decode_error(
+    serve: Callable[[Handler], Awaitable[str]], body: bytes, message: str
+) -> None:
+    base = await serve(chunked(body, 4096) if body else chunked(b" ", 1))
+    async with RegistryClient(base) as client:
+        with pytest.raises(DecodeError, match=message.replace("[", r"\[").replace("$", r"\$")):
+            [t async for t in client.iter_tags(ID, "r")]
+
+
+async def test_a_body_breaking_off_says_how_many_items_were_yielded(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    calls = 0
+
+    async def breaks_off(request: web.Request) -> web.StreamResponse:
+        nonlocal calls
+        calls += 1
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"name": "r", "tags": ["a", "b", "c",')
+        await asyncio.sleep(0.05)
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+
+    base = await serve(breaks_off)
+    got: list[str] = []
+    async with RegistryClient(base, retry=FAST) as client:
+        with pytest.raises(DecodeError, match=r"3 items were yielded before"):
+            async for tag in client.iter_tags(ID, "r"):
+                got.append(tag)
+    assert got == ["a", "b", "c"]
+    assert calls == 1  # never restarted once items were handed out
+
+
+async def test_registry_items_that_do_not_match_name_their_index(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    good = orjson.loads(
+        orjson.dumps(
+            {
+                "meta": {
+                    "name": "n",
+                    "scope": "tenant",
+                    "id": ID,
+                    "kind": "registry",
+                    "createdBy": "a",
+                    "createdAt": "2024-01-01T00:00:00Z",
+                    "updatedBy": "b",
+                    "updatedAt": "2024-01-01T00:00:00Z",
+                },
+                "spec": {"url": "u", "user": "u", "password": "pw"},
+            }
+        )
+    )
+    bad: Any = orjson.loads(orjson.dumps(good))
+    bad["meta"]["createdAt"] = 3
+    base = await serve(chunked(orjson.dumps({"entries": [good, good, bad]}), 64))
+    async with RegistryClient(base) as client:
+        got = []
+        with pytest.raises(DecodeError, match=r"\$\.entries\[2\]\.meta\.createdAt"):
+            async for registry in client.iter_registries():
+                got.append(registry)
+    assert len(got) == 2
+
+
+@pytest.mark.parametrize(("status", "error"), [(404, NotFoundError), (401, UnauthorizedError)])
+async def test_error_statuses_raise_before_the_first_item(
+    emulator: RunaiEmulator, status: int, error: type[Exception]
+) -> None:
+    emulator.fail_next("list_tags", 1, status=status)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        with pytest.raises(error):
+            [t async for t in client.iter_tags(ID, "r")]
+
+
+async def test_retries_apply_before_the_first_item(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1", "2"])
+    emulator.fail_next("list_tags", 2, status=503)
+    emulator.reset_next("list_repositories", 1)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        assert [t async for t in client.iter_tags(registry.id, "team/app")] == ["1", "2"]
+        assert [r async for r in client.iter_repositories(registry.id)] == ["team/app"]
+        emulator.fail_next("list_tags", 5, status=503)
+        with pytest.raises(ServiceUnavailableError) as caught:
+            [t async for t in client.iter_tags(registry.id, "team/app")]
+    assert caught.value.attempts == 3
+    assert [r.status for r in emulator.requests if r.operation == "list_tags"][:3] == [
+        503,
+        503,
+        200,
+    ]
