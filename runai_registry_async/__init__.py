@@ -2,6 +2,7 @@
 
 from ._auth import ClientCredentials
 from ._client import RegistryClient
+from ._crawl import CrawlResult, CrawlStats, TagCrawl, crawl_tags
 from ._errors import (
     ApiError,
     BadRequestError,
@@ -40,6 +41,8 @@ __all__ = [
     "BadRequestError",
     "ClientCredentials",
     "ConflictError",
+    "CrawlResult",
+    "CrawlStats",
     "CredentialKind",
     "DecodeError",
     "DistFramework",
@@ -54,8 +57,10 @@ __all__ = [
     "RetryPolicy",
     "RunaiError",
     "Scope",
+    "TagCrawl",
     "ServiceUnavailableError",
     "TransportError",
     "UnauthorizedError",
     "WorkloadSupportedTypes",
+    "crawl_tags",
 ]

@@ -18,10 +18,10 @@ _RESERVED_OK = "/"
 
 def registry_path(asset_id: str | uuid.UUID) -> str:
     """The path of one registry; ``asset_id`` must be a UUID (str or ``uuid.UUID``)."""
-    return f"{REGISTRIES}/{_checked_id(asset_id)}"
+    return f"{REGISTRIES}/{checked_id(asset_id)}"
 
 
-def _checked_id(asset_id: object) -> str:
+def checked_id(asset_id: object) -> str:
     if isinstance(asset_id, uuid.UUID):
         return str(asset_id)
     if isinstance(asset_id, str) and _UUID.fullmatch(asset_id):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import uuid
 from collections import defaultdict, deque
@@ -121,6 +122,7 @@ class RunaiEmulator:
         self.record_requests = True
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
+        self._flaky: dict[str, tuple[float, int, bool, random.Random]] = {}
         self._body_cache: dict[tuple[str, ...], bytes] = {}
         self.in_flight = 0
         self.max_in_flight = 0
@@ -259,6 +261,19 @@ class RunaiEmulator:
         """Answer the next ``count`` requests of ``operation`` with ``status``."""
         self._add_faults(operation, count, Fault(status=status, retry_after=retry_after, body=body))
 
+    def flaky(
+        self, operation: str, rate: float, *, status: int = 503, resets: bool = False, seed: int = 0
+    ) -> None:
+        """Fail a random share ``rate`` of ``operation``'s requests from now on.
+
+        Failures answer ``status``, or with ``resets=True`` half of them drop the
+        connection instead. ``rate=0`` stops it.
+        """
+        self._check_operation(operation)
+        if not 0 <= rate <= 1:
+            raise ValueError("rate must be between 0 and 1")
+        self._flaky[operation] = (rate, status, resets, random.Random(seed))
+
     def reset_next(self, operation: str, count: int = 1) -> None:
         """Drop the connection of the next ``count`` requests of ``operation`` unanswered."""
         self._add_faults(operation, count, Fault(reset=True))
@@ -318,9 +333,8 @@ class RunaiEmulator:
         delay = self._delays.get(operation, 0.0)
         if delay:
             await asyncio.sleep(delay)
-        faults = self._faults.get(operation)
-        if faults:
-            fault = faults.popleft()
+        fault = self._next_fault(operation)
+        if fault is not None:
             if fault.reset:
                 assert request.transport is not None
                 request.transport.abort()
@@ -336,6 +350,17 @@ class RunaiEmulator:
         if operation != "token" and self.require_auth and not authorized:
             return _error(401, "Unauthorized", "missing, invalid or expired bearer token")
         return await handler(request)
+
+    def _next_fault(self, operation: str) -> Fault | None:
+        faults = self._faults.get(operation)
+        if faults:
+            return faults.popleft()
+        flaky = self._flaky.get(operation)
+        if flaky is not None:
+            rate, status, resets, rng = flaky
+            if rate and rng.random() < rate:
+                return Fault(reset=True) if resets and rng.random() < 0.5 else Fault(status=status)
+        return None
 
     def _enter(self, asset_id: str | None) -> None:
         self.in_flight += 1

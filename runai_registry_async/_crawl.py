@@ -1,0 +1,346 @@
+"""``crawl_tags``: repositories, then tags, across many registries at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Literal
+
+from attrs import define, field, frozen
+
+from ._errors import RunaiError
+from ._models import Registry
+from ._urls import checked_id
+
+if TYPE_CHECKING:
+    from ._client import RegistryClient
+
+RegistryRef = str | uuid.UUID | Registry
+RegistrySource = Iterable[RegistryRef] | AsyncIterable[RegistryRef]
+
+
+@frozen
+class CrawlResult:
+    """One outcome of a crawl.
+
+    A repository's tags (``tags`` set), or an error: with ``repository=None`` when the
+    registry's repositories could not be listed, else for that repository's tags.
+    ``registry_name`` is None when the registry was given by id.
+    """
+
+    registry_id: str
+    registry_name: str | None
+    repository: str | None
+    tags: list[str] | None
+    error: RunaiError | None = None
+
+
+@define
+class CrawlStats:
+    """Live counters of a crawl; read them while it runs (for a progress bar, say).
+
+    ``requests`` and ``retries`` count what the client sent meanwhile, so they include
+    other calls made on the same client during the crawl.
+    """
+
+    registries: int = 0
+    repositories: int = 0
+    tags: int = 0
+    errors: int = 0
+    _client: RegistryClient | None = field(default=None, repr=False, alias="_client")
+    _requests_at_start: int = field(default=0, repr=False, alias="_requests_at_start")
+    _retries_at_start: int = field(default=0, repr=False, alias="_retries_at_start")
+    _started: float = field(factory=time.monotonic, repr=False, alias="_started")
+    _ended: float | None = field(default=None, repr=False, alias="_ended")
+
+    @property
+    def requests(self) -> int:
+        """Requests sent since the crawl started, retries included."""
+        return 0 if self._client is None else self._client.requests_sent - self._requests_at_start
+
+    @property
+    def retries(self) -> int:
+        return 0 if self._client is None else self._client.retries - self._retries_at_start
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the crawl started (frozen once it ends)."""
+        return (self._ended or time.monotonic()) - self._started
+
+
+class _RegistryWork:
+    """What is left to do for one registry."""
+
+    __slots__ = ("id", "name", "listed", "pending", "in_flight")
+
+    def __init__(self, registry_id: str, name: str | None) -> None:
+        self.id = registry_id
+        self.name = name
+        self.listed = False  # its repositories call has been handed out
+        self.pending: deque[str] = deque()
+        self.in_flight = 0
+
+    def finished(self) -> bool:
+        return self.listed and not self.pending and not self.in_flight
+
+
+_Job = tuple[_RegistryWork, str | None]  # (registry, None) lists its repositories
+
+
+class _Scheduler:
+    """Hands out jobs round-robin over the active registries, within the per-registry cap.
+
+    At most ``max_active`` registries are active at once; the feeder waits for room
+    before adding another, so memory does not grow with the number of registries.
+    """
+
+    def __init__(self, max_active: int, per_registry: int | None) -> None:
+        self._active: OrderedDict[str, _RegistryWork] = OrderedDict()
+        self._max_active = max_active
+        self._per_registry = per_registry
+        self._changed = asyncio.Condition()
+        self._source_done = False
+
+    async def add(self, work: _RegistryWork) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self._active) < self._max_active)
+            self._active[work.id] = work
+            self._changed.notify_all()
+
+    async def source_done(self) -> None:
+        async with self._changed:
+            self._source_done = True
+            self._changed.notify_all()
+
+    async def next_job(self) -> _Job | None:
+        """The next job, waiting for one; None once everything is done."""
+        async with self._changed:
+            while True:
+                job = self._pick()
+                if job is not None:
+                    return job
+                if self._source_done and not self._active:
+                    return None
+                await self._changed.wait()
+
+    def _pick(self) -> _Job | None:
+        for work in self._active.values():
+            if self._per_registry is not None and work.in_flight >= self._per_registry:
+                continue
+            repository: str | None
+            if not work.listed:
+                work.listed, repository = True, None
+            elif work.pending:
+                repository = work.pending.popleft()
+            else:
+                continue
+            self._active.move_to_end(work.id)  # round robin: the others go first next time
+            work.in_flight += 1
+            return work, repository
+        return None
+
+    async def done(self, work: _RegistryWork, repositories: Iterable[str] = ()) -> None:
+        async with self._changed:
+            work.in_flight -= 1
+            work.pending.extend(repositories)
+            if work.finished():
+                del self._active[work.id]
+            self._changed.notify_all()
+
+
+class TagCrawl:
+    """The async iterator returned by :func:`crawl_tags`; :attr:`stats` has live counters.
+
+    Iterate it once. Leaving the loop early (``break``, an exception, cancellation)
+    stops the crawl, as does :meth:`aclose` or leaving ``async with``.
+    """
+
+    def __init__(self, run: _CrawlRun) -> None:
+        self._run = run
+        # Only a weak reference: the `async for` loop owns the generator, so that a
+        # `break` frees it and its finalizer stops the workers, even while the caller
+        # keeps this object around to read the stats.
+        self._generator: weakref.ref[AsyncGenerator[CrawlResult, None]] | None = None
+        self._held: AsyncGenerator[CrawlResult, None] | None = None
+
+    @property
+    def stats(self) -> CrawlStats:
+        return self._run.stats
+
+    def __aiter__(self) -> AsyncGenerator[CrawlResult, None]:
+        generator = self._generator() if self._generator is not None else None
+        if generator is None:
+            if self._generator is not None:
+                raise RuntimeError("a crawl can be iterated only once")
+            generator = self._run.results()
+            self._generator = weakref.ref(generator)
+        return generator
+
+    async def __anext__(self) -> CrawlResult:
+        # Stepping by hand (no `async for`): this object must keep the generator alive.
+        if self._held is None:
+            self._held = self.__aiter__()
+        return await self._held.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the crawl: cancel every request in flight and wait for the workers."""
+        generator = self._generator() if self._generator is not None else None
+        if generator is not None:
+            await generator.aclose()
+
+    async def __aenter__(self) -> TagCrawl:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+_Results = asyncio.Queue[CrawlResult | BaseException | None]
+
+
+@define
+class _CrawlRun:
+    """One crawl's settings and state. It never refers to its results generator."""
+
+    client: RegistryClient
+    source: RegistrySource | None
+    repository_search: str | None
+    tag_search: str | None
+    concurrency: int
+    per_registry: int | None
+    on_error: Literal["yield", "raise"]
+    stats: CrawlStats = field(factory=CrawlStats)
+
+    async def results(self) -> AsyncGenerator[CrawlResult, None]:
+        client = self.client
+        self.stats = CrawlStats(
+            _client=client,
+            _requests_at_start=client.requests_sent,
+            _retries_at_start=client.retries,
+        )
+        scheduler = _Scheduler(max_active=self.concurrency, per_registry=self.per_registry)
+        # Bounded: when the consumer is slow, workers wait here instead of buffering.
+        results: _Results = asyncio.Queue(maxsize=self.concurrency * 2)
+        tasks = [asyncio.create_task(self._feed(scheduler, results))]
+        tasks += [
+            asyncio.create_task(self._work(scheduler, results)) for _ in range(self.concurrency)
+        ]
+        running = len(tasks)
+        try:
+            while running:
+                item = await results.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.stats._ended = time.monotonic()
+
+    async def _feed(self, scheduler: _Scheduler, results: _Results) -> None:
+        try:
+            async for work in self._registries():
+                await scheduler.add(work)
+            await scheduler.source_done()
+        except Exception as exc:  # the source failed: nothing more can be crawled
+            await results.put(exc)
+        await results.put(None)
+
+    async def _registries(self) -> AsyncIterator[_RegistryWork]:
+        source = self.source
+        if source is None:
+            source = await self.client.list_registries()
+        if isinstance(source, AsyncIterable):
+            async for ref in source:
+                yield _work_for(ref)
+        else:
+            for ref in source:
+                yield _work_for(ref)
+
+    async def _work(self, scheduler: _Scheduler, results: _Results) -> None:
+        try:
+            while (job := await scheduler.next_job()) is not None:
+                work, repository = job
+                result, repositories = await self._perform(work, repository)
+                await scheduler.done(work, repositories)
+                if result is not None:
+                    await results.put(result)
+        except Exception as exc:
+            await results.put(exc)
+        await results.put(None)
+
+    async def _perform(
+        self, work: _RegistryWork, repository: str | None
+    ) -> tuple[CrawlResult | None, list[str]]:
+        stats = self.stats
+        try:
+            if repository is None:
+                repositories = await self.client.list_repositories(
+                    work.id, search_name=self.repository_search
+                )
+                stats.registries += 1
+                return None, repositories
+            found = await self.client.list_tags(work.id, repository, search_name=self.tag_search)
+        except RunaiError as exc:
+            stats.errors += 1
+            if self.on_error == "raise":
+                raise
+            return CrawlResult(work.id, work.name, repository, None, exc), []
+        stats.repositories += 1
+        stats.tags += len(found.tags)
+        return CrawlResult(work.id, work.name, repository, found.tags), []
+
+
+def _work_for(ref: RegistryRef) -> _RegistryWork:
+    if isinstance(ref, Registry):
+        return _RegistryWork(checked_id(ref.meta.id), ref.meta.name)
+    return _RegistryWork(checked_id(ref), None)
+
+
+def crawl_tags(
+    client: RegistryClient,
+    registries: RegistrySource | None = None,
+    *,
+    repository_search: str | None = None,
+    tag_search: str | None = None,
+    concurrency: int = 32,
+    per_registry: int | None = None,
+    on_error: Literal["yield", "raise"] = "yield",
+) -> TagCrawl:
+    """Crawl the tags of every repository of many registries, concurrently.
+
+    ``registries``: ids, :class:`Registry` objects, or an (async) iterable of either,
+    consumed lazily; None lists all registries first. At most ``concurrency`` requests
+    are in flight, at most ``per_registry`` against one registry; registries take turns,
+    so a huge one does not starve the rest. Results stream out as they complete, one
+    :class:`CrawlResult` per repository. A failure (after the client's retries) becomes
+    a result with ``error`` set and the crawl goes on; ``on_error="raise"`` stops the
+    crawl and raises it instead. Leaving the loop early cancels every request in flight.
+
+        async for result in crawl_tags(client, concurrency=16):
+            print(result.registry_name, result.repository, result.tags)
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+    if per_registry is not None and (
+        isinstance(per_registry, bool) or not isinstance(per_registry, int) or per_registry < 1
+    ):
+        raise ValueError(f"per_registry must be a positive int or None, got {per_registry!r}")
+    if on_error not in ("yield", "raise"):
+        raise ValueError(f"on_error must be 'yield' or 'raise', got {on_error!r}")
+    for name, value in (("repository_search", repository_search), ("tag_search", tag_search)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} must be a string or None")
+    return TagCrawl(
+        _CrawlRun(
+            client, registries, repository_search, tag_search, concurrency, per_registry, on_error
+        )
+    )

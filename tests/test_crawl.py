@@ -1,0 +1,238 @@
+"""crawl_tags against the emulator on a real loopback socket."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+
+from runai_registry_async import (
+    CrawlResult,
+    NotFoundError,
+    Registry,
+    RegistryClient,
+    RetryPolicy,
+    ServiceUnavailableError,
+    crawl_tags,
+)
+from runai_registry_async.testing import RunaiEmulator
+
+RETRY = RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01)
+UNKNOWN = str(uuid.UUID(int=12345))
+
+
+def library_tasks() -> list[asyncio.Task[object]]:
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if t is not asyncio.current_task()
+        and "runai_registry_async"
+        in getattr(getattr(t.get_coro(), "cr_code", None), "co_filename", "")
+        and not t.done()
+    ]
+
+
+async def collect(crawl: AsyncIterator[CrawlResult]) -> list[CrawlResult]:
+    return [result async for result in crawl]
+
+
+async def test_everything_exactly_once_despite_transient_503s(emulator: RunaiEmulator) -> None:
+    registries = emulator.seed(registries=30, repositories=10, tags=5)
+    emulator.flaky("list_repositories", 0.1, seed=1)
+    emulator.flaky("list_tags", 0.1, seed=2, resets=True)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=RETRY) as client:
+        crawl = crawl_tags(client, concurrency=16)
+        results = await collect(crawl)
+    assert all(r.error is None for r in results)
+    seen = Counter((r.registry_id, r.repository, tag) for r in results for tag in (r.tags or []))
+    expected = {
+        (reg.id, repo, tag)
+        for reg in registries
+        for repo, tags in reg.repositories.items()
+        for tag in tags
+    }
+    assert set(seen) == expected
+    assert set(seen.values()) == {1}
+    assert len(results) == 300
+    assert crawl.stats.registries == 30
+    assert crawl.stats.repositories == 300
+    assert crawl.stats.tags == 1500
+    assert crawl.stats.retries > 0
+    # aiohttp itself resends a request once when a reused connection turns out dropped,
+    # so the server may count more than the client sent.
+    assert 1 + 30 + 300 + crawl.stats.retries == crawl.stats.requests <= len(emulator.requests)
+    assert {r.registry_name for r in results} == {r.meta["name"] for r in registries}
+
+
+async def test_one_failing_registry_gives_one_error_and_the_rest_complete(
+    emulator: RunaiEmulator,
+) -> None:
+    registries = emulator.seed(registries=3, repositories=4, tags=2)
+    ids = [registries[0].id, UNKNOWN, registries[1].id, registries[2].id]
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=RETRY) as client:
+        results = await collect(crawl_tags(client, ids, concurrency=4))
+    errors = [r for r in results if r.error is not None]
+    assert len(errors) == 1
+    assert errors[0].registry_id == UNKNOWN
+    assert errors[0].repository is None
+    assert errors[0].tags is None
+    assert isinstance(errors[0].error, NotFoundError)
+    assert len([r for r in results if r.error is None]) == 12
+
+
+async def test_a_failing_tags_call_gives_an_error_for_that_repository(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.seed(registries=1, repositories=3, tags=2)
+    emulator.fail_next("list_tags", 1, status=403)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=RETRY) as client:
+        results = await collect(crawl_tags(client, concurrency=1))
+    assert [r.error is not None for r in results].count(True) == 1
+    failed = next(r for r in results if r.error is not None)
+    assert failed.repository is not None
+    assert failed.tags is None
+
+
+@pytest.mark.parametrize(("concurrency", "per_registry"), [(8, None), (8, 2), (3, 1)])
+async def test_in_flight_never_exceeds_the_bounds(
+    emulator: RunaiEmulator, concurrency: int, per_registry: int | None
+) -> None:
+    emulator.seed(registries=6, repositories=8, tags=2)
+    emulator.delay("list_tags", 0.01)
+    emulator.delay("list_repositories", 0.01)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        results = await collect(
+            crawl_tags(client, concurrency=concurrency, per_registry=per_registry)
+        )
+    assert len(results) == 48
+    assert 1 < emulator.max_in_flight <= concurrency
+    busiest = max(emulator.max_in_flight_per_registry.values())
+    assert busiest <= (per_registry or concurrency)
+    if per_registry is not None:
+        assert busiest == per_registry  # the cap was reached, not just respected by luck
+
+
+async def test_a_huge_registry_does_not_starve_the_others(emulator: RunaiEmulator) -> None:
+    huge = emulator.add_registry("huge")
+    for i in range(200):
+        emulator.add_repository(huge.id, f"big/{i}", tags=["1"])
+    small = [emulator.add_registry(f"small-{i}") for i in range(4)]
+    for registry in small:
+        emulator.add_repository(registry.id, "app", tags=["1"])
+    ids = [huge.id] + [r.id for r in small]
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        results = await collect(crawl_tags(client, ids, concurrency=2))
+    order = [r.registry_id for r in results]
+    assert len(order) == 204
+    last_small = max(i for i, rid in enumerate(order) if rid != huge.id)
+    assert last_small < 30, f"small registries finished only at result {last_small}"
+
+
+async def test_break_after_five_results_leaves_no_pending_task(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=10, repositories=20, tags=3)
+    emulator.delay("list_tags", 0.05)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        crawl = crawl_tags(client, concurrency=8)
+        got = 0
+        async for _ in crawl:
+            got += 1
+            if got == 5:
+                break
+        assert library_tasks()  # the workers existed...
+        for _ in range(100):
+            if not library_tasks():
+                break
+            await asyncio.sleep(0.01)
+        assert library_tasks() == []  # ...and were gone within 1 s
+        sent = emulator.count("list_tags")
+        await asyncio.sleep(0.2)
+        assert emulator.count("list_tags") == sent  # nothing more was requested
+        assert crawl.stats.repositories >= 5
+
+
+async def test_aclose_and_cancelling_the_consumer_stop_the_workers(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=5, repositories=20, tags=3)
+    emulator.delay("list_tags", 0.05)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        crawl = crawl_tags(client, concurrency=4)
+        assert isinstance(await crawl.__anext__(), CrawlResult)
+        await crawl.aclose()
+        assert library_tasks() == []
+
+        async def consume() -> None:
+            async for _ in crawl_tags(client, concurrency=4):
+                pass
+
+        consumer = asyncio.create_task(consume())
+        await asyncio.sleep(0.2)
+        consumer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+        await asyncio.sleep(0)
+        assert library_tasks() == []
+
+
+async def test_on_error_raise_stops_the_crawl(emulator: RunaiEmulator) -> None:
+    registries = emulator.seed(registries=4, repositories=5, tags=1)
+    emulator.fail_next("list_tags", 100, status=503)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        with pytest.raises(ServiceUnavailableError):
+            await collect(crawl_tags(client, [r.id for r in registries], on_error="raise"))
+        assert library_tasks() == []
+
+
+async def test_registries_as_objects_ids_and_async_generators(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=3, repositories=2, tags=1)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        objects: list[Registry] = await client.list_registries()
+        by_objects = await collect(crawl_tags(client, objects))
+        by_ids = await collect(crawl_tags(client, (uuid.UUID(r.meta.id) for r in objects)))
+
+        async def generate() -> AsyncIterator[str]:
+            for registry in objects:
+                await asyncio.sleep(0)
+                yield registry.meta.id
+
+        by_async = await collect(crawl_tags(client, generate()))
+    key = lambda r: (r.registry_id, r.repository)  # noqa: E731
+    assert sorted(map(key, by_objects)) == sorted(map(key, by_ids)) == sorted(map(key, by_async))
+    assert len(by_objects) == 6
+    assert {r.registry_name for r in by_objects} == {r.meta.name for r in objects}
+    assert {r.registry_name for r in by_ids} == {None}
+
+
+async def test_searches_are_passed_on(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=2, repositories=10, tags=20)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        results = await collect(crawl_tags(client, repository_search="ml/", tag_search="cuda12.1"))
+    assert results
+    assert all(r.repository is not None and "ml/" in r.repository for r in results)
+    assert all(t.endswith("cuda12.1") for r in results for t in r.tags or [])
+
+
+async def test_a_slow_consumer_holds_the_workers_back(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=4, repositories=50, tags=1)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        crawl = crawl_tags(client, concurrency=4)
+        await crawl.__anext__()
+        await asyncio.sleep(0.3)
+        # 4 repository calls, at most 4 in flight and 2 x 4 queued results, one handed out
+        assert emulator.count("list_tags") <= 4 + 8 + 1 + 4
+        await crawl.aclose()
+
+
+async def test_bad_arguments_and_ids_fail_clearly(emulator: RunaiEmulator) -> None:
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        for kwargs in ({"concurrency": 0}, {"per_registry": 0}, {"on_error": "ignore"}):
+            with pytest.raises(ValueError, match=next(iter(kwargs))):
+                crawl_tags(client, **kwargs)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="asset_id must be a UUID"):
+            await collect(crawl_tags(client, ["not-an-id"]))
+        assert emulator.requests == []
+        crawl = crawl_tags(client, [])
+        assert await collect(crawl) == []
+        with pytest.raises(RuntimeError, match="once"):
+            await collect(crawl)
