@@ -118,13 +118,18 @@ class TokenCache:
     def __repr__(self) -> str:
         return f"<TokenCache refreshable={self.refreshable} has_token={self._token is not None}>"
 
-    async def get(self) -> str | None:
-        """The token to send now, fetching one if there is none or it is about to expire."""
+    def current(self) -> str | None:
+        """The token, if it can be sent without fetching a new one (the fast path)."""
         token = self._token
         if token is not None and time.monotonic() < self._expires_at:
             return token
-        if self._fetch is None:
-            return token
+        return None
+
+    async def get(self) -> str | None:
+        """The token to send now, fetching one if there is none or it is about to expire."""
+        token = self.current()
+        if token is not None or self._fetch is None:
+            return token if token is not None else self._token
         async with self._lock:
             # Whoever held the lock before us may have fetched already.
             if self._token is not None and time.monotonic() < self._expires_at:

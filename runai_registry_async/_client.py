@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ssl as ssl_module
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,7 +31,6 @@ T = TypeVar("T")
 
 AssetId = str | uuid.UUID
 
-_JSON_HEADERS = {"Accept": "application/json"}
 _DEFAULT_RETRY = RetryPolicy()
 
 
@@ -122,8 +122,9 @@ class RegistryClient:
     ) -> list[Registry]:
         """All registries, or those whose name matches ``name``."""
         path = _urls.REGISTRIES + _urls.query(name=name)
-        data = await self._request_json("GET", path, timeout=timeout)
-        return structure(data, RegistryListResponse, operation=_operation("GET", path)).entries
+        return (
+            await self._request_model("GET", path, RegistryListResponse, timeout=timeout)
+        ).entries
 
     async def create_registry(
         self, request: RegistryCreationRequest, *, timeout: float | None = None
@@ -234,7 +235,7 @@ class RegistryClient:
         self,
         method: str,
         path: str,
-        handle: Callable[[aiohttp.ClientResponse, str], Awaitable[T]],
+        handle: _Handler[T],
         *,
         body: bytes | None = None,
         timeout: float | None = None,
@@ -242,22 +243,20 @@ class RegistryClient:
     ) -> T:
         """Send ``method path`` with auth and retries; ``handle`` reads the 2xx response."""
         operation = _operation(method, path)
-        seconds = self._timeout if timeout is None else _checked_timeout(timeout)
-        client_timeout = (
-            aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-            if stream
-            else aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)
+        client_timeout = _client_timeout(
+            self._timeout if timeout is None else _checked_timeout(timeout), stream
         )
-        headers = dict(_JSON_HEADERS)
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        transport, tokens = self._transport, self._tokens
 
         async def attempt() -> T:
-            token = await self._tokens.get()
+            token = tokens.current() or await tokens.get()
+            headers = {"Accept": "application/json"}
             if token is not None:
                 headers["Authorization"] = f"Bearer {token}"
+            if body is not None:
+                headers["Content-Type"] = "application/json"
             try:
-                response = await self._transport.open(
+                response = await transport.open(
                     method,
                     path,
                     operation=operation,
@@ -266,9 +265,9 @@ class RegistryClient:
                     body=body,
                 )
             except UnauthorizedError as exc:
-                exc.token_rejected = self._tokens.reject(token)
+                exc.token_rejected = tokens.reject(token)
                 raise
-            return await handle(response, operation)
+            return await handle(transport, response, operation)
 
         return await call_with_retries(
             attempt,
@@ -281,14 +280,6 @@ class RegistryClient:
     def _count_retry(self) -> None:
         self.retries += 1
 
-    async def _request_json(
-        self, method: str, path: str, *, body: bytes | None = None, timeout: float | None = None
-    ) -> Any:
-        async def read_json(response: aiohttp.ClientResponse, operation: str) -> Any:
-            return loads(await self._transport.read(response, operation), operation=operation)
-
-        return await self._request(method, path, read_json, body=body, timeout=timeout)
-
     async def _request_model(
         self,
         method: str,
@@ -298,8 +289,7 @@ class RegistryClient:
         body: bytes | None = None,
         timeout: float | None = None,
     ) -> T:
-        data = await self._request_json(method, path, body=body, timeout=timeout)
-        return structure(data, model, operation=_operation(method, path))
+        return await self._request(method, path, _decoder(model), body=body, timeout=timeout)
 
     async def _stream(
         self,
@@ -309,7 +299,7 @@ class RegistryClient:
         timeout: float | None,
     ) -> AsyncIterator[Any]:
         async def open_stream(
-            response: aiohttp.ClientResponse, operation: str
+            transport: Transport, response: aiohttp.ClientResponse, operation: str
         ) -> tuple[ItemStream, list[Any] | None]:
             stream = ItemStream(response, key, strings=convert is None, operation=operation)
             try:
@@ -340,8 +330,37 @@ class RegistryClient:
             stream.close()
 
 
-async def _discard(response: aiohttp.ClientResponse, operation: str) -> None:
+_Handler = Callable[[Transport, aiohttp.ClientResponse, str], Awaitable[T]]
+
+
+async def _discard(transport: Transport, response: aiohttp.ClientResponse, operation: str) -> None:
     response.release()
+
+
+_DECODERS: dict[type[Any], _Handler[Any]] = {}
+
+
+def _decoder(model: type[T]) -> _Handler[T]:
+    """The handler that reads a whole JSON body and structures it as ``model``."""
+    handler = _DECODERS.get(model)
+    if handler is None:
+
+        async def decode(
+            transport: Transport, response: aiohttp.ClientResponse, operation: str
+        ) -> T:
+            data = loads(await transport.read(response, operation), operation=operation)
+            return structure(data, model, operation=operation)
+
+        handler = _DECODERS[model] = decode
+    return handler
+
+
+@functools.cache
+def _client_timeout(seconds: float, stream: bool) -> aiohttp.ClientTimeout:
+    # A stream may take long in total; bound each wait for data instead.
+    if stream:
+        return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+    return aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)
 
 
 def _operation(method: str, path: str) -> str:

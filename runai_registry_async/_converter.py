@@ -114,6 +114,8 @@ def _structure_str_list(value: Any, _: Any) -> list[str]:
     # Tag lists can hold a million entries: check them in place instead of copying.
     if type(value) is not list:
         raise ValueError(f"expected a list, got {type(value).__name__}")
+    if set(map(type, value)) <= {str}:
+        return value
     for index, item in enumerate(value):
         if type(item) is not str:
             raise ValueError(f"item {index}: expected a string, got {type(item).__name__}")

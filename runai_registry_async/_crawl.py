@@ -102,30 +102,34 @@ class _Scheduler:
         self._active: OrderedDict[str, _RegistryWork] = OrderedDict()
         self._max_active = max_active
         self._per_registry = per_registry
-        self._changed = asyncio.Condition()
         self._source_done = False
+        # Everything runs on one event loop and no method awaits mid-update, so plain
+        # waiter futures suffice: no lock, and nobody is woken when nothing changed.
+        self._idle_workers: deque[asyncio.Future[None]] = deque()
+        self._feeder_waiting: asyncio.Future[None] | None = None
 
     async def add(self, work: _RegistryWork) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: len(self._active) < self._max_active)
-            self._active[work.id] = work
-            self._changed.notify_all()
+        while len(self._active) >= self._max_active:
+            self._feeder_waiting = asyncio.get_running_loop().create_future()
+            await self._feeder_waiting
+        self._active[work.id] = work
+        self._wake_workers()
 
-    async def source_done(self) -> None:
-        async with self._changed:
-            self._source_done = True
-            self._changed.notify_all()
+    def source_done(self) -> None:
+        self._source_done = True
+        self._wake_workers()
 
     async def next_job(self) -> _Job | None:
         """The next job, waiting for one; None once everything is done."""
-        async with self._changed:
-            while True:
-                job = self._pick()
-                if job is not None:
-                    return job
-                if self._source_done and not self._active:
-                    return None
-                await self._changed.wait()
+        while True:
+            job = self._pick()
+            if job is not None:
+                return job
+            if self._source_done and not self._active:
+                return None
+            waiter = asyncio.get_running_loop().create_future()
+            self._idle_workers.append(waiter)
+            await waiter
 
     def _pick(self) -> _Job | None:
         for work in self._active.values():
@@ -143,13 +147,21 @@ class _Scheduler:
             return work, repository
         return None
 
-    async def done(self, work: _RegistryWork, repositories: Iterable[str] = ()) -> None:
-        async with self._changed:
-            work.in_flight -= 1
-            work.pending.extend(repositories)
-            if work.finished():
-                del self._active[work.id]
-            self._changed.notify_all()
+    def done(self, work: _RegistryWork, repositories: Iterable[str] = ()) -> None:
+        work.in_flight -= 1
+        work.pending.extend(repositories)
+        if work.finished():
+            del self._active[work.id]
+            if self._feeder_waiting is not None and not self._feeder_waiting.done():
+                self._feeder_waiting.set_result(None)
+        if self._idle_workers:
+            self._wake_workers()
+
+    def _wake_workers(self) -> None:
+        while self._idle_workers:
+            waiter = self._idle_workers.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 class TagCrawl:
@@ -233,12 +245,16 @@ class _CrawlRun:
         try:
             while running:
                 item = await results.get()
-                if item is None:
-                    running -= 1
-                elif isinstance(item, BaseException):
-                    raise item
-                else:
-                    yield item
+                while True:  # drain what is ready: one wake-up for many results
+                    if item is None:
+                        running -= 1
+                    elif isinstance(item, BaseException):
+                        raise item
+                    else:
+                        yield item
+                    if results.empty():
+                        break
+                    item = results.get_nowait()
         finally:
             for task in tasks:
                 task.cancel()
@@ -249,7 +265,7 @@ class _CrawlRun:
         try:
             async for work in self._registries():
                 await scheduler.add(work)
-            await scheduler.source_done()
+            scheduler.source_done()
         except Exception as exc:  # the source failed: nothing more can be crawled
             await results.put(exc)
         await results.put(None)
@@ -270,7 +286,7 @@ class _CrawlRun:
             while (job := await scheduler.next_job()) is not None:
                 work, repository = job
                 result, repositories = await self._perform(work, repository)
-                await scheduler.done(work, repositories)
+                scheduler.done(work, repositories)
                 if result is not None:
                     await results.put(result)
         except Exception as exc:

@@ -7,7 +7,6 @@ import ipaddress
 import logging
 import ssl as ssl_module
 import time
-from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -123,13 +122,17 @@ class Transport:
         """
         session = self.session()
         url = URL(self.base_url + path, encoded=True)
-        kwargs: dict[str, Any] = {"headers": headers, "timeout": timeout, "data": body}
-        if self._ssl is not None and not self._owns_session:
-            kwargs["ssl"] = self._ssl
         started = time.perf_counter()
         self.requests_sent += 1
         try:
-            response = await session.request(method, url, **kwargs)
+            if self._ssl is not None and not self._owns_session:
+                response = await session.request(
+                    method, url, headers=headers, timeout=timeout, data=body, ssl=self._ssl
+                )
+            else:
+                response = await session.request(
+                    method, url, headers=headers, timeout=timeout, data=body
+                )
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(
                 f"{operation}: cannot connect: {exc.os_error or exc}",

@@ -1,0 +1,278 @@
+"""Crawl cost per request: crawl_tags vs hand-written loops, against a local server.
+
+    python benchmarks/bench_crawl.py [--registries 100 --repositories 40 --tags 50]
+                                     [--levels 1 16 64] [--runs 3]
+    python benchmarks/bench_crawl.py --soak [--soak-requests 100000]
+
+Variants, all doing list registries -> repositories of each -> tags of each:
+  raw aiohttp + orjson   the floor: a semaphore-bounded loop over session.get + orjson
+  aiohttp + pydantic v2  the same loop, validating with pydantic models
+  client methods         the same loop over RegistryClient.list_repositories/list_tags
+  crawl_tags             this library's crawler
+
+The server runs in its own process with every body precomputed. Each cell runs in a
+fresh child that crawls once to warm up (imports, code generation, first connections)
+and then measures a second crawl's wall and CPU time (getrusage); figures are medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, median, run_child, server, table
+
+VARIANTS = ("raw aiohttp + orjson", "aiohttp + pydantic v2", "client methods", "crawl_tags")
+REGISTRIES = "/api/v1/asset/registries"
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def hand_written(base_url: str, concurrency: int, pydantic: bool) -> tuple[int, int]:
+    """What a careful user writes without this library. Returns (requests, tags)."""
+    import aiohttp
+    import orjson
+
+    if pydantic:
+        from _pydantic_models import RegistryList, Repositories, RepositoryTags
+
+    semaphore = asyncio.Semaphore(concurrency)
+    requests = tags = 0
+    headers = {"Authorization": "Bearer bench-token", "Accept": "application/json"}
+    connector = aiohttp.TCPConnector(limit=max(concurrency, 1))
+    async with aiohttp.ClientSession(base_url, connector=connector, headers=headers) as session:
+
+        async def get(path: str, params: dict[str, str] | None = None) -> bytes:
+            nonlocal requests
+            async with semaphore:
+                requests += 1
+                async with session.get(path, params=params) as response:
+                    response.raise_for_status()
+                    return await response.read()
+
+        async def crawl_registry(registry_id: str) -> None:
+            nonlocal tags
+            body = await get(f"{REGISTRIES}/{registry_id}/repositories")
+            if pydantic:
+                names = Repositories.model_validate_json(body).repositories
+            else:
+                names = orjson.loads(body)["repositories"]
+
+            async def crawl_repository(name: str) -> None:
+                nonlocal tags
+                raw = await get(
+                    f"{REGISTRIES}/{registry_id}/repositories/tags", {"repository": name}
+                )
+                if pydantic:
+                    found = RepositoryTags.model_validate_json(raw).tags
+                else:
+                    found = orjson.loads(raw)["tags"]
+                tags += len(found)
+
+            await asyncio.gather(*(crawl_repository(name) for name in names))
+
+        body = await get(REGISTRIES)
+        if pydantic:
+            ids = [e.meta.id for e in RegistryList.model_validate_json(body).entries]
+        else:
+            ids = [e["meta"]["id"] for e in orjson.loads(body)["entries"]]
+        await asyncio.gather(*(crawl_registry(i) for i in ids))
+    return requests, tags
+
+
+async def with_client(base_url: str, concurrency: int, crawler: bool) -> tuple[int, int]:
+    from runai_registry_async import RegistryClient, crawl_tags
+
+    tags = 0
+    async with RegistryClient(base_url, token="bench-token", max_connections=concurrency) as client:
+        if crawler:
+            async for result in crawl_tags(client, concurrency=concurrency):
+                assert result.error is None, result.error
+                tags += len(result.tags or ())
+            return client.requests_sent, tags
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def crawl_registry(registry_id: str) -> None:
+            async with semaphore:
+                names = await client.list_repositories(registry_id)
+
+            async def crawl_repository(name: str) -> None:
+                nonlocal tags
+                async with semaphore:
+                    found = await client.list_tags(registry_id, name)
+                tags += len(found.tags)
+
+            await asyncio.gather(*(crawl_repository(n) for n in names))
+
+        registries = await client.list_registries()
+        await asyncio.gather(*(crawl_registry(r.meta.id) for r in registries))
+        return client.requests_sent, tags
+
+
+async def measure(variant: str, base_url: str, concurrency: int) -> dict[str, float]:
+    async def crawl() -> tuple[int, int]:
+        if variant.startswith("raw"):
+            return await hand_written(base_url, concurrency, pydantic=False)
+        if "pydantic" in variant:
+            return await hand_written(base_url, concurrency, pydantic=True)
+        return await with_client(base_url, concurrency, crawler=variant == "crawl_tags")
+
+    await crawl()  # warm-up, untimed: one-time costs (imports, code generation) excluded
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    requests, tags = await crawl()
+    return {
+        "wall": time.perf_counter() - wall0,
+        "cpu": cpu_seconds() - cpu0,
+        "requests": requests,
+        "tags": tags,
+    }
+
+
+async def soak(base_url: str, registries: int, repositories: int) -> dict[str, Any]:
+    """Crawl everything through 10% faults; check completeness and memory over time."""
+    from runai_registry_async import RegistryClient, RetryPolicy, crawl_tags
+
+    seen: dict[tuple[str, str | None], int] = {}
+    errors = 0
+    rss_samples: list[float] = []
+    retry = RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.2, deadline=60)
+    async with RegistryClient(base_url, token="bench-token", retry=retry) as client:
+        crawl = crawl_tags(client, concurrency=32)
+        started = time.perf_counter()
+        async for result in crawl:
+            key = (result.registry_id, result.repository)
+            seen[key] = seen.get(key, 0) + 1
+            errors += result.error is not None
+            if len(seen) % 5000 == 0:
+                rss_samples.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        wall = time.perf_counter() - started
+        stats = crawl.stats
+    return {
+        "pairs": len(seen),
+        "expected_pairs": registries * repositories,
+        "duplicates": sum(1 for v in seen.values() if v > 1),
+        "errors": errors,
+        "requests": stats.requests,
+        "retries": stats.retries,
+        "wall": wall,
+        "rss_first_mb": rss_samples[0] if rss_samples else 0,
+        "rss_last_mb": rss_samples[-1] if rss_samples else 0,
+    }
+
+
+def run_soak(args: argparse.Namespace) -> None:
+    repositories = 400
+    registries = max(1, args.soak_requests // (repositories + 1))
+    server_args = [
+        "--registries",
+        str(registries),
+        "--repositories",
+        str(repositories),
+        "--tags",
+        "5",
+        "--fault-rate",
+        "0.1",
+    ]
+    with server(*server_args) as base_url:
+        result = run_child("bench_crawl.py", "soak", base_url, str(registries), str(repositories))
+    print(f"soak: {machine()}")
+    print(json.dumps(result, indent=2))
+    ok = (
+        result["pairs"] == result["expected_pairs"]
+        and not result["duplicates"]
+        and not result["errors"]
+        and result["rss_last_mb"] <= result["rss_first_mb"] * 1.1 + 5
+    )
+    print("PASS" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--registries", type=int, default=100)
+    parser.add_argument("--repositories", type=int, default=40)
+    parser.add_argument("--tags", type=int, default=50)
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--soak", action="store_true")
+    parser.add_argument("--soak-requests", type=int, default=100_000)
+    parser.add_argument("--child", nargs="+")
+    args = parser.parse_args()
+    if args.child:
+        if args.child[0] == "soak":
+            base_url, registries, repositories = args.child[1:]
+            result = asyncio.run(soak(base_url, int(registries), int(repositories)))
+        else:
+            variant, base_url, concurrency = args.child
+            result = asyncio.run(measure(variant, base_url, int(concurrency)))
+        print(json.dumps(result))
+        return
+    if args.soak:
+        run_soak(args)
+        return
+
+    server_args = [
+        "--registries",
+        str(args.registries),
+        "--repositories",
+        str(args.repositories),
+        "--tags",
+        str(args.tags),
+    ]
+    rows = []
+    with server(*server_args) as base_url:
+        for level in args.levels:
+            cells: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+            for _ in range(args.runs):
+                for variant in VARIANTS:
+                    cells[variant].append(
+                        run_child("bench_crawl.py", variant, base_url, str(level))
+                    )
+            floor_rps = median([c["requests"] / c["wall"] for c in cells[VARIANTS[0]]])
+            floor_cpu = median([c["cpu"] / c["requests"] * 1000 for c in cells[VARIANTS[0]]])
+            for variant in VARIANTS:
+                runs = cells[variant]
+                expected_tags = args.registries * args.repositories * args.tags
+                assert all(r["tags"] == expected_tags for r in runs), (variant, runs)
+                rps = median([r["requests"] / r["wall"] for r in runs])
+                cpu = median([r["cpu"] / r["requests"] * 1000 for r in runs])
+                rows.append(
+                    [
+                        level,
+                        variant,
+                        f"{rps:,.0f} ({rps / floor_rps:.2f}x)",
+                        f"{cpu:.3f} s ({cpu / floor_cpu:.2f}x)",
+                    ]
+                )
+    print(
+        f"{args.registries} registries x {args.repositories} repositories x {args.tags} tags, "
+        f"medians of {args.runs}; {machine()}"
+    )
+    print(
+        table(
+            [
+                "concurrency",
+                "variant",
+                "requests/s (x floor)",
+                "client CPU per 1,000 requests (x floor)",
+            ],
+            rows,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
