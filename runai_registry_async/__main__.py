@@ -1,0 +1,7 @@
+"""``python -m runai_registry_async``: the ``runai-registry`` command line."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

@@ -1,0 +1,235 @@
+"""The command line, end to end, as a subprocess against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Any
+
+import orjson
+import pytest
+
+from runai_registry_async.testing import RunaiEmulator
+
+PASSWORD = "cli-PASSWORD-5150"
+
+
+async def cli(
+    emulator: RunaiEmulator | None,
+    *args: str,
+    stdin: bytes = b"",
+    env: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
+    """Run ``python -m runai_registry_async ARGS``; the emulator keeps serving meanwhile."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RUNAI_")}
+    if emulator is not None:
+        environment.update(RUNAI_BASE_URL=emulator.base_url, RUNAI_TOKEN=emulator.token)
+    environment.update(env or {})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "runai_registry_async",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=environment,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def as_json(text: str) -> Any:
+    return orjson.loads(text)
+
+
+async def test_registries_crud_round_trip(emulator: RunaiEmulator) -> None:
+    command = [
+        "--json",
+        "registries",
+        "create",
+        "--name",
+        "hub",
+        "--url",
+        "https://hub.example.com",
+        "--user",
+        "robot",
+        "--scope",
+        "project",
+        "--description",
+        "the hub",
+    ]
+    assert PASSWORD not in " ".join(command)
+    code, out, err = await cli(emulator, *command, stdin=PASSWORD.encode() + b"\n")
+    assert (code, err) == (0, "")
+    created = as_json(out)
+    assert created["meta"]["name"] == "hub"
+    assert created["meta"]["scope"] == "project"
+    assert created["spec"]["password"] == "***"
+    assert emulator.registries[created["meta"]["id"]].spec["password"] == PASSWORD
+    rid = created["meta"]["id"]
+
+    code, out, _ = await cli(emulator, "--json", "registries", "get", rid)
+    assert code == 0
+    assert as_json(out)["meta"]["id"] == rid
+
+    code, out, _ = await cli(emulator, "--json", "registries", "list", "--name", "hub")
+    assert [r["meta"]["name"] for r in as_json(out)] == ["hub"]
+
+    code, out, _ = await cli(emulator, "registries", "list")
+    header, row = out.splitlines()
+    assert header.split() == ["ID", "NAME", "SCOPE", "URL", "USER", "UPDATED"]
+    assert row.split()[:5] == [rid, "hub", "project", "https://hub.example.com", "robot"]
+    assert header.index("NAME") == row.index("hub")  # aligned columns
+
+    code, out, _ = await cli(
+        emulator,
+        "--json",
+        "registries",
+        "update",
+        rid,
+        "--name",
+        "hub2",
+        "--url",
+        "https://hub.example.com",
+        "--user",
+        "robot",
+        stdin=b"new-" + PASSWORD.encode(),
+    )
+    assert code == 0
+    assert as_json(out)["meta"]["updateCount"] == 1
+
+    code, out, _ = await cli(emulator, "registries", "delete", rid)
+    assert (code, out.strip()) == (0, f"deleted {rid}")
+    assert emulator.registries == {}
+    for text in (out, err):
+        assert PASSWORD not in text
+
+
+async def test_repositories_and_tags(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0", "1.1", "latest"])
+    emulator.add_repository(registry.id, "team/db", tags=["15"])
+    code, out, _ = await cli(emulator, "--json", "repositories", registry.id, "--search", "app")
+    assert (code, as_json(out)) == (0, {"repositories": ["team/app"]})
+    code, out, _ = await cli(emulator, "tags", registry.id, "team/app", "--search", "1.")
+    assert (code, out.splitlines()) == (0, ["TAG", "1.0", "1.1"])
+    code, out, _ = await cli(emulator, "--json", "tags", registry.id, "team/app")
+    assert as_json(out) == {"tags": ["1.0", "1.1", "latest"]}
+
+
+async def test_crawl_streams_json_lines(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=3, repositories=4, tags=6)
+    code, out, err = await cli(emulator, "crawl", "--concurrency", "4", "--tag-search", "cuda12.0")
+    assert code == 0
+    assert err == ""  # no progress line: stderr is not a terminal
+    lines = [as_json(line) for line in out.splitlines()]
+    assert len(lines) == 12
+    assert {tuple(sorted(line)) for line in lines} == {
+        ("registryId", "registryName", "repository", "tags")
+    }
+    assert all(all(t.endswith("cuda12.0") for t in line["tags"]) for line in lines)
+
+
+async def test_crawl_reports_errors_as_lines(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=1, repositories=2, tags=1)
+    emulator.fail_next("list_tags", 1, status=404)
+    code, out, _ = await cli(emulator, "crawl")
+    lines = [as_json(line) for line in out.splitlines()]
+    assert code == 0
+    assert sum("error" in line for line in lines) == 1
+
+
+async def test_errors_are_one_line_and_exit_1(emulator: RunaiEmulator) -> None:
+    code, out, err = await cli(
+        emulator, "registries", "get", "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
+    )
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1
+    assert err.startswith("runai-registry: error: GET /api/v1/asset/registries/")
+    assert "404" in err
+    assert "Traceback" not in err
+    code, _, err = await cli(emulator, "registries", "get", "not-a-uuid")
+    assert code == 1
+    assert "asset_id must be a UUID" in err
+    code, _, err = await cli(emulator, "registries", "list", env={"RUNAI_TOKEN": "wrong"})
+    assert code == 1
+    assert "HTTP 401" in err
+    assert "wrong" not in err
+
+
+async def test_usage_errors_exit_2() -> None:
+    code, _, err = await cli(None, "registries", "list")
+    assert code == 2
+    assert "RUNAI_BASE_URL" in err
+    code, _, err = await cli(None, "registries", "frobnicate")
+    assert code == 2
+    assert "invalid choice" in err
+    code, _, _ = await cli(
+        None,
+        "--base-url",
+        "https://x.example.com",
+        "registries",
+        "list",
+        env={"RUNAI_CLIENT_ID": "only-the-id"},
+    )
+    assert code == 2
+
+
+async def test_missing_password_is_refused(emulator: RunaiEmulator) -> None:
+    code, _, err = await cli(
+        emulator, "registries", "create", "--name", "n", "--url", "u", "--user", "u"
+    )
+    assert code == 2
+    assert "password is required" in err
+    assert emulator.requests == []
+
+
+async def test_client_credentials_from_the_environment(emulator: RunaiEmulator) -> None:
+    env = {
+        "RUNAI_TOKEN": "",
+        "RUNAI_CLIENT_ID": emulator.client_id,
+        "RUNAI_CLIENT_SECRET": emulator.client_secret,
+    }
+    code, out, err = await cli(emulator, "--json", "registries", "list", env=env)
+    assert (code, as_json(out), err) == (0, [], "")
+    assert emulator.tokens_issued == 1
+
+
+async def test_demo_runs_without_credentials() -> None:
+    code, out, err = await cli(
+        None, "demo", "--registries", "2", "--repositories", "3", "--tags", "40"
+    )
+    assert code == 0, err
+    assert "Emulated Run:ai control plane at http://127.0.0.1:" in err
+    assert "Crawled 2 registries, 6 repositories and 240 tags" in out
+    assert "0 errors" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_ctrl_c_exits_130() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "runai_registry_async",
+        "demo",
+        "--registries",
+        "30",
+        "--repositories",
+        "100",
+        "--tags",
+        "100",
+        "--concurrency",
+        "1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    await asyncio.wait_for(process.stderr.readline(), 60)  # the emulator is up
+    process.send_signal(__import__("signal").SIGINT)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 130
+    assert "interrupted" in err.decode()
+    assert "Traceback" not in err.decode()
