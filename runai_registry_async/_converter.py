@@ -8,6 +8,7 @@ naming the JSON path that failed.
 from __future__ import annotations
 
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -69,7 +70,7 @@ def _structure_tolerant_enum(tp: Any) -> Callable[[Any, Any], Any]:
     nullable = type(None) in typing.get_args(tp)
 
     def structure(value: Any, _: Any) -> Any:
-        if isinstance(value, str):
+        if type(value) is str:
             return members.get(value, value)
         if value is None and nullable:
             return None
@@ -83,12 +84,20 @@ converter.register_structure_hook_factory(
 )
 
 
+if sys.version_info >= (3, 11):
+    _parse_iso = datetime.fromisoformat
+else:  # pragma: no cover - Python 3.10's fromisoformat knows no "Z"
+
+    def _parse_iso(value: str) -> datetime:
+        if value.endswith(("Z", "z")):
+            value = value[:-1] + "+00:00"
+        return datetime.fromisoformat(value)
+
+
 def _structure_datetime(value: Any, _: Any) -> datetime:
-    if not isinstance(value, str):
+    if type(value) is not str:
         raise ValueError(f"expected a date-time string, got {type(value).__name__}")
-    if value.endswith(("Z", "z")):  # Python 3.10's fromisoformat knows no "Z"
-        value = value[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(value)
+    parsed = _parse_iso(value)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -127,11 +136,16 @@ converter.register_structure_hook_func(lambda tp: tp == list[str], _structure_st
 
 def _strict_scalar(kind: type, *, nullable: bool = False) -> Callable[[Any, Any], Any]:
     def structure(value: Any, _: Any) -> Any:
-        if type(value) is kind or (value is None and nullable):
+        if type(value) is kind:
             return value
         raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
 
-    return structure
+    def structure_nullable(value: Any, _: Any) -> Any:
+        if type(value) is kind or value is None:
+            return value
+        raise ValueError(f"expected {kind.__name__} or null, got {type(value).__name__}")
+
+    return structure_nullable if nullable else structure
 
 
 _SCALARS = (str, bool, int)
