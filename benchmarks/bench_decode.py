@@ -76,9 +76,8 @@ def main() -> None:
         [name, f"{statistics.median(t) * 1000:.1f} ms", f"{statistics.median(t) / floor:.2f}x"]
         for name, t in times.items()
     ]
-    print(
-        f"{args.registries:,} registries, {len(body) / 1e6:.1f} MB, medians of {args.runs}; {machine()}"
-    )
+    size = f"{len(body) / 1e6:.1f} MB"
+    print(f"{args.registries:,} registries, {size}, medians of {args.runs}; {machine()}")
     print(table(["decoder", "median", "x floor"], rows))
     broken = body.replace(b'"createdAt":"2024-05-01T10:20:30.123Z"', b'"createdAt":17', 1)
     try:
