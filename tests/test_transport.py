@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -12,6 +12,8 @@ from aiohttp import web
 
 from runai_registry_async import RegistryClient
 from runai_registry_async.testing import RunaiEmulator
+
+from .conftest import Handler
 
 
 @pytest.mark.parametrize(
@@ -78,45 +80,24 @@ async def test_owned_session_verifies_tls_and_bounds_the_pool() -> None:
         assert connector.limit == 100
 
 
-@pytest.fixture
-async def second_server() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+async def test_redirect_to_another_origin_carries_no_authorization(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
     seen: list[dict[str, str]] = []
 
-    async def handler(request: web.Request) -> web.Response:
+    async def other_origin(request: web.Request) -> web.Response:
         seen.append(dict(request.headers))
         return web.json_response({"entries": []})
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
-    await runner.cleanup()
-
-
-async def test_redirect_to_another_origin_carries_no_authorization(
-    second_server: tuple[str, list[dict[str, str]]],
-) -> None:
-    other, seen = second_server
+    other = await serve(other_origin)
 
     async def redirect(request: web.Request) -> web.Response:
         assert request.headers["Authorization"] == "Bearer secret-token"
         raise web.HTTPTemporaryRedirect(f"{other}/api/v1/asset/registries")
 
-    app = web.Application()
-    app.router.add_get("/api/v1/asset/registries", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        async with RegistryClient(base, token="secret-token") as client:
-            assert await client.list_registries() == []
-    finally:
-        await runner.cleanup()
+    base = await serve(redirect)
+    async with RegistryClient(base, token="secret-token") as client:
+        assert await client.list_registries() == []
     assert len(seen) == 1
     assert "Authorization" not in seen[0]
 

@@ -397,12 +397,9 @@ class RunaiEmulator:
         return found if isinstance(found, web.Response) else _json(found.to_json())
 
     async def _create_registry(self, request: web.Request) -> web.Response:
-        body = await _read_object(request)
+        body = await _read_valid_body(request, creating=True)
         if isinstance(body, web.Response):
             return body
-        problem = _validate(body, creating=True)
-        if problem:
-            return _error(400, "Invalid request body", problem)
         meta, spec = dict(body["meta"]), dict(body["spec"])
         if self._name_taken(meta["name"], None):
             return _error(409, "Registry already exists", f"name {meta['name']!r} is taken")
@@ -414,12 +411,9 @@ class RunaiEmulator:
         found = self._lookup(request)
         if isinstance(found, web.Response):
             return found
-        body = await _read_object(request)
+        body = await _read_valid_body(request, creating=False)
         if isinstance(body, web.Response):
             return body
-        problem = _validate(body, creating=False)
-        if problem:
-            return _error(400, "Invalid request body", problem)
         if self._name_taken(body["meta"]["name"], found.id):
             return _error(409, "Registry already exists", "name is taken")
         found.meta.pop("description", None)
@@ -530,6 +524,16 @@ async def _read_object(request: web.Request) -> dict[str, Any] | web.Response:
     if not isinstance(body, dict):
         return _error(400, "Invalid request body", "body must be a JSON object")
     return body
+
+
+async def _read_valid_body(
+    request: web.Request, *, creating: bool
+) -> dict[str, Any] | web.Response:
+    body = await _read_object(request)
+    if isinstance(body, web.Response):
+        return body
+    problem = _validate(body, creating=creating)
+    return body if problem is None else _error(400, "Invalid request body", problem)
 
 
 def _validate(body: dict[str, Any], *, creating: bool) -> str | None:
