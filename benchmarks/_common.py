@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -15,11 +16,21 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def _pinned(cpu: int) -> list[str]:
+    """``taskset -c CPU`` where it helps: the server and the client then never share a
+    core, which steadies the figures on a small, shared machine."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
 @contextlib.contextmanager
 def server(*args: str) -> Iterator[str]:
-    """Start ``_server.py`` in its own process; yields its base URL."""
+    """Start ``_server.py`` in its own process (on CPU 1); yields its base URL."""
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "_server.py"), *args], stdout=subprocess.PIPE, text=True
+        [*_pinned(1), sys.executable, str(HERE / "_server.py"), *args],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -33,9 +44,9 @@ def server(*args: str) -> Iterator[str]:
 
 
 def run_child(script: str, *args: str) -> dict[str, float]:
-    """Run one measurement in a fresh interpreter; it prints one JSON object last."""
+    """Run one measurement in a fresh interpreter (on CPU 0); it prints one JSON object last."""
     out = subprocess.run(
-        [sys.executable, str(HERE / script), "--child", *args],
+        [*_pinned(0), sys.executable, str(HERE / script), "--child", *args],
         check=True,
         capture_output=True,
         text=True,

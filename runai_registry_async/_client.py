@@ -52,6 +52,7 @@ class RegistryClient:
             ``timeout=`` override. For streams it bounds each wait for data instead.
         retry: The :class:`RetryPolicy`, or None for no retries.
         ssl: An ``ssl.SSLContext`` (for a private CA); TLS is always verified otherwise.
+        allow_insecure_http: Allow ``http://`` to a host that is not loopback.
         max_connections: Size of the owned session's connection pool.
     """
 

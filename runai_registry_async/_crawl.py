@@ -334,12 +334,13 @@ def crawl_tags(
     """Crawl the tags of every repository of many registries, concurrently.
 
     ``registries``: ids, :class:`Registry` objects, or an (async) iterable of either,
-    consumed lazily; None lists all registries first. At most ``concurrency`` requests
-    are in flight, at most ``per_registry`` against one registry; registries take turns,
-    so a huge one does not starve the rest. Results stream out as they complete, one
-    :class:`CrawlResult` per repository. A failure (after the client's retries) becomes
-    a result with ``error`` set and the crawl goes on; ``on_error="raise"`` stops the
-    crawl and raises it instead. Leaving the loop early cancels every request in flight.
+    consumed lazily; None lists all registries first (one request, before any other).
+    At most ``concurrency`` requests are in flight, at most ``per_registry`` against one
+    registry; registries take turns, so a huge one does not starve the rest. Results
+    stream out as they complete, one :class:`CrawlResult` per repository. A failure
+    (after the client's retries) becomes a result with ``error`` set and the crawl goes
+    on; ``on_error="raise"`` stops the crawl and raises it instead. Leaving the loop
+    early cancels every request in flight.
 
         async for result in crawl_tags(client, concurrency=16):
             print(result.registry_name, result.repository, result.tags)
