@@ -233,3 +233,18 @@ async def test_ctrl_c_exits_130() -> None:
     assert process.returncode == 130
     assert "interrupted" in err.decode()
     assert "Traceback" not in err.decode()
+
+
+def test_progress_line_overwrites_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    from runai_registry_async import CrawlStats
+    from runai_registry_async._cli import _Progress
+
+    stats = CrawlStats(registries=2, repositories=7, tags=300, errors=1)
+    progress = _Progress(stats)
+    progress.show()
+    progress.show()  # within 0.1 s of the last: not redrawn
+    progress.show(final=True)
+    err = capsys.readouterr().err
+    assert err.count("\r") == 2
+    assert err.endswith("\n")
+    assert "2 registries, 7 repositories, 300 tags, 0 requests (0 retried, 1 errors)" in err
