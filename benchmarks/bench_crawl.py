@@ -3,6 +3,7 @@
     python benchmarks/bench_crawl.py [--registries 100 --repositories 40 --tags 50]
                                      [--levels 1 16 64] [--runs 3]
     python benchmarks/bench_crawl.py --soak [--soak-requests 100000]
+    python benchmarks/bench_crawl.py --instructions [--levels 16 64]
 
 Variants, all doing list registries -> repositories of each -> tags of each:
   raw aiohttp + orjson   the floor: a semaphore-bounded loop over session.get + orjson
@@ -13,6 +14,9 @@ Variants, all doing list registries -> repositories of each -> tags of each:
 The server runs in its own process with every body precomputed. Each cell runs in a
 fresh child that crawls once to warm up (imports, code generation, first connections)
 and then measures a second crawl's wall and CPU time (getrusage); figures are medians.
+CPU time on a shared machine is noisy, so ``--instructions`` also counts the instructions
+per request under valgrind (callgrind): the difference between crawling 75 and 25
+registries, divided by the requests in between, which cancels start-up costs.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import resource
+import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -40,7 +47,9 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def hand_written(base_url: str, concurrency: int, pydantic: bool) -> tuple[int, int]:
+async def hand_written(
+    base_url: str, concurrency: int, pydantic: bool, limit: int | None = None
+) -> tuple[int, int]:
     """What a careful user writes without this library. Returns (requests, tags)."""
     import aiohttp
     import orjson
@@ -88,17 +97,20 @@ async def hand_written(base_url: str, concurrency: int, pydantic: bool) -> tuple
             ids = [e.meta.id for e in RegistryList.model_validate_json(body).entries]
         else:
             ids = [e["meta"]["id"] for e in orjson.loads(body)["entries"]]
-        await asyncio.gather(*(crawl_registry(i) for i in ids))
+        await asyncio.gather(*(crawl_registry(i) for i in ids[:limit]))
     return requests, tags
 
 
-async def with_client(base_url: str, concurrency: int, crawler: bool) -> tuple[int, int]:
+async def with_client(
+    base_url: str, concurrency: int, crawler: bool, limit: int | None = None
+) -> tuple[int, int]:
     from runai_registry_async import RegistryClient, crawl_tags
 
     tags = 0
     async with RegistryClient(base_url, token="bench-token", max_connections=concurrency) as client:
         if crawler:
-            async for result in crawl_tags(client, concurrency=concurrency):
+            registries = (await client.list_registries())[:limit]
+            async for result in crawl_tags(client, registries, concurrency=concurrency):
                 assert result.error is None, result.error
                 tags += len(result.tags or ())
             return client.requests_sent, tags
@@ -117,21 +129,32 @@ async def with_client(base_url: str, concurrency: int, crawler: bool) -> tuple[i
             await asyncio.gather(*(crawl_repository(n) for n in names))
 
         registries = await client.list_registries()
-        await asyncio.gather(*(crawl_registry(r.meta.id) for r in registries))
+        await asyncio.gather(*(crawl_registry(r.meta.id) for r in registries[:limit]))
         return client.requests_sent, tags
 
 
-async def measure(variant: str, base_url: str, concurrency: int) -> dict[str, float]:
-    async def crawl() -> tuple[int, int]:
-        if variant.startswith("raw"):
-            return await hand_written(base_url, concurrency, pydantic=False)
-        if "pydantic" in variant:
-            return await hand_written(base_url, concurrency, pydantic=True)
-        return await with_client(base_url, concurrency, crawler=variant == "crawl_tags")
+async def crawl(
+    variant: str, base_url: str, concurrency: int, limit: int | None
+) -> tuple[int, int]:
+    """One crawl of the first ``limit`` registries (all by default); (requests, tags)."""
+    if variant.startswith("raw"):
+        return await hand_written(base_url, concurrency, pydantic=False, limit=limit)
+    if "pydantic" in variant:
+        return await hand_written(base_url, concurrency, pydantic=True, limit=limit)
+    return await with_client(base_url, concurrency, crawler=variant == "crawl_tags", limit=limit)
 
-    await crawl()  # warm-up, untimed: one-time costs (imports, code generation) excluded
+
+async def measure(
+    variant: str,
+    base_url: str,
+    concurrency: int,
+    limit: int | None = None,
+    warm_up: int | None = None,
+) -> dict[str, float]:
+    # Warm-up, untimed: one-time costs (imports, code generation) are excluded.
+    await crawl(variant, base_url, concurrency, warm_up)
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
-    requests, tags = await crawl()
+    requests, tags = await crawl(variant, base_url, concurrency, limit)
     return {
         "wall": time.perf_counter() - wall0,
         "cpu": cpu_seconds() - cpu0,
@@ -203,6 +226,43 @@ def run_soak(args: argparse.Namespace) -> None:
     sys.exit(0 if ok else 1)
 
 
+def count_instructions(variant: str, base_url: str, concurrency: int, limit: int) -> int:
+    """Instructions a child executes (callgrind): deterministic, unlike CPU time here."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += [sys.executable, str(Path(__file__)), "--child", variant, base_url]
+    command += [str(concurrency), str(limit), "5"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    match = re.search(r"Collected : (\d+)", done.stderr)
+    assert match, done.stderr[-2000:]
+    return int(match.group(1))
+
+
+def run_instructions(args: argparse.Namespace, server_args: list[str]) -> None:
+    """Instructions per request: (crawl of 75 registries - crawl of 25) / requests between."""
+    if not shutil.which("valgrind"):
+        sys.exit("--instructions needs valgrind (apt-get install valgrind)")
+    small, large = 25, 75
+    requests = (large - small) * (args.repositories + 1)
+    rows = []
+    with server(*server_args) as base_url:
+        for level in args.levels:
+            per_request = {
+                variant: (
+                    count_instructions(variant, base_url, level, large)
+                    - count_instructions(variant, base_url, level, small)
+                )
+                / requests
+                for variant in VARIANTS
+            }
+            floor = per_request[VARIANTS[0]]
+            rows += [
+                [level, variant, f"{count / 1000:,.1f} k ({count / floor:.2f}x)"]
+                for variant, count in per_request.items()
+            ]
+    print(f"instructions per request (callgrind; {large} minus {small} registries); {machine()}")
+    print(table(["concurrency", "variant", "instructions per request (x floor)"], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -213,6 +273,9 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--soak", action="store_true")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions with valgrind instead"
+    )
     parser.add_argument("--soak-requests", type=int, default=100_000)
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
@@ -221,22 +284,20 @@ def main() -> None:
             base_url, registries, repositories = args.child[1:]
             result = asyncio.run(soak(base_url, int(registries), int(repositories)))
         else:
-            variant, base_url, concurrency = args.child
-            result = asyncio.run(measure(variant, base_url, int(concurrency)))
+            variant, base_url, concurrency, *limits = args.child
+            limit, warm_up = (int(n) for n in limits) if limits else (None, None)
+            result = asyncio.run(measure(variant, base_url, int(concurrency), limit, warm_up))
         print(json.dumps(result))
         return
     if args.soak:
         run_soak(args)
         return
 
-    server_args = [
-        "--registries",
-        str(args.registries),
-        "--repositories",
-        str(args.repositories),
-        "--tags",
-        str(args.tags),
-    ]
+    server_args = ["--registries", str(args.registries), "--repositories", str(args.repositories)]
+    server_args += ["--tags", str(args.tags)]
+    if args.instructions:
+        run_instructions(args, server_args)
+        return
     rows = []
     with server(*server_args) as base_url:
         for level in args.levels:
