@@ -71,6 +71,13 @@ class CrawlStats:
         """Seconds since the crawl started (frozen once it ends)."""
         return (self._ended or time.monotonic()) - self._started
 
+    def _start(self, client: RegistryClient) -> None:
+        # In place: whoever holds this object (a progress bar) keeps seeing it update.
+        self._client = client
+        self._requests_at_start = client.requests_sent
+        self._retries_at_start = client.retries
+        self._started = time.monotonic()
+
 
 class _RegistryWork:
     """What is left to do for one registry."""
@@ -229,11 +236,7 @@ class _CrawlRun:
 
     async def results(self) -> AsyncGenerator[CrawlResult, None]:
         client = self.client
-        self.stats = CrawlStats(
-            _client=client,
-            _requests_at_start=client.requests_sent,
-            _retries_at_start=client.retries,
-        )
+        self.stats._start(client)
         scheduler = _Scheduler(max_active=self.concurrency, per_registry=self.per_registry)
         # Bounded: when the consumer is slow, workers wait here instead of buffering.
         results: _Results = asyncio.Queue(maxsize=self.concurrency * 2)

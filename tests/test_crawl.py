@@ -45,7 +45,12 @@ async def test_everything_exactly_once_despite_transient_503s(emulator: RunaiEmu
     emulator.flaky("list_tags", 0.1, seed=2, resets=True)
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=RETRY) as client:
         crawl = crawl_tags(client, concurrency=16)
-        results = await collect(crawl)
+        stats = crawl.stats  # held from before the start, like a progress bar would
+        results = []
+        async for result in crawl:
+            results.append(result)
+            assert stats.repositories + stats.errors >= len(results)  # live, not a snapshot
+        assert stats is crawl.stats
     assert all(r.error is None for r in results)
     seen = Counter((r.registry_id, r.repository, tag) for r in results for tag in (r.tags or []))
     expected = {
