@@ -53,7 +53,7 @@ class ItemStream:
         self._count = 0
         self._parser = ijson.items_coro(self._items, f"{key}.item", use_float=True)
         # A second parser watches only for the top-level key, so that a body without it
-        # is an error rather than an empty list. It is dropped once the key shows up.
+        # is an error rather than an empty list. It is fed only until the key shows up.
         self._key_seen = False
         self._top_events: list[Any] = ijson.sendable_list()
         self._top_parser: Any = ijson.parse_coro(self._top_events)
