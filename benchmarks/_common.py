@@ -74,3 +74,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def rotated(items: Sequence[str], turn: int) -> list[str]:
+    """``items`` starting at a different one each turn, so none always runs first."""
+    shift = turn % len(items)
+    return [*items[shift:], *items[:shift]]

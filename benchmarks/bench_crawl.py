@@ -36,15 +36,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, median, run_child, server, table
+from _common import machine, median, rotated, run_child, server, table
 
 VARIANTS = ("raw aiohttp + orjson", "aiohttp + pydantic v2", "client methods", "crawl_tags")
 REGISTRIES = "/api/v1/asset/registries"
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def hand_written(
@@ -153,11 +148,15 @@ async def measure(
 ) -> dict[str, float]:
     # Warm-up, untimed: one-time costs (imports, code generation) are excluded.
     await crawl(variant, base_url, concurrency, warm_up)
-    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    before, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     requests, tags = await crawl(variant, base_url, concurrency, limit)
+    after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall0
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
     return {
-        "wall": time.perf_counter() - wall0,
-        "cpu": cpu_seconds() - cpu0,
+        "wall": wall,
+        "cpu": user + system,
+        "user": user,
+        "system": system,
         "requests": requests,
         "tags": tags,
     }
@@ -302,8 +301,8 @@ def main() -> None:
     with server(*server_args) as base_url:
         for level in args.levels:
             cells: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
-            for _ in range(args.runs):
-                for variant in VARIANTS:
+            for turn in range(args.runs):
+                for variant in rotated(VARIANTS, turn):
                     cells[variant].append(
                         run_child("bench_crawl.py", variant, base_url, str(level))
                     )
@@ -315,12 +314,15 @@ def main() -> None:
                 assert all(r["tags"] == expected_tags for r in runs), (variant, runs)
                 rps = median([r["requests"] / r["wall"] for r in runs])
                 cpu = median([r["cpu"] / r["requests"] * 1000 for r in runs])
+                user = median([r["user"] / r["requests"] * 1000 for r in runs])
+                system = median([r["system"] / r["requests"] * 1000 for r in runs])
                 rows.append(
                     [
                         level,
                         variant,
                         f"{rps:,.0f} ({rps / floor_rps:.2f}x)",
                         f"{cpu:.3f} s ({cpu / floor_cpu:.2f}x)",
+                        f"{user:.3f} + {system:.3f} s",
                     ]
                 )
     print(
@@ -334,6 +336,7 @@ def main() -> None:
                 "variant",
                 "requests/s (x floor)",
                 "client CPU per 1,000 requests (x floor)",
+                "of which user + system",
             ],
             rows,
         )

@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 
-from _common import machine, median, run_child, server, table
+from _common import machine, median, rotated, run_child, server, table
 
 REGISTRY_ID = str(uuid.UUID(int=1 << 64))
 REPOSITORY = "team-0/app-0"
@@ -87,8 +87,8 @@ def main() -> None:
 
     results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
     with server("--tags", str(args.tags)) as base_url:
-        for _ in range(args.runs):  # interleaved, so drift on a noisy machine hits all alike
-            for variant in VARIANTS:
+        for turn in range(args.runs):  # interleaved, so drift on a noisy machine hits all alike
+            for variant in rotated(VARIANTS, turn):
                 results[variant].append(run_child("bench_stream.py", variant, base_url))
     floor = {k: median([r[k] for r in results[VARIANTS[0]]]) for k in ("wall", "rss_mb")}
     rows = []

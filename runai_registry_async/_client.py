@@ -247,36 +247,40 @@ class RegistryClient:
         client_timeout = _client_timeout(
             self._timeout if timeout is None else _checked_timeout(timeout), stream
         )
-        transport, tokens = self._transport, self._tokens
-
-        async def attempt() -> T:
-            token = tokens.current() or await tokens.get()
-            headers = {"Accept": "application/json"}
-            if token is not None:
-                headers["Authorization"] = f"Bearer {token}"
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            try:
-                response = await transport.open(
-                    method,
-                    path,
-                    operation=operation,
-                    timeout=client_timeout,
-                    headers=headers,
-                    body=body,
-                )
-            except UnauthorizedError as exc:
-                exc.token_rejected = tokens.reject(token)
-                raise
-            return await handle(transport, response, operation)
-
         return await call_with_retries(
-            attempt,
+            self._attempt,
+            (method, path, handle, body, operation, client_timeout),
             self._retry,
             operation=operation,
             idempotent=method != "POST",
             on_retry=self._count_retry,
         )
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        handle: _Handler[T],
+        body: bytes | None,
+        operation: str,
+        client_timeout: aiohttp.ClientTimeout,
+    ) -> T:
+        """One try: the current token, the request, then ``handle`` on the 2xx response."""
+        tokens, transport = self._tokens, self._transport
+        token = tokens.current() or await tokens.get()
+        try:
+            response = await transport.open(
+                method,
+                path,
+                operation=operation,
+                timeout=client_timeout,
+                headers=_headers(token, body is not None),
+                body=body,
+            )
+        except UnauthorizedError as exc:
+            exc.token_rejected = tokens.reject(token)
+            raise
+        return await handle(transport, response, operation)
 
     def _count_retry(self) -> None:
         self.retries += 1
@@ -336,6 +340,17 @@ _Handler = Callable[[Transport, aiohttp.ClientResponse, str], Awaitable[T]]
 
 async def _discard(transport: Transport, response: aiohttp.ClientResponse, operation: str) -> None:
     response.release()
+
+
+@functools.lru_cache(maxsize=8)
+def _headers(token: str | None, has_body: bool) -> dict[str, str]:
+    """Request headers; cached, since aiohttp copies them and the token rarely changes."""
+    headers = {"Accept": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if has_body:
+        headers["Content-Type"] = "application/json"
+    return headers
 
 
 _DECODERS: dict[type[Any], _Handler[Any]] = {}

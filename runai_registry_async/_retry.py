@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from attrs import field, frozen
 from attrs.validators import ge, gt
@@ -85,14 +85,15 @@ def _wait_for(exc: RunaiError, policy: RetryPolicy, attempt: int) -> float:
 
 
 async def call_with_retries(
-    send: Callable[[], Awaitable[T]],
+    send: Callable[..., Awaitable[T]],
+    args: tuple[Any, ...],
     policy: RetryPolicy,
     *,
     operation: str,
     idempotent: bool,
     on_retry: Callable[[], None] | None = None,
 ) -> T:
-    """Run ``send`` until it succeeds, fails for good, or the policy runs out.
+    """Run ``send(*args)`` until it succeeds, fails for good, or the policy runs out.
 
     A 401 that rejected a refreshable token is retried once at once (``send`` fetches a
     new token); it does not count against the policy. The error finally raised carries
@@ -104,7 +105,7 @@ async def call_with_retries(
     while True:
         attempt += 1
         try:
-            return await send()
+            return await send(*args)
         except UnauthorizedError as exc:
             if token_refreshed or not exc.token_rejected:
                 exc.attempts = attempt
