@@ -342,9 +342,7 @@ async def _discard(transport: Transport, response: aiohttp.ClientResponse, opera
     response.release()
 
 
-@functools.lru_cache(maxsize=8)
 def _headers(token: str | None, has_body: bool) -> dict[str, str]:
-    """Request headers; cached, since aiohttp copies them and the token rarely changes."""
     headers = {"Accept": "application/json"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
