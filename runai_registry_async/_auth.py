@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, Union
+from urllib.parse import urlencode
 
 import orjson
 from attrs import field, frozen
@@ -65,8 +66,6 @@ class ClientCredentials:
             content_type = "application/json"
         else:
             path, token_key, expiry_key = "/api/v2/token", "access_token", "expires_in"
-            from urllib.parse import urlencode
-
             body = urlencode(
                 {
                     "grant_type": "client_credentials",
