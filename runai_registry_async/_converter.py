@@ -19,13 +19,20 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 import orjson
+from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.orjson import make_converter
+from cattrs.v import format_exception
 
 from ._errors import DecodeError, snippet
 from ._models import AssetKind, CredentialKind, DistFramework, Scope
 
 T = TypeVar("T")
+
+
+class WrongType(ValueError):
+    """A JSON value of the wrong type; its message names types, never the value."""
+
 
 converter = make_converter(forbid_extra_keys=False, detailed_validation=True)
 
@@ -74,7 +81,7 @@ def _structure_tolerant_enum(tp: Any) -> Callable[[Any, Any], Any]:
             return members.get(value, value)
         if value is None and nullable:
             return None
-        raise ValueError(f"expected a string, got {type(value).__name__}")
+        raise WrongType(f"expected a string, got {type(value).__name__}")
 
     return structure
 
@@ -96,7 +103,7 @@ else:  # pragma: no cover - Python 3.10's fromisoformat knows no "Z"
 
 def _structure_datetime(value: Any, _: Any) -> datetime:
     if type(value) is not str:
-        raise ValueError(f"expected a date-time string, got {type(value).__name__}")
+        raise WrongType(f"expected a date-time string, got {type(value).__name__}")
     parsed = _parse_iso(value)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
@@ -119,16 +126,27 @@ for _enum in (Scope, AssetKind, CredentialKind, DistFramework):
     converter.register_structure_hook(_enum, lambda value, enum: enum(value))
 
 
+_JOIN_CHUNK = 4096
+
+
 def _structure_str_list(value: Any, _: Any) -> list[str]:
     # Tag lists can hold a million entries: check them in place instead of copying.
+    # str.join refuses any non-string, and is the fastest such check; chunks of it keep
+    # the joined copy small.
     if type(value) is not list:
-        raise ValueError(f"expected a list, got {type(value).__name__}")
-    if set(map(type, value)) <= {str}:
+        raise WrongType(f"expected a list, got {type(value).__name__}")
+    try:
+        for start in range(0, len(value), _JOIN_CHUNK):
+            "".join(value[start : start + _JOIN_CHUNK])
+    except TypeError:
+        pass
+    else:
         return value
-    for index, item in enumerate(value):
-        if type(item) is not str:
-            raise ValueError(f"item {index}: expected a string, got {type(item).__name__}")
-    return value
+    index, item = next((i, v) for i, v in enumerate(value) if type(v) is not str)
+    wrong = WrongType(f"expected a string, got {type(item).__name__}")
+    note = IterableValidationNote(f"Structuring list[str] @ index {index}", index, str)
+    wrong.__notes__ = [note]  # type: ignore[attr-defined]  # (add_note() needs 3.11)
+    raise IterableValidationError("While structuring list[str]", [wrong], list[str])
 
 
 converter.register_structure_hook_func(lambda tp: tp == list[str], _structure_str_list)
@@ -138,12 +156,12 @@ def _strict_scalar(kind: type, *, nullable: bool = False) -> Callable[[Any, Any]
     def structure(value: Any, _: Any) -> Any:
         if type(value) is kind:
             return value
-        raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
+        raise WrongType(f"expected {kind.__name__}, got {type(value).__name__}")
 
     def structure_nullable(value: Any, _: Any) -> Any:
         if type(value) is kind or value is None:
             return value
-        raise ValueError(f"expected {kind.__name__} or null, got {type(value).__name__}")
+        raise WrongType(f"expected {kind.__name__} or null, got {type(value).__name__}")
 
     return structure_nullable if nullable else structure
 
@@ -188,27 +206,60 @@ def _wire_path(message: str) -> str:
     return f"{text}{at}{_ATTRIBUTE_SEGMENT.sub(lambda m: '.' + _camel(m.group(1)), where)}"
 
 
+def _describe(exc: BaseException, tp: type | None) -> str:
+    if isinstance(exc, WrongType):
+        return str(exc)
+    return format_exception(exc, tp)
+
+
 def describe_structure_error(exc: BaseException, path: str = "$") -> str:
     """A short, path-naming description of a cattrs failure, e.g. ``$.meta.createdAt``."""
     if isinstance(exc, cattrs.BaseValidationError):
         # Paths name attributes; the hook factory renames each one the same way, so
         # applying it to every segment gives the wire path ($.meta.createdAt).
-        messages = [_wire_path(message) for message in cattrs.transform_error(exc, path=path)]
+        messages = [
+            _wire_path(message)
+            for message in cattrs.transform_error(exc, path=path, format_exception=_describe)
+        ]
         shown = "; ".join(messages[:3])
         more = len(messages) - 3
         return shown + (f" (+{more} more)" if more > 0 else "")
     return f"{type(exc).__name__}: {exc} @ {path}"
 
 
+_STRUCTURE_ERRORS = (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError)
+
+
+def _schema_error(exc: BaseException, path: str, operation: str) -> DecodeError:
+    reason = describe_structure_error(exc, path)
+    return DecodeError(
+        f"{operation}: response does not match the schema: {reason}", operation=operation
+    )
+
+
 def structure(data: Any, cls: type[T], *, operation: str, path: str = "$") -> T:
     """Structure decoded JSON into ``cls``; a mismatch raises ``DecodeError``."""
     try:
         return converter.structure(data, cls)
-    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        reason = describe_structure_error(exc, path)
-        raise DecodeError(
-            f"{operation}: response does not match the schema: {reason}", operation=operation
-        ) from None
+    except _STRUCTURE_ERRORS as exc:
+        raise _schema_error(exc, path, operation) from None
+
+
+def body_decoder(cls: type[T]) -> Callable[[bytes, str], T]:
+    """``decode(body, operation)``: a JSON body as ``cls``; any mismatch raises ``DecodeError``.
+
+    The structure hook is looked up once here rather than on every response.
+    """
+    hook = converter.get_structure_hook(cls)
+
+    def decode(body: bytes, operation: str) -> T:
+        data = loads(body, operation=operation)
+        try:
+            return hook(data, cls)  # type: ignore[no-any-return]
+        except _STRUCTURE_ERRORS as exc:
+            raise _schema_error(exc, "$", operation) from None
+
+    return decode
 
 
 def loads(body: bytes, *, operation: str) -> Any:

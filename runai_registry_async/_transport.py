@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import ssl as ssl_module
 import time
+from collections.abc import Mapping
 
 import aiohttp
 from yarl import URL
@@ -55,6 +56,9 @@ class Transport:
 
     __slots__ = (
         "base_url",
+        "_scheme",
+        "_authority",
+        "_base_path",
         "_session",
         "_owns_session",
         "_ssl",
@@ -72,6 +76,10 @@ class Transport:
         max_connections: int,
     ) -> None:
         self.base_url = base_url
+        url = URL(base_url)
+        self._scheme, self._authority, self._base_path = url.scheme, url.raw_authority, url.raw_path
+        if self._base_path == "/":
+            self._base_path = ""
         self._session = session
         self._owns_session = session is None
         self._ssl = ssl
@@ -112,7 +120,7 @@ class Transport:
         *,
         operation: str,
         timeout: aiohttp.ClientTimeout,
-        headers: dict[str, str],
+        headers: Mapping[str, str],
         body: bytes | None = None,
     ) -> aiohttp.ClientResponse:
         """Send one request; return the response once its status is 2xx (body unread).
@@ -121,8 +129,17 @@ class Transport:
         ``ApiError``; no response at all raises ``TransportError``.
         """
         session = self.session()
-        url = URL(self.base_url + path, encoded=True)
-        started = time.perf_counter()
+        path, _, query = path.partition("?")
+        # From parts: parsing a whole URL string costs more than the rest of this method.
+        url = URL.build(
+            scheme=self._scheme,
+            authority=self._authority,
+            path=self._base_path + path,
+            query_string=query,
+            encoded=True,
+        )
+        debug = log.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
         self.requests_sent += 1
         try:
             if self._ssl is not None and not self._owns_session:
@@ -141,7 +158,7 @@ class Transport:
             ) from None
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _transport_error(exc, operation) from None
-        if log.isEnabledFor(logging.DEBUG):
+        if debug:
             log.debug(
                 "%s -> %d in %.1f ms",
                 operation,

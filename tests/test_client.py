@@ -124,7 +124,7 @@ async def test_update_registry(mocked: Any, client: RegistryClient) -> None:
 
 async def test_delete_registry(mocked: Any, client: RegistryClient) -> None:
     mocked.delete(f"{REGISTRIES}/{REGISTRY_ID}", status=204)
-    assert await client.delete_registry(REGISTRY_ID) is None
+    assert await client.delete_registry(REGISTRY_ID) is None  # type: ignore[func-returns-value]
     ((method, url, kwargs),) = sent(mocked)
     assert (method, str(url), kwargs["data"]) == ("DELETE", f"{REGISTRIES}/{REGISTRY_ID}", None)
 
@@ -144,6 +144,25 @@ async def test_list_tags(mocked: Any, client: RegistryClient) -> None:
     ((_, url, _),) = sent(mocked)
     assert url.path == f"/api/v1/asset/registries/{REGISTRY_ID}/repositories/tags"
     assert dict(url.query) == {"repository": "team/app", "searchName": "1."}
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"name": "r", "tags": ["a", "b", 5]}, "expected a string, got int @ $.tags[2]"),
+        ({"name": "r", "tags": "a"}, "expected a list, got str @ $.tags"),
+        (
+            {"name": "r", "tags": [*map(str, range(9000)), None]},
+            "expected a string, got NoneType @ $.tags[9000]",
+        ),
+    ],
+)
+async def test_list_tags_names_a_tag_that_is_not_a_string(
+    mocked: Any, client: RegistryClient, body: dict[str, Any], where: str
+) -> None:
+    mocked.get(re.compile(r".*/tags\?.*"), payload=body)
+    with pytest.raises(DecodeError, match=re.escape(where)):
+        await client.list_tags(REGISTRY_ID, "r")
 
 
 @pytest.mark.parametrize(

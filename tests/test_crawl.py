@@ -233,7 +233,7 @@ async def test_bad_arguments_and_ids_fail_clearly(emulator: RunaiEmulator) -> No
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         for kwargs in ({"concurrency": 0}, {"per_registry": 0}, {"on_error": "ignore"}):
             with pytest.raises(ValueError, match=next(iter(kwargs))):
-                crawl_tags(client, **kwargs)  # type: ignore[arg-type]
+                crawl_tags(client, **kwargs)
         with pytest.raises(ValueError, match="asset_id must be a UUID"):
             await collect(crawl_tags(client, ["not-an-id"]))
         assert emulator.requests == []

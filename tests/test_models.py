@@ -22,7 +22,7 @@ SPEC = RegistrySpec("https://r.example.com", "robot", PASSWORD)
 
 
 def test_scope_accepts_the_wire_value() -> None:
-    assert AssetCreationRequest("n", "project").scope is Scope.PROJECT  # type: ignore[arg-type]
+    assert AssetCreationRequest("n", "project").scope is Scope.PROJECT
 
 
 @pytest.mark.parametrize(

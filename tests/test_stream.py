@@ -130,7 +130,7 @@ async def test_aclose_closes_the_response(serve: Callable[[Handler], Awaitable[s
         connector = client._transport.session().connector
         assert connector is not None
         await asyncio.sleep(0)
-        assert sum(len(c) for c in connector._conns.values()) == 0  # type: ignore[attr-defined]
+        assert sum(len(c) for c in connector._conns.values()) == 0
 
 
 @pytest.mark.parametrize(

@@ -124,3 +124,21 @@ async def test_closing_closes_the_owned_session_and_later_use_fails(
     await client.aclose()  # twice is fine
     with pytest.raises(RuntimeError, match="closed"):
         await client.list_registries()
+
+
+async def test_a_base_url_with_a_path_prefix_keeps_it(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.raw_path)
+        return web.json_response({"name": "team/app", "tags": ["1"]})
+
+    base = await serve(handler)
+    async with RegistryClient(base + "/runai/", token="t") as client:
+        await client.list_tags("5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60", "team/a b")
+    assert seen == [
+        "/runai/api/v1/asset/registries/5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
+        "/repositories/tags?repository=team/a%20b"
+    ]
