@@ -321,7 +321,7 @@ class RegistryClient:
                 if convert is None:
                     for item in batch:
                         yield item
-                        yielded += 1
+                    yielded += len(batch)
                 else:
                     for item in batch:
                         yield convert(item, f"$.{key}[{yielded}]")

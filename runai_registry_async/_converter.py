@@ -129,21 +129,26 @@ for _enum in (Scope, AssetKind, CredentialKind, DistFramework):
 _JOIN_CHUNK = 4096
 
 
+def first_non_string(items: list[Any]) -> int | None:
+    """The index of the first item that is not a ``str``; None if they all are."""
+    # Tag lists can hold a million entries. str.join refuses any non-string and is the
+    # fastest such check; chunks of it keep the joined copy small.
+    try:
+        for start in range(0, len(items), _JOIN_CHUNK):
+            "".join(items[start : start + _JOIN_CHUNK])
+    except TypeError:
+        return next(i for i, item in enumerate(items) if type(item) is not str)
+    return None
+
+
 def _structure_str_list(value: Any, _: Any) -> list[str]:
-    # Tag lists can hold a million entries: check them in place instead of copying.
-    # str.join refuses any non-string, and is the fastest such check; chunks of it keep
-    # the joined copy small.
+    # Checked in place, not copied.
     if type(value) is not list:
         raise WrongType(f"expected a list, got {type(value).__name__}")
-    try:
-        for start in range(0, len(value), _JOIN_CHUNK):
-            "".join(value[start : start + _JOIN_CHUNK])
-    except TypeError:
-        pass
-    else:
+    index = first_non_string(value)
+    if index is None:
         return value
-    index, item = next((i, v) for i, v in enumerate(value) if type(v) is not str)
-    wrong = WrongType(f"expected a string, got {type(item).__name__}")
+    wrong = WrongType(f"expected a string, got {type(value[index]).__name__}")
     note = IterableValidationNote(f"Structuring list[str] @ index {index}", index, str)
     wrong.__notes__ = [note]  # type: ignore[attr-defined]  # (add_note() needs 3.11)
     raise IterableValidationError("While structuring list[str]", [wrong], list[str])

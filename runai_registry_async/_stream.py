@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import ijson
 
+from ._converter import first_non_string
 from ._errors import DecodeError, TransportError
 
 CHUNK_SIZE = 64 * 1024
@@ -78,10 +79,10 @@ class ItemStream:
     def _take_batch(self) -> list[Any]:
         items, first = self._items, self._count
         self._count += len(items)
-        if not self._strings or set(map(type, items)) <= {str}:
+        index = first_non_string(items) if self._strings else None
+        if index is None:
             batch = items[:]
         else:
-            index = next(i for i, item in enumerate(items) if type(item) is not str)
             found = type(items[index]).__name__
             raise DecodeError(
                 f"{self._operation}: response does not match the schema: "
