@@ -2,12 +2,14 @@
 
 Every way in ends in one ``TokenCache``: the token is reused until shortly before it
 expires, fetched single-flight (any number of concurrent requests that find it stale
-cause one fetch), and dropped when the server rejects it.
+share one fetch, and its token or its error), and dropped when the server rejects it.
+Tokens travel as ``Secret`` so that no frame local shows one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, Union
@@ -16,21 +18,39 @@ from urllib.parse import urlencode
 import orjson
 from attrs import field, frozen
 
-from ._errors import DecodeError, snippet
+from ._errors import DecodeError, RunaiError, TransportError
+from ._secrets import Secret, key_names
 
 if TYPE_CHECKING:
     from ._transport import Transport
 
 TokenFactory = Callable[[], Awaitable[str]]
 Auth = Union["ClientCredentials", TokenFactory]
+Fetch = Callable[[], Awaitable[tuple[Secret[str], float | None]]]
 
 # Refresh this long before expiry (or a tenth of the lifetime, if that is shorter), so a
 # token does not expire between being read and reaching the server.
 _REFRESH_MARGIN = 30.0
+#: A token is reused for at least this many seconds, whatever its ``expiresIn`` says
+#: (an ``expiresIn`` of 0 would otherwise cost a token request per call). A token that
+#: really expired sooner is refreshed on the 401 it gets.
+MIN_TOKEN_REUSE = 5.0
+
+# aiohttp refuses header values with these; better said when the token is given.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _hidden(_: object) -> str:
     return "'***'"
+
+
+def token_problem(token: object) -> str | None:
+    """What makes ``token`` unusable as a bearer token, or None; never quotes it."""
+    if not isinstance(token, str) or not token:
+        return f"must be a non-empty string, not {type(token).__name__}"
+    if _CONTROL.search(token):
+        return "contains a control character (CR, LF, NUL...) and cannot be sent in a header"
+    return None
 
 
 @frozen
@@ -47,50 +67,59 @@ class ClientCredentials:
     endpoint: Literal["v1", "v2"] = "v1"
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(self.client_id, str) or not isinstance(self.client_secret, str):
+            raise ValueError("client_id and client_secret must be strings")
         if not self.client_id or not self.client_secret:
             raise ValueError("client_id and client_secret must not be empty")
         if self.endpoint not in ("v1", "v2"):
             raise ValueError(f"endpoint must be 'v1' or 'v2', got {self.endpoint!r}")
 
-    async def fetch(self, transport: Transport) -> tuple[str, float | None]:
+    async def fetch(self, transport: Transport, timeout: float) -> tuple[Secret[str], float | None]:
         """Get a new token and its lifetime in seconds."""
         if self.endpoint == "v1":
             path, token_key, expiry_key = "/api/v1/token", "accessToken", "expiresIn"
-            body = orjson.dumps(
-                {
-                    "grantType": "client_credentials",
-                    "clientId": self.client_id,
-                    "clientSecret": self.client_secret,
-                }
+            body = Secret(
+                orjson.dumps(
+                    {
+                        "grantType": "client_credentials",
+                        "clientId": self.client_id,
+                        "clientSecret": self.client_secret,
+                    }
+                )
             )
             content_type = "application/json"
         else:
             path, token_key, expiry_key = "/api/v2/token", "access_token", "expires_in"
-            body = urlencode(
-                {
-                    "grant_type": "client_credentials",
-                    "client_id": self.client_id,
-                    "client_secret": self.client_secret,
-                }
-            ).encode()
+            body = Secret(
+                urlencode(
+                    {
+                        "grant_type": "client_credentials",
+                        "client_id": self.client_id,
+                        "client_secret": self.client_secret,
+                    }
+                ).encode()
+            )
             content_type = "application/x-www-form-urlencoded"
-        raw = await transport.send_unauthenticated("POST", path, body, content_type)
-        return _read_token(raw, token_key, expiry_key, operation=f"POST {path}")
+        raw = await transport.send_unauthenticated(
+            "POST", path, body, content_type, timeout=timeout
+        )
+        found = _read_token(raw, token_key, expiry_key)
+        if isinstance(found, str):
+            raise DecodeError(f"POST {path}: {found}", operation=f"POST {path}")
+        return found
 
 
 def _read_token(
-    raw: bytes, token_key: str, expiry_key: str, *, operation: str
-) -> tuple[str, float | None]:
+    raw: Secret[bytes], token_key: str, expiry_key: str
+) -> tuple[Secret[str], float | None] | str:
+    """The token and its lifetime, or what is wrong with the answer (key names only)."""
     try:
-        data: Any = orjson.loads(raw)
+        data: Any = orjson.loads(raw.value)
     except orjson.JSONDecodeError:
         data = None
-    token = data.get(token_key) if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token:
-        # The body holds no usable token, so a snippet of it is safe to show.
-        raise DecodeError(
-            f"{operation}: no {token_key} in the answer: {snippet(raw)}", operation=operation
-        )
+    token: Secret[Any] = Secret(data.get(token_key) if isinstance(data, dict) else None)
+    if token_problem(token.value) is not None:
+        return f"no usable {token_key} in the answer, {key_names(raw.value)}"
     expires = data.get(expiry_key)
     lifetime = (
         float(expires)
@@ -103,78 +132,120 @@ def _read_token(
 class TokenCache:
     """The current bearer token, fetched single-flight and refreshed before expiry."""
 
-    __slots__ = ("_fetch", "_token", "_expires_at", "_lock", "refreshable")
+    __slots__ = ("_fetch", "_token", "_expires_at", "_inflight", "_clock", "refreshable")
 
     def __init__(
-        self, fetch: Callable[[], Awaitable[tuple[str, float | None]]] | None, token: str | None
+        self,
+        fetch: Fetch | None,
+        token: Secret[str] | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch = fetch
+        self._clock = clock
         self._token = token
         self._expires_at = float("inf")
-        self._lock = asyncio.Lock()
+        self._inflight: asyncio.Future[Secret[str]] | None = None
         self.refreshable = fetch is not None
 
     def __repr__(self) -> str:
         return f"<TokenCache refreshable={self.refreshable} has_token={self._token is not None}>"
 
-    def current(self) -> str | None:
+    def current(self) -> Secret[str] | None:
         """The token, if it can be sent without fetching a new one (the fast path)."""
         token = self._token
-        if token is not None and time.monotonic() < self._expires_at:
+        if token is not None and self._clock() < self._expires_at:
             return token
         return None
 
-    async def get(self) -> str | None:
-        """The token to send now, fetching one if there is none or it is about to expire."""
+    async def get(self, timeout: float) -> Secret[str] | None:
+        """The token to send now, fetching one if there is none or it is about to expire.
+
+        Every caller that finds the token stale waits for the same fetch and gets its
+        token or its exception; each waits at most ``timeout`` seconds (the fetch goes
+        on for the others).
+        """
         token = self.current()
         if token is not None or self._fetch is None:
             return token if token is not None else self._token
-        async with self._lock:
-            # Whoever held the lock before us may have fetched already.
-            if self._token is not None and time.monotonic() < self._expires_at:
-                return self._token
-            token, lifetime = await self._fetch()
-            self._token = token
-            self._expires_at = (
+        inflight = self._inflight
+        if inflight is None:
+            inflight = self._inflight = asyncio.ensure_future(self._refresh(self._fetch))
+            inflight.add_done_callback(_retrieve)
+        error: RunaiError
+        try:
+            return await asyncio.wait_for(asyncio.shield(inflight), timeout)
+        except asyncio.TimeoutError:
+            error = TransportError(
+                f"timed out after {timeout:g} s waiting for a token", operation="token"
+            )
+        raise error
+
+    async def _refresh(self, fetch: Fetch) -> Secret[str]:
+        try:
+            token, lifetime = await fetch()
+            reuse = (
                 float("inf")
                 if lifetime is None
-                else time.monotonic() + lifetime - min(_REFRESH_MARGIN, lifetime / 10)
+                else max(MIN_TOKEN_REUSE, lifetime - min(_REFRESH_MARGIN, lifetime / 10))
             )
+            self._token, self._expires_at = token, self._clock() + reuse
             return token
+        finally:
+            self._inflight = None
 
-    def reject(self, token: str | None) -> bool:
+    def reject(self, token: Secret[str] | None) -> bool:
         """Forget ``token`` after a 401; True when a new one can be fetched."""
         if self._fetch is None:
             return False
-        if token is not None and token == self._token:
+        if token is not None and token is self._token:
             self._token = None
         return True
 
 
-def token_cache(token: str | None, auth: Auth | None, transport: Transport) -> TokenCache:
-    """The one TokenCache behind whichever of ``token=`` and ``auth=`` the caller used."""
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    # A fetch whose every waiter timed out: its error is not "never retrieved".
+    if not future.cancelled():
+        future.exception()
+
+
+def token_cache(
+    token: Secret[str] | None,
+    auth: Auth | None,
+    transport: Transport,
+    *,
+    timeout: float,
+    with_retries: Callable[[Fetch], Fetch],
+) -> TokenCache:
+    """The one TokenCache behind whichever of ``token=`` and ``auth=`` the caller used.
+
+    A token request may take ``timeout`` seconds; ``with_retries`` wraps it in the
+    client's retry policy, so that every waiter shares one sequence of attempts.
+    """
     if token is not None and auth is not None:
         raise ValueError("pass either token= or auth=, not both")
     if token is not None:
-        if not isinstance(token, str) or not token:
-            raise ValueError("token must be a non-empty string")
+        problem = token_problem(token.value)
+        if problem is not None:
+            raise ValueError(f"token {problem}")
         return TokenCache(None, token)
     if auth is None:
         return TokenCache(None, None)
     if isinstance(auth, ClientCredentials):
         credentials = auth
 
-        async def fetch_credentials() -> tuple[str, float | None]:
-            return await credentials.fetch(transport)
+        async def fetch_credentials() -> tuple[Secret[str], float | None]:
+            return await credentials.fetch(transport, timeout)
 
-        return TokenCache(fetch_credentials, None)
+        return TokenCache(with_retries(fetch_credentials), None)
     if callable(auth):
         factory = auth
 
-        async def fetch_from_callable() -> tuple[str, float | None]:
-            token = await factory()
-            if not isinstance(token, str) or not token:
-                raise ValueError("the auth callable must return a non-empty string")
+        async def fetch_from_callable() -> tuple[Secret[str], float | None]:
+            token = Secret(await factory())
+            problem = token_problem(token.value)
+            if problem is not None:
+                raise ValueError(f"the token from the auth callable {problem}")
             return token, None
 
         return TokenCache(fetch_from_callable, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import ssl as ssl_module
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -13,7 +14,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import _urls
-from ._auth import Auth, TokenCache, token_cache
+from ._auth import Auth, Fetch, TokenCache, token_cache
 from ._converter import body_decoder, dumps, structure
 from ._errors import DecodeError, RunaiError, UnauthorizedError
 from ._models import (
@@ -25,8 +26,9 @@ from ._models import (
     RepositoryTags,
 )
 from ._retry import NO_RETRY, RetryPolicy, call_with_retries
-from ._stream import ItemStream
-from ._transport import Transport, checked_base_url
+from ._secrets import Secret
+from ._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport, checked_base_url
 
 T = TypeVar("T")
 
@@ -55,9 +57,22 @@ class RegistryClient:
         ssl: An ``ssl.SSLContext`` (for a private CA); TLS is always verified otherwise.
         allow_insecure_http: Allow ``http://`` to a host that is not loopback.
         max_connections: Size of the owned session's connection pool.
+        max_response_bytes: The most a response body may hold, counted after
+            decompression (default 256 MiB, about 7 million tags); a longer one raises
+            ``DecodeError``. Streams count it too.
+        max_item_bytes: The most one streamed item (a tag, a registry) may take
+            (default 1 MiB); streams hold at most one chunk plus one item in memory.
     """
 
-    __slots__ = ("_transport", "_tokens", "_timeout", "_retry", "_bodiless_headers", "retries")
+    __slots__ = (
+        "_transport",
+        "_tokens",
+        "_timeout",
+        "_retry",
+        "_bodiless_headers",
+        "_max_item_bytes",
+        "retries",
+    )
 
     def __init__(
         self,
@@ -71,23 +86,39 @@ class RegistryClient:
         ssl: ssl_module.SSLContext | None = None,
         allow_insecure_http: bool = False,
         max_connections: int = 100,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES,
     ) -> None:
+        # From here on no frame local holds the plain token (a traceback rendered with
+        # its locals shows every frame's).
+        secret_token = None if token is None else Secret(token)
+        del token
         if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
             raise ValueError("ssl must be an ssl.SSLContext")
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValueError("retry must be a RetryPolicy or None")
+        _check_size(max_response_bytes, "max_response_bytes")
+        _check_size(max_item_bytes, "max_item_bytes")
         self._timeout = _checked_timeout(timeout)
+        self._retry = retry or NO_RETRY
+        self._max_item_bytes = max_item_bytes
         self._transport = Transport(
             checked_base_url(base_url, allow_insecure_http=allow_insecure_http),
             session=session,
             ssl=ssl,
             max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
         )
-        self._tokens: TokenCache = token_cache(token, auth, self._transport)
-        self._retry = retry or NO_RETRY
-        self._bodiless_headers: tuple[str | None, CIMultiDictProxy[str]] | None = None
+        self._tokens: TokenCache = token_cache(
+            secret_token,
+            auth,
+            self._transport,
+            timeout=self._timeout,
+            with_retries=self._token_fetch_with_retries,
+        )
+        self._bodiless_headers: tuple[Secret[str] | None, Secret[Mapping[str, str]]] | None = None
         #: How many times a request was retried, over the client's life.
         self.retries = 0
 
@@ -137,7 +168,7 @@ class RegistryClient:
         """
         _check_type(request, RegistryCreationRequest, "request")
         return await self._request(
-            "POST", _urls.REGISTRIES, _read_registry, body=dumps(request), timeout=timeout
+            "POST", _urls.REGISTRIES, _read_registry, body=Secret(dumps(request)), timeout=timeout
         )
 
     async def get_registry(self, asset_id: AssetId, *, timeout: float | None = None) -> Registry:
@@ -157,7 +188,7 @@ class RegistryClient:
         path = _urls.registry_path(asset_id)
         _check_type(request, RegistryUpdateRequest, "request")
         return await self._request(
-            "PUT", path, _read_registry, body=dumps(request), timeout=timeout
+            "PUT", path, _read_registry, body=Secret(dumps(request)), timeout=timeout
         )
 
     async def delete_registry(self, asset_id: AssetId, *, timeout: float | None = None) -> None:
@@ -196,10 +227,10 @@ class RegistryClient:
         path = _urls.REGISTRIES + _urls.query(name=name)
         operation = _operation("GET", path)
 
-        def convert(item: Any, json_path: str) -> Registry:
-            return structure(item, Registry, operation=operation, path=json_path)
+        def convert(item: Any, index: int) -> Registry:
+            return structure(item, Registry, operation=operation, path=f"$.entries[{index}]")
 
-        return self._stream(path, "entries", convert, timeout)
+        return self._stream(path, "entries", RegistryListResponse, convert, timeout)
 
     def iter_repositories(
         self,
@@ -210,7 +241,7 @@ class RegistryClient:
     ) -> AsyncIterator[str]:
         """Like :meth:`list_repositories`, yielding each name as soon as it has arrived."""
         return self._stream(
-            _repositories_path(asset_id, search_name), "repositories", None, timeout
+            _repositories_path(asset_id, search_name), "repositories", Repositories, None, timeout
         )
 
     def iter_tags(
@@ -223,12 +254,21 @@ class RegistryClient:
     ) -> AsyncIterator[str]:
         """Like :meth:`list_tags`, yielding each tag as soon as it has arrived.
 
-        Memory stays bounded by one network chunk whatever the number of tags. Leaving
-        the loop early closes the response at once. Retries apply until the first tag
-        is yielded; a failure after that raises (``DecodeError`` naming how many items
-        were yielded) instead of starting over, which would repeat items.
+        Memory stays bounded by one network chunk plus one tag (at most
+        ``max_item_bytes``) whatever the number of tags. Leaving the loop early closes
+        the response at once. Retries apply until the first tag is yielded; a failure
+        after that raises (``DecodeError`` naming how many items were yielded) instead
+        of starting over, which would repeat items. A body that ``list_tags`` would
+        reject raises the same ``DecodeError``.
         """
-        return self._stream(_tags_path(asset_id, repository, search_name), "tags", None, timeout)
+        return self._stream(
+            _tags_path(asset_id, repository, search_name),
+            "tags",
+            RepositoryTags,
+            None,
+            timeout,
+            keep=_NAME,
+        )
 
     # --- the one request path ---------------------------------------------------------
 
@@ -238,7 +278,7 @@ class RegistryClient:
         path: str,
         handle: _Handler[T],
         *,
-        body: bytes | None = None,
+        body: Secret[bytes] | None = None,
         timeout: float | None = None,
         stream: bool = False,
     ) -> Awaitable[T]:
@@ -246,12 +286,10 @@ class RegistryClient:
         # A plain function handing back the retry loop's coroutine: one frame fewer on
         # every resume of every request.
         operation = _operation(method, path)
-        client_timeout = _client_timeout(
-            self._timeout if timeout is None else _checked_timeout(timeout), stream
-        )
+        seconds = self._timeout if timeout is None else _checked_timeout(timeout)
         return call_with_retries(
             self._attempt,
-            (method, path, handle, body, operation, client_timeout),
+            (method, path, handle, body, operation, seconds, _client_timeout(seconds, stream)),
             self._retry,
             operation=operation,
             idempotent=method != "POST",
@@ -263,13 +301,14 @@ class RegistryClient:
         method: str,
         path: str,
         handle: _Handler[T],
-        body: bytes | None,
+        body: Secret[bytes] | None,
         operation: str,
+        seconds: float,
         client_timeout: aiohttp.ClientTimeout,
     ) -> T:
         """One try: the current token, the request, then ``handle`` on the 2xx response."""
         tokens, transport = self._tokens, self._transport
-        token = tokens.current() or await tokens.get()
+        token = tokens.current() or await tokens.get(seconds)
         try:
             response = await transport.open(
                 method,
@@ -284,30 +323,61 @@ class RegistryClient:
             raise
         return await handle(transport, response, operation)
 
-    def _headers_for(self, token: str | None, has_body: bool) -> Mapping[str, str]:
+    def _headers_for(self, token: Secret[str] | None, has_body: bool) -> Secret[Mapping[str, str]]:
         if has_body:
-            return _headers(token, has_body)
+            return Secret(_headers(token, has_body))
         # Reused while the token stays the same: aiohttp copies a multidict as it is.
         cached = self._bodiless_headers
         if cached is None or cached[0] is not token:
-            headers = CIMultiDictProxy(CIMultiDict(_headers(token, False)))
+            headers: Secret[Mapping[str, str]] = Secret(
+                CIMultiDictProxy(CIMultiDict(_headers(token, False)))
+            )
             cached = self._bodiless_headers = (token, headers)
         return cached[1]
 
     def _count_retry(self) -> None:
         self.retries += 1
 
+    def _token_fetch_with_retries(self, fetch: Fetch) -> Fetch:
+        """``fetch`` run through the client's retry policy: one loop for every waiter."""
+
+        def fetch_with_retries() -> Awaitable[tuple[Secret[str], float | None]]:
+            return call_with_retries(
+                fetch,
+                (),
+                self._retry,
+                operation="token request",
+                idempotent=True,
+                on_retry=self._count_retry,
+            )
+
+        return fetch_with_retries
+
     async def _stream(
         self,
         path: str,
         key: str,
-        convert: Callable[[Any, str], Any] | None,
+        envelope: type,
+        convert: Callable[[Any, int], Any] | None,
         timeout: float | None,
+        *,
+        keep: frozenset[str] = frozenset(),
     ) -> AsyncIterator[Any]:
+        max_item_bytes = self._max_item_bytes
+
         async def open_stream(
             transport: Transport, response: aiohttp.ClientResponse, operation: str
         ) -> tuple[ItemStream, list[Any] | None]:
-            stream = ItemStream(response, key, strings=convert is None, operation=operation)
+            stream = ItemStream(
+                response,
+                key,
+                envelope=envelope,
+                keep=keep,
+                convert=convert,
+                operation=operation,
+                max_item_bytes=max_item_bytes,
+                max_total_bytes=transport.max_response_bytes,
+            )
             try:
                 return stream, await stream.next_batch()
             except BaseException:
@@ -318,23 +388,23 @@ class RegistryClient:
         yielded = 0
         try:
             while batch is not None:
-                if convert is None:
-                    for item in batch:
-                        yield item
-                    yielded += len(batch)
-                else:
-                    for item in batch:
-                        yield convert(item, f"$.{key}[{yielded}]")
-                        yielded += 1
+                for item in batch:
+                    yield item
+                yielded += len(batch)
                 try:
                     batch = await stream.next_batch()
                 except RunaiError as exc:
-                    raise DecodeError(
+                    error = DecodeError(
                         f"{exc} ({yielded} items were yielded before)", operation=exc.operation
-                    ) from exc
+                    )
+                else:
+                    continue
+                raise error
         finally:
             stream.close()
 
+
+_NAME = frozenset({"name"})
 
 _Handler = Callable[[Transport, aiohttp.ClientResponse, str], Awaitable[T]]
 
@@ -343,10 +413,10 @@ async def _discard(transport: Transport, response: aiohttp.ClientResponse, opera
     response.release()
 
 
-def _headers(token: str | None, has_body: bool) -> dict[str, str]:
+def _headers(token: Secret[str] | None, has_body: bool) -> dict[str, str]:
     headers = {"Accept": "application/json"}
     if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
+        headers["Authorization"] = f"Bearer {token.value}"
     if has_body:
         headers["Content-Type"] = "application/json"
     return headers
@@ -406,6 +476,15 @@ def _check_type(value: object, expected: type, name: str) -> None:
 
 
 def _checked_timeout(timeout: float) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout < math.inf
+    ):
+        raise ValueError(f"timeout must be a finite positive number of seconds, got {timeout!r}")
     return float(timeout)
+
+
+def _check_size(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise ValueError(f"{name} must be an int of at least 1024 (bytes), got {value!r}")

@@ -24,7 +24,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.preconf.orjson import make_converter
 from cattrs.v import format_exception
 
-from ._errors import DecodeError, snippet
+from ._errors import DecodeError
 from ._models import AssetKind, CredentialKind, DistFramework, Scope
 
 T = TypeVar("T")
@@ -242,12 +242,17 @@ def _schema_error(exc: BaseException, path: str, operation: str) -> DecodeError:
     )
 
 
+# Every DecodeError below is raised after its ``except`` block: raised inside, it would
+# keep cattrs' or orjson's exception (which holds the body) as its __context__.
+
+
 def structure(data: Any, cls: type[T], *, operation: str, path: str = "$") -> T:
     """Structure decoded JSON into ``cls``; a mismatch raises ``DecodeError``."""
     try:
         return converter.structure(data, cls)
     except _STRUCTURE_ERRORS as exc:
-        raise _schema_error(exc, path, operation) from None
+        error = _schema_error(exc, path, operation)
+    raise error
 
 
 def body_decoder(cls: type[T]) -> Callable[[bytes, str], T]:
@@ -262,19 +267,22 @@ def body_decoder(cls: type[T]) -> Callable[[bytes, str], T]:
         try:
             return hook(data, cls)  # type: ignore[no-any-return]
         except _STRUCTURE_ERRORS as exc:
-            raise _schema_error(exc, "$", operation) from None
+            error = _schema_error(exc, "$", operation)
+        raise error
 
     return decode
 
 
 def loads(body: bytes, *, operation: str) -> Any:
-    """Parse a JSON body; invalid JSON raises ``DecodeError`` with a snippet."""
+    """Parse a JSON body; invalid JSON raises ``DecodeError`` naming the reason and byte.
+
+    No text of the body is quoted: a 2xx body holds tags, names and passwords.
+    """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise DecodeError(
-            f"{operation}: response is not JSON ({exc}): {snippet(body)}", operation=operation
-        ) from None
+        reason = f"{exc.msg} (byte {exc.pos} of {len(body)})"
+    raise DecodeError(f"{operation}: response is not JSON: {reason}", operation=operation)
 
 
 def dumps(obj: Any) -> bytes:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Literal
 
 from attrs import define, field, frozen
 
-from ._errors import RunaiError
+from ._errors import DecodeError, RunaiError
 from ._models import Registry
-from ._urls import checked_id
+from ._urls import checked_id, registry_path
 
 if TYPE_CHECKING:
     from ._client import RegistryClient
@@ -265,8 +265,13 @@ class _CrawlRun:
             self.stats._ended = time.monotonic()
 
     async def _feed(self, scheduler: _Scheduler, results: _Results) -> None:
+        # Ids already crawled: a registry given twice is crawled once.
+        seen: set[str] = set()
         try:
             async for work in self._registries():
+                if work.id in seen:
+                    continue
+                seen.add(work.id)
                 await scheduler.add(work)
             scheduler.source_done()
         except Exception as exc:  # the source failed: nothing more can be crawled
@@ -307,6 +312,12 @@ class _CrawlRun:
                 )
                 stats.registries += 1
                 return None, repositories
+            if not repository:
+                raise DecodeError(
+                    f"GET {_urls_tags(work.id)}: the server listed a repository with an "
+                    "empty name, which cannot be queried",
+                    operation=f"GET {_urls_tags(work.id)}",
+                )
             found = await self.client.list_tags(work.id, repository, search_name=self.tag_search)
         except RunaiError as exc:
             stats.errors += 1
@@ -316,6 +327,10 @@ class _CrawlRun:
         stats.repositories += 1
         stats.tags += len(found.tags)
         return CrawlResult(work.id, work.name, repository, found.tags), []
+
+
+def _urls_tags(registry_id: str) -> str:
+    return f"{registry_path(registry_id)}/repositories/tags"
 
 
 def _work_for(ref: RegistryRef) -> _RegistryWork:
@@ -348,6 +363,11 @@ def crawl_tags(
         async for result in crawl_tags(client, concurrency=16):
             print(result.registry_name, result.repository, result.tags)
     """
+    if isinstance(registries, (str, bytes, uuid.UUID)):
+        raise TypeError(
+            "registries must be an iterable of ids or Registry objects, not a single "
+            f"{type(registries).__name__}; pass [registry_id] for one registry"
+        )
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
     if per_registry is not None and (

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
+
+from ._secrets import key_names, snippet
 
 __all__ = [
     "ApiError",
@@ -14,6 +15,7 @@ __all__ = [
     "DecodeError",
     "ForbiddenError",
     "NotFoundError",
+    "RedirectError",
     "RunaiError",
     "ServiceUnavailableError",
     "TransportError",
@@ -30,6 +32,8 @@ class RunaiError(Exception):
 
     operation: str
     attempts: int
+    # Set once a retry loop has given up on it, so that no outer loop tries again.
+    _retried: bool = False
 
     def __init__(self, message: str, *, operation: str = "", attempts: int = 1) -> None:
         super().__init__(message)
@@ -45,16 +49,25 @@ class TransportError(RunaiError):
     """The request did not get a response: connection failure, reset or timeout.
 
     ``connect_failed`` is true when no connection was made, so the server cannot have
-    seen the request.
+    seen the request. ``retryable`` is false for failures that trying again cannot fix:
+    a certificate that does not verify, a host name that does not exist.
     """
 
     connect_failed: bool
+    retryable: bool
 
     def __init__(
-        self, message: str, *, operation: str = "", attempts: int = 1, connect_failed: bool = False
+        self,
+        message: str,
+        *,
+        operation: str = "",
+        attempts: int = 1,
+        connect_failed: bool = False,
+        retryable: bool = True,
     ) -> None:
         super().__init__(message, operation=operation, attempts=attempts)
         self.connect_failed = connect_failed
+        self.retryable = retryable
 
 
 class DecodeError(RunaiError):
@@ -125,6 +138,17 @@ class ServiceUnavailableError(ApiError):
     """503: the control plane is unavailable."""
 
 
+class RedirectError(ApiError):
+    """3xx: the server redirected, which the Run:ai API never does; nothing was followed.
+
+    ``location`` is the target's origin (scheme, host and port) only, never its path or
+    query. Following would send the body (a password, a client secret) and the bearer
+    token to wherever a compromised server or proxy points.
+    """
+
+    location: str | None = None
+
+
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: BadRequestError,
     401: UnauthorizedError,
@@ -136,17 +160,41 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 
 
 def api_error(
-    status: int, body: bytes, *, operation: str, retry_after: str | None = None
+    status: int,
+    body: bytes,
+    *,
+    operation: str,
+    retry_after: str | None = None,
+    keys_only: bool = False,
 ) -> ApiError:
-    """Build the error for an error response, from a spec Error body or any other body."""
-    cls = _BY_STATUS.get(status, ApiError)
+    """Build the error for an error response, from a spec Error body or any other body.
+
+    ``keys_only`` describes a body that is not an Error body by its key names alone (for
+    the token endpoints, whose answers may hold a credential).
+    """
+    cls = _BY_STATUS.get(status, RedirectError if 300 <= status < 400 else ApiError)
     parsed = _parse_error_body(body)
     if parsed is not None:
         code, message, details = parsed
     else:
         code, details = None, None
-        message = f"unexpected body {snippet(body)}" if body.strip() else "empty body"
+        if not body.strip():
+            message = "empty body"
+        else:
+            message = key_names(body) if keys_only else f"unexpected body {snippet(body)}"
     return cls(status, code, message, details, operation=operation, retry_after=retry_after)
+
+
+def redirect_error(status: int, location: str | None, *, operation: str) -> RedirectError:
+    """The error for a 3xx answer, naming only the origin it pointed to."""
+    error = RedirectError(
+        status,
+        None,
+        f"redirected to {location or 'nowhere'}; redirects are never followed",
+        operation=operation,
+    )
+    error.location = location
+    return error
 
 
 def _parse_error_body(body: bytes) -> tuple[int | None, str, str | None] | None:
@@ -163,17 +211,3 @@ def _parse_error_body(body: bytes) -> tuple[int | None, str, str | None] | None:
         data["message"],
         details if isinstance(details, str) else None,
     )
-
-
-# A broken body can still hold a registry's password or a token: blank their values.
-_SECRET_VALUE = re.compile(
-    r'("(?:password|clientSecret|client_secret|accessToken|access_token|token)"\s*:\s*)"[^"]*"?',
-    re.IGNORECASE,
-)
-
-
-def snippet(body: bytes, limit: int = 200) -> str:
-    """A short, printable excerpt of a response body for error messages, secrets blanked."""
-    text = _SECRET_VALUE.sub(r'\1"***"', body[: limit * 4].decode("utf-8", "replace"))
-    text = " ".join(text.split())
-    return repr(text[:limit] + ("..." if len(text) > limit else ""))

@@ -80,6 +80,7 @@ class DistFramework(str, Enum):
 
 
 _SCOPES = {m.value: m for m in Scope}
+_CREDENTIAL_KINDS = {m.value: m for m in CredentialKind}
 
 # --- validators for request objects -------------------------------------------------
 
@@ -118,6 +119,11 @@ def _one_of(enum: type[Enum], *, optional: bool = False) -> _Validator:
 def _to_scope(value: Any) -> Any:
     """Accept a Scope or its wire value; anything else is left to the validator."""
     return _SCOPES.get(value, value) if isinstance(value, str) else value
+
+
+def _to_credential_kind(value: Any) -> Any:
+    """A known wire value as its enum member; an unknown one (from a server) stays a str."""
+    return _CREDENTIAL_KINDS.get(value, value) if type(value) is str else value
 
 
 def _optional(kind: type) -> _Validator:
@@ -171,7 +177,9 @@ class RegistrySpec:
     url: str
     user: str
     password: str | None = field(default=None, repr=_hide_secret)
-    credential_kind: CredentialKind | str = CredentialKind.PASSWORD
+    credential_kind: CredentialKind | str = field(
+        default=CredentialKind.PASSWORD, converter=_to_credential_kind
+    )
 
 
 @frozen

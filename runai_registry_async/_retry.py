@@ -15,6 +15,7 @@ from attrs import field, frozen
 from attrs.validators import ge, gt
 
 from ._errors import ApiError, RunaiError, TransportError, UnauthorizedError
+from ._secrets import detached
 
 T = TypeVar("T")
 
@@ -56,11 +57,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() also takes "²"
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
@@ -69,8 +70,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _is_retryable(exc: RunaiError, idempotent: bool) -> bool:
+    if exc._retried:  # it has been through a retry loop already (a token fetch)
+        return False
     if isinstance(exc, TransportError):
-        return idempotent or exc.connect_failed
+        return exc.retryable and (idempotent or exc.connect_failed)
     if isinstance(exc, ApiError):
         return idempotent and exc.status in RETRYABLE_STATUSES
     return False
@@ -97,7 +100,8 @@ async def call_with_retries(
 
     A 401 that rejected a refreshable token is retried once at once (``send`` fetches a
     new token); it does not count against the policy. The error finally raised carries
-    the number of tries in ``attempts``.
+    the number of tries in ``attempts`` and is detached from the frames below, which
+    may hold a body or a header.
     """
     started = time.monotonic()
     attempt = 0
@@ -108,18 +112,16 @@ async def call_with_retries(
             return await send(*args)
         except UnauthorizedError as exc:
             if token_refreshed or not exc.token_rejected:
-                exc.attempts = attempt
-                raise
+                raise detached(_final(exc, attempt))  # noqa: B904 - the same exception
             token_refreshed = True
             attempt -= 1
             log.debug("%s: token rejected, retrying once with a fresh one", operation)
         except RunaiError as exc:
-            exc.attempts = attempt
             if attempt >= policy.attempts or not _is_retryable(exc, idempotent):
-                raise
+                raise detached(_final(exc, attempt))  # noqa: B904 - the same exception
             wait = _wait_for(exc, policy, attempt)
             if time.monotonic() - started + wait > policy.deadline:
-                raise
+                raise detached(_final(exc, attempt))  # noqa: B904 - the same exception
             log.debug(
                 "%s: attempt %d failed (%s); retrying in %.3f s",
                 operation,
@@ -130,3 +132,10 @@ async def call_with_retries(
             if on_retry is not None:
                 on_retry()
             await asyncio.sleep(wait)
+
+
+def _final(exc: RunaiError, attempt: int) -> RunaiError:
+    if not exc._retried:  # an error from an inner loop keeps its own count
+        exc.attempts = attempt
+        exc._retried = True
+    return exc

@@ -1,123 +1,128 @@
-"""Incremental JSON parsing of a response body with ijson's C backend.
+"""A response body read chunk by chunk, its top-level array handed out as it completes.
 
-Items are handed out in batches of whatever one network chunk completed, so memory
-stays bounded by one chunk plus the items in it, whatever the size of the body.
+The parsing is ``_jsonstream``'s; this module adds the reading, the conversion of each
+item and the errors. Memory stays bounded by one chunk plus one item, whatever the
+size of the body, and the limits on depth, item size and total size hold throughout.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-import ijson
 
-from ._converter import first_non_string
-from ._errors import DecodeError, TransportError
+from ._converter import structure
+from ._errors import DecodeError, RunaiError, TransportError
+from ._jsonstream import ArrayParser, JsonStreamError
+from ._secrets import detached
 
 CHUNK_SIZE = 64 * 1024
+
+#: The default cap on one streamed item (a tag, a registry), or any other top-level value.
+DEFAULT_MAX_ITEM_BYTES = 1024 * 1024
+
+Convert = Callable[[Any, int], Any]
 
 
 class ItemStream:
     """The items under ``key`` (a top-level array) of a JSON object being received.
 
-    With ``strings=True`` every item must be a string; otherwise items are handed out
-    as decoded JSON for the caller to structure.
+    ``envelope`` is the class a whole read of the body would decode into: the body's
+    shape is checked against it, so a stream rejects what the ``list_*`` twin rejects,
+    with the same error. With ``convert`` None every item must be a string; otherwise
+    ``convert(item, index)`` turns each into what is handed out.
     """
 
-    __slots__ = (
-        "_response",
-        "_key",
-        "_strings",
-        "_operation",
-        "_items",
-        "_count",
-        "_parser",
-        "_key_seen",
-        "_top_events",
-        "_top_parser",
-    )
+    __slots__ = ("_response", "_operation", "_convert", "_parser", "_count", "_ended", "_failed")
 
     def __init__(
         self,
         response: aiohttp.ClientResponse,
         key: str,
         *,
-        strings: bool,
+        envelope: type,
+        keep: frozenset[str] = frozenset(),
+        convert: Convert | None,
         operation: str,
+        max_item_bytes: int,
+        max_total_bytes: int,
     ) -> None:
         self._response = response
-        self._key = key
-        self._strings = strings
         self._operation = operation
-        self._items: list[Any] = ijson.sendable_list()
+        self._convert = convert
+
+        def check_envelope(data: dict[str, Any]) -> None:
+            structure(data, envelope, operation=operation)
+
+        self._parser = ArrayParser(
+            key,
+            strings=convert is None,
+            keep=keep,
+            check_envelope=check_envelope,
+            max_item_bytes=max_item_bytes,
+            max_total_bytes=max_total_bytes,
+        )
         self._count = 0
-        self._parser = ijson.items_coro(self._items, f"{key}.item", use_float=True)
-        # A second parser watches only for the top-level key, so that a body without it
-        # is an error rather than an empty list. It is fed only until the key shows up.
-        self._key_seen = False
-        self._top_events: list[Any] = ijson.sendable_list()
-        self._top_parser: Any = ijson.parse_coro(self._top_events)
+        self._ended = False
+        # An item that failed to convert, raised once the items before it are handed out.
+        self._failed: DecodeError | None = None
 
     async def next_batch(self) -> list[Any] | None:
         """The items completed by the next chunk(s); None once the body has ended."""
-        while True:
+        while not self._ended:
+            if self._failed is not None:
+                raise detached(self._failed)
             try:
-                chunk = await self._response.content.read(CHUNK_SIZE)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                raise TransportError(
-                    f"{self._operation}: body broke off: {type(exc).__name__}",
-                    operation=self._operation,
-                ) from None
+                batch = self._take(await self._read_chunk())
+            except RunaiError as exc:
+                # The frames below hold the body; the error goes on without them.
+                raise detached(exc)  # noqa: B904 - the same exception
+            if isinstance(batch, DecodeError):
+                raise batch
+            if batch:
+                return batch
+        return None
+
+    async def _read_chunk(self) -> bytes:
+        error: RunaiError
+        try:
+            return await self._response.content.read(CHUNK_SIZE)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            error = TransportError(
+                f"{self._operation}: body broke off: {type(exc).__name__}",
+                operation=self._operation,
+            )
+        raise error
+
+    def _take(self, chunk: bytes) -> list[Any] | DecodeError:
+        reason: str
+        try:
             if not chunk:
-                self._finish()
-                return None
-            self._feed(chunk)
-            if self._items:
-                return self._take_batch()
-
-    def _take_batch(self) -> list[Any]:
-        items, first = self._items, self._count
-        self._count += len(items)
-        index = first_non_string(items) if self._strings else None
-        if index is None:
-            batch = items[:]
+                self._ended = True
+                self._parser.finish()
+                return []
+            items = self._parser.feed(chunk)
+        except JsonStreamError as exc:
+            reason = str(exc)  # a fixed reason and a byte offset, never body text
         else:
-            found = type(items[index]).__name__
-            raise DecodeError(
-                f"{self._operation}: response does not match the schema: "
-                f"expected a string, got {found} @ $.{self._key}[{first + index}]",
-                operation=self._operation,
-            )
-        del items[:]
-        return batch
+            if self._convert is None:
+                self._count += len(items)
+                return items
+            return self._converted(items, self._convert)
+        return DecodeError(f"{self._operation}: {reason}", operation=self._operation)
 
-    def _feed(self, chunk: bytes) -> None:
-        try:
-            self._parser.send(chunk)
-            if not self._key_seen:
-                self._top_parser.send(chunk)
-                self._key_seen = ("", "map_key", self._key) in self._top_events
-                del self._top_events[:]
-        except ijson.JSONError as exc:
-            raise self._invalid(exc) from None
-
-    def _finish(self) -> None:
-        try:
-            self._parser.close()
-        except ijson.JSONError as exc:
-            raise self._invalid(exc) from None
-        if not self._key_seen:
-            raise DecodeError(
-                f"{self._operation}: response does not match the schema: "
-                f"required field missing @ $.{self._key}",
-                operation=self._operation,
-            )
-
-    def _invalid(self, exc: Exception) -> DecodeError:
-        # ijson's message quotes the body after its first line; that could hold a secret.
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return DecodeError(f"{self._operation}: invalid JSON: {reason}", operation=self._operation)
+    def _converted(self, items: list[Any], convert: Convert) -> list[Any]:
+        converted = []
+        for item in items:
+            try:
+                converted.append(convert(item, self._count))
+            except DecodeError as exc:
+                self._failed = exc
+                break
+            self._count += 1
+        return converted
 
     def close(self) -> None:
         """Drop the connection: the rest of the body is not read."""

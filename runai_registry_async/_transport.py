@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 import ssl as ssl_module
 import time
 from collections.abc import Mapping
@@ -12,29 +13,39 @@ from collections.abc import Mapping
 import aiohttp
 from yarl import URL
 
-from ._errors import TransportError, api_error
+from ._errors import DecodeError, RunaiError, TransportError, api_error, redirect_error
+from ._secrets import Secret
 
 log = logging.getLogger("runai_registry_async")
 
 # An error body is read for its message only; a proxy's huge HTML page is cut here.
 _ERROR_BODY_LIMIT = 64 * 1024
 
+#: The default cap on a response body, counted after decompression (about 7 million tags).
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+
+# Resolver answers that say the name does not exist: asking again cannot help.
+_PERMANENT_DNS_ERRORS = frozenset(
+    getattr(socket, name)
+    for name in ("EAI_NONAME", "EAI_FAIL", "EAI_NODATA")
+    if hasattr(socket, name)
+)
+
 
 def checked_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     """The base URL without a trailing slash; plain HTTP only to loopback unless allowed."""
     if not isinstance(base_url, str):
         raise ValueError(f"base_url must be a string, not {type(base_url).__name__}")
-    try:
-        url = URL(base_url)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"base_url is not a URL: {base_url!r}") from exc
+    url = _parsed(base_url)
+    if url is None:
+        raise ValueError(f"base_url is not a URL: {_shown(base_url)}")
     if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+        raise ValueError(f"base_url must be an http(s) URL with a host, got {_shown(base_url)}")
     if url.user or url.password:
         raise ValueError("base_url must not carry credentials; use token= or auth=")
     if url.query_string or url.fragment:
-        raise ValueError(f"base_url must not have a query or fragment, got {base_url!r}")
-    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
+        raise ValueError(f"base_url must not have a query or fragment, got {_shown(base_url)}")
+    if url.scheme == "http" and not allow_insecure_http and not is_loopback(url.host):
         raise ValueError(
             f"refusing plain http:// to {url.host}: the token would travel unencrypted; "
             "use https:// or pass allow_insecure_http=True"
@@ -42,8 +53,27 @@ def checked_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     return str(url).rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+def _parsed(text: str) -> URL | None:
+    try:
+        return URL(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shown(base_url: str) -> str:
+    """``base_url`` fit for an error message: no user info, query or fragment."""
+    url = _parsed(base_url)
+    if url is None or not url.is_absolute():
+        return repr(base_url.partition("@")[2] or base_url.split("?")[0].split("#")[0])
+    return repr(str(url.with_user(None).with_query(None).with_fragment(None)))
+
+
+def is_loopback(host: str) -> bool:
+    """Only ``localhost`` itself and loopback IP literals.
+
+    ``*.localhost`` names go through the resolver, which may answer anything.
+    """
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -63,6 +93,7 @@ class Transport:
         "_owns_session",
         "_ssl",
         "_max_connections",
+        "max_response_bytes",
         "_closed",
         "requests_sent",
     )
@@ -74,6 +105,7 @@ class Transport:
         session: aiohttp.ClientSession | None,
         ssl: ssl_module.SSLContext | None,
         max_connections: int,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url
         url = URL(base_url)
@@ -84,6 +116,7 @@ class Transport:
         self._owns_session = session is None
         self._ssl = ssl
         self._max_connections = max_connections
+        self.max_response_bytes = max_response_bytes
         self._closed = False
         self.requests_sent = 0
 
@@ -120,13 +153,16 @@ class Transport:
         *,
         operation: str,
         timeout: aiohttp.ClientTimeout,
-        headers: Mapping[str, str],
-        body: bytes | None = None,
+        headers: Secret[Mapping[str, str]],
+        body: Secret[bytes] | None = None,
+        keys_only: bool = False,
     ) -> aiohttp.ClientResponse:
         """Send one request; return the response once its status is 2xx (body unread).
 
         The caller must release the response. Error statuses raise the status's
-        ``ApiError``; no response at all raises ``TransportError``.
+        ``ApiError`` (a 3xx, never followed, ``RedirectError``); no response at all
+        raises ``TransportError``. ``headers`` and ``body`` stay wrapped until the
+        expression that hands them to aiohttp, so no frame here shows them.
         """
         session = self.session()
         path, _, query = path.partition("?")
@@ -141,68 +177,164 @@ class Transport:
         debug = log.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
         self.requests_sent += 1
+        # Errors are built inside the except clauses and raised after them: raised
+        # inside, they would carry aiohttp's exception (request headers and all) along.
+        error: RunaiError
         try:
             if self._ssl is not None and not self._owns_session:
                 response = await session.request(
-                    method, url, headers=headers, timeout=timeout, data=body, ssl=self._ssl
+                    method,
+                    url,
+                    headers=headers.value,
+                    timeout=timeout,
+                    data=None if body is None else body.value,
+                    allow_redirects=False,
+                    ssl=self._ssl,
                 )
             else:
                 response = await session.request(
-                    method, url, headers=headers, timeout=timeout, data=body
+                    method,
+                    url,
+                    headers=headers.value,
+                    timeout=timeout,
+                    data=None if body is None else body.value,
+                    allow_redirects=False,
                 )
         except aiohttp.ClientConnectorError as exc:
-            raise TransportError(
-                f"{operation}: cannot connect: {exc.os_error or exc}",
-                operation=operation,
-                connect_failed=True,
-            ) from None
+            error = _connect_error(exc, operation)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _transport_error(exc, operation) from None
-        if debug:
-            log.debug(
-                "%s -> %d in %.1f ms",
-                operation,
-                response.status,
-                (time.perf_counter() - started) * 1000,
-            )
-        if response.status < 300:
-            return response
+            error = _transport_error(exc, operation)
+        except asyncio.CancelledError as exc:
+            # aiohttp's frames below hold the plain headers and body.
+            raise exc.with_traceback(None)  # noqa: B904 - the same exception, re-raised
+        else:
+            if debug:
+                log.debug(
+                    "%s -> %d in %.1f ms",
+                    operation,
+                    response.status,
+                    (time.perf_counter() - started) * 1000,
+                )
+            if response.status < 300:
+                return response
+            error = await self._status_error(response, operation, keys_only)
+        raise error
+
+    async def _status_error(
+        self, response: aiohttp.ClientResponse, operation: str, keys_only: bool
+    ) -> RunaiError:
+        if response.status < 400:
+            response.release()
+            return redirect_error(response.status, _origin(response), operation=operation)
         try:
             raw = await response.content.read(_ERROR_BODY_LIMIT)
         except (aiohttp.ClientError, asyncio.TimeoutError):
             raw = b""
         finally:
             response.release()
-        raise api_error(
+        return api_error(
             response.status,
             raw,
             operation=operation,
             retry_after=response.headers.get("Retry-After"),
+            keys_only=keys_only,
         )
 
     async def read(self, response: aiohttp.ClientResponse, operation: str) -> bytes:
-        """The whole body of a response opened by ``open``, which is then released."""
+        """The whole body of a response opened by ``open``, which is then released.
+
+        At most ``max_response_bytes`` after decompression; a longer body raises
+        ``DecodeError`` as soon as it crosses the limit.
+        """
+        limit = self.max_response_bytes
+        error: RunaiError
         try:
-            return await response.read()
+            length = response.content_length
+            if (
+                length is not None
+                and length <= limit
+                and not response.headers.get("Content-Encoding")
+            ):
+                return await response.read()  # aiohttp reads no more than Content-Length
+            body = await _read_at_most(response.content, limit)
+            if body is not None:
+                return body
+            error = DecodeError(
+                f"{operation}: response larger than max_response_bytes ({limit} bytes)",
+                operation=operation,
+            )
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _transport_error(exc, operation) from None
+            error = _transport_error(exc, operation)
         finally:
             response.release()
+        raise error
 
     async def send_unauthenticated(
-        self, method: str, path: str, body: bytes, content_type: str, *, timeout: float = 30.0
-    ) -> bytes:
-        """One request without a bearer token (the token endpoint); returns the body."""
+        self, method: str, path: str, body: Secret[bytes], content_type: str, *, timeout: float
+    ) -> Secret[bytes]:
+        """One request without a bearer token (the token endpoint); returns the body.
+
+        Error answers are described by their key names only: they may hold a credential.
+        """
         operation = f"{method} {path}"
         response = await self.open(
             method,
             path,
             operation=operation,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            headers={"Content-Type": content_type, "Accept": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=timeout),
+            headers=Secret({"Content-Type": content_type, "Accept": "application/json"}),
             body=body,
+            keys_only=True,
         )
-        return await self.read(response, operation)
+        return Secret(await self.read(response, operation))
+
+
+async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """The rest of ``content``, or None once more than ``limit`` bytes have arrived."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := await content.readany():
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _origin(response: aiohttp.ClientResponse) -> str | None:
+    """Scheme, host and port of a redirect's target; never its path or query."""
+    location = response.headers.get("Location")
+    if not location:
+        return None
+    target = _parsed(location)
+    if target is None:
+        return "an unparsable location"
+    if not target.is_absolute():
+        target = response.url.join(target)
+    return str(target.origin()) if target.host else "an unparsable location"
+
+
+def _connect_error(exc: aiohttp.ClientConnectorError, operation: str) -> TransportError:
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return TransportError(
+            f"{operation}: TLS certificate not accepted: {exc.certificate_error}",
+            operation=operation,
+            connect_failed=True,
+            retryable=False,
+        )
+    os_error = exc.os_error
+    if isinstance(os_error, socket.gaierror) and os_error.errno in _PERMANENT_DNS_ERRORS:
+        return TransportError(
+            f"{operation}: cannot resolve {exc.host}: {os_error.strerror}",
+            operation=operation,
+            connect_failed=True,
+            retryable=False,
+        )
+    return TransportError(
+        f"{operation}: cannot connect: {os_error or exc}",
+        operation=operation,
+        connect_failed=True,
+    )
 
 
 def _transport_error(exc: BaseException, operation: str) -> TransportError:

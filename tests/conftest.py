@@ -92,13 +92,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
-    """Start a loopback server answering every GET with ``handler``; gives its base URL."""
+    """Start a loopback server answering every request with ``handler``; gives its base URL."""
     runners: list[web.AppRunner] = []
 
     async def start(handler: Handler) -> str:
         app = web.Application()
-        app.router.add_get("/{tail:.*}", handler)
-        runner = web.AppRunner(app)
+        app.router.add_route("*", "/{tail:.*}", handler)
+        runner = web.AppRunner(app, handler_cancellation=True)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         runners.append(runner)

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
-from runai_registry_async import ClientCredentials, RegistryClient, UnauthorizedError
-from runai_registry_async._auth import TokenCache
+from runai_registry_async import (
+    ClientCredentials,
+    ForbiddenError,
+    RegistryClient,
+    RetryPolicy,
+    ServiceUnavailableError,
+    TransportError,
+    UnauthorizedError,
+)
+from runai_registry_async._auth import MIN_TOKEN_REUSE, TokenCache
+from runai_registry_async._secrets import Secret
 from runai_registry_async.testing import RunaiEmulator
 
 
@@ -77,12 +87,14 @@ async def test_50_concurrent_calls_with_an_expired_token_make_one_token_request(
     assert emulator.tokens_issued == 2
 
 
-async def test_50_concurrent_calls_past_expiry_time_make_one_token_request() -> None:
-    async with RunaiEmulator(token_lifetime=1) as emulator:
+async def test_50_concurrent_calls_past_the_refresh_point_make_one_token_request() -> None:
+    clock = FakeClock()
+    async with RunaiEmulator(token_lifetime=3600) as emulator:
         credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
         async with RegistryClient(emulator.base_url, auth=credentials) as client:
+            client._tokens._clock = clock
             await client.list_registries()
-            await asyncio.sleep(1.0)
+            clock.now += 3600 - 30  # the refresh margin: 30 s before expiry
             await asyncio.gather(*(client.list_registries() for _ in range(50)))
         assert emulator.tokens_issued == 2
         assert all(r.status == 200 for r in emulator.requests)
@@ -105,6 +117,7 @@ async def test_token_endpoint_errors_raise_the_status_class(emulator: RunaiEmula
         with pytest.raises(Exception, match="POST /api/v1/token: HTTP 403") as caught:
             await client.list_registries()
     assert caught.value.status == 403  # type: ignore[attr-defined]
+    assert isinstance(caught.value, ForbiddenError)
 
 
 def test_auth_arguments_are_checked() -> None:
@@ -120,21 +133,141 @@ def test_auth_arguments_are_checked() -> None:
         ClientCredentials("a", "b", endpoint="v3")  # type: ignore[arg-type]
 
 
-async def test_token_cache_refreshes_before_expiry() -> None:
-    fetched = 0
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
 
-    async def fetch() -> tuple[str, float | None]:
-        nonlocal fetched
-        fetched += 1
-        return f"t{fetched}", 0.5
+    def __call__(self) -> float:
+        return self.now
 
-    cache = TokenCache(fetch, None)
-    assert await cache.get() == "t1"
-    assert await cache.get() == "t1"
-    await asyncio.sleep(0.5)
-    assert await cache.get() == "t2"
-    assert cache.reject("t1") is True  # an old token: the current one stays
-    assert await cache.get() == "t2"
-    assert cache.reject("t2") is True
-    assert await cache.get() == "t3"
-    assert "t3" not in repr(cache)
+
+def counting_fetch(lifetime: float | None) -> tuple[Any, list[int]]:
+    fetched: list[int] = []
+
+    async def fetch() -> tuple[Secret[str], float | None]:
+        fetched.append(1)
+        return Secret(f"t{len(fetched)}"), lifetime
+
+    return fetch, fetched
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "reused_for"),
+    [
+        (3600.0, 3600.0 - 30),  # a 30 s margin
+        (100.0, 90.0),  # a tenth of a short lifetime
+        (20.0, 18.0),  # a tenth: still above the floor
+        (1.0, MIN_TOKEN_REUSE),  # clamped up: not a token request per call
+        (0.0, MIN_TOKEN_REUSE),
+    ],
+)
+async def test_token_refresh_point(lifetime: float, reused_for: float) -> None:
+    fetch, fetched = counting_fetch(lifetime)
+    clock = FakeClock()
+    cache = TokenCache(fetch, None, clock=clock)
+    first = await cache.get(1.0)
+    assert first is not None
+    assert first.value == "t1"
+    clock.now += reused_for - 0.001
+    assert (await cache.get(1.0)).value == "t1"  # type: ignore[union-attr]
+    clock.now += 0.001
+    assert (await cache.get(1.0)).value == "t2"  # type: ignore[union-attr]
+    assert len(fetched) == 2
+
+
+async def test_rejecting_a_token_forgets_only_that_token() -> None:
+    fetch, _ = counting_fetch(None)
+    cache = TokenCache(fetch, None, clock=FakeClock())
+    t1 = await cache.get(1.0)
+    assert cache.reject(t1) is True
+    t2 = await cache.get(1.0)
+    assert t2 is not None
+    assert t2.value == "t2"
+    assert cache.reject(t1) is True  # an old token: the current one stays
+    assert await cache.get(1.0) is t2
+    assert "t2" not in repr(cache)
+    assert "t2" not in repr(t2)
+
+
+# --- the token request under failure --------------------------------------------------------
+
+
+async def test_the_token_wait_is_bounded_by_the_callers_timeout(emulator: RunaiEmulator) -> None:
+    emulator.delay("token", 30)
+    credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
+    async with RegistryClient(emulator.base_url, auth=credentials, retry=None) as client:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TransportError, match="waiting for a token"):
+            await client.list_registries(timeout=0.5)
+        # 10x the expected 0.5 s; the old code waited for the full token request.
+        assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_waiters_share_one_hung_fetch_and_all_give_up_together(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.delay("token", 30)
+    credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
+    async with RegistryClient(emulator.base_url, auth=credentials, retry=None) as client:
+        started = asyncio.get_running_loop().time()
+        results = await asyncio.gather(
+            *(client.list_registries(timeout=0.5) for _ in range(8)), return_exceptions=True
+        )
+        elapsed = asyncio.get_running_loop().time() - started
+    assert all(isinstance(r, TransportError) for r in results)
+    assert emulator.count("token") == 1
+    assert elapsed < 5  # together: one after another would take 8 x 0.5 s at least
+
+
+async def test_a_failed_fetch_is_shared_by_every_waiter(emulator: RunaiEmulator) -> None:
+    emulator.fail_next("token", 100, status=503)
+    credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
+    retry = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02)
+    async with RegistryClient(emulator.base_url, auth=credentials, retry=retry) as client:
+        results = await asyncio.gather(
+            *(client.list_registries() for _ in range(20)), return_exceptions=True
+        )
+    assert all(isinstance(r, ServiceUnavailableError) for r in results)
+    assert {r.operation for r in results} == {"POST /api/v1/token"}  # type: ignore[union-attr]
+    # One sequence of attempts for all 20 callers (the old code made 40 requests).
+    assert emulator.count("token") == 3
+    assert {r.attempts for r in results} == {3}  # type: ignore[union-attr]
+    assert emulator.count("list_registries") == 0
+
+
+async def test_after_a_failed_fetch_the_next_call_fetches_again(emulator: RunaiEmulator) -> None:
+    emulator.fail_next("token", 1, status=503)
+    credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
+    async with RegistryClient(emulator.base_url, auth=credentials, retry=None) as client:
+        with pytest.raises(ServiceUnavailableError):
+            await client.list_registries()
+        assert await client.list_registries() == []
+    assert emulator.count("token") == 2
+
+
+async def test_an_expires_in_of_zero_does_not_cost_a_token_request_per_call() -> None:
+    async with RunaiEmulator(token_lifetime=0) as emulator:
+        credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
+        async with RegistryClient(emulator.base_url, auth=credentials) as client:
+            for _ in range(10):
+                await client.list_registries()
+        assert emulator.tokens_issued == 1
+
+
+@pytest.mark.parametrize("bad", ["tok\r\nX-Evil: 1", "tok\nen", "tok\x00en", "tok\x7f"])
+async def test_a_token_with_control_characters_is_refused_before_any_request(
+    emulator: RunaiEmulator, bad: str
+) -> None:
+    bad = bad.encode().decode("unicode_escape")
+    with pytest.raises(ValueError, match="control character") as caught:
+        RegistryClient(emulator.base_url, token=bad)
+    assert bad not in str(caught.value)
+
+    async def from_vault() -> str:
+        return bad
+
+    async with RegistryClient(emulator.base_url, auth=from_vault, retry=None) as client:
+        with pytest.raises(ValueError, match="control character") as caught:
+            await client.list_registries()
+    assert bad not in str(caught.value)
+    assert emulator.requests == []

@@ -18,7 +18,8 @@ from runai_registry_async import (
     ServiceUnavailableError,
     UnauthorizedError,
 )
-from runai_registry_async._errors import api_error, snippet
+from runai_registry_async._errors import api_error
+from runai_registry_async._secrets import snippet
 
 from .conftest import BASE, PASSWORD, REGISTRY_ID, TOKEN
 

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import string
+import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runai_registry_async import (
     AssetCreationRequest,
+    AssetUpdateRequest,
     ClientCredentials,
     RegistryClient,
     RegistryCreationRequest,
     RegistrySpec,
+    RegistryUpdateRequest,
     RunaiError,
     Scope,
 )
@@ -89,3 +97,228 @@ async def test_token_request_failures_hide_the_secret(caplog: pytest.LogCaptureF
     assert "Invalid client credentials" in str(caught.value)
     assert_clean(str(caught.value) + repr(caught.value))
     assert_clean(caplog.text)
+
+
+# --- every error path, rendered as error trackers render it ----------------------------------
+
+REFRESH = "refresh-SECRET-4242"
+ALL_SECRETS = (PASSWORD, TOKEN, SECRET, REFRESH)
+OPERATIONS = (
+    "list_registries",
+    "create_registry",
+    "get_registry",
+    "update_registry",
+    "delete_registry",
+    "list_repositories",
+    "list_tags",
+    "iter_registries",
+    "iter_repositories",
+    "iter_tags",
+    "token v1",
+    "token v2",
+)
+MODES = ("status", "garbage", "reset", "timeout")
+
+
+def _hostile(mode: str, secrets: tuple[str, ...]) -> Any:
+    from aiohttp import web
+
+    password, token, _, refresh = secrets
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        if mode == "reset":
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response()
+        if mode == "timeout":
+            await asyncio.sleep(5)
+        if mode == "status":  # not the spec's Error body: a snippet of it is shown
+            body = (
+                f'{{"detail": "bad", "password": "{password}", "Authorization": "Bearer {token}",'
+                f' "refresh_token": "{refresh}", "idToken": {{"jwt": "{refresh}"}}}}'
+            )
+            return web.Response(status=500, text=body)
+        broken = f'{{"entries": [{{"spec": {{"password": "{password}'.encode() + b'\xff"'
+        if "token" in request.path:
+            broken = f'{{"access_token": 5, "refresh_token": "{refresh}"}}'.encode()
+        elif "tags" in request.path:
+            broken = f'{{"name": "r", "tags": ["{password}\xff"]}}'.encode("latin-1")
+        elif "repositories" in request.path:
+            broken = f'{{"repositories": ["{password}", 5]}}'.encode()
+        return web.Response(status=200, body=broken, content_type="application/json")
+
+    return handler
+
+
+async def _provoke(base: str, operation: str, secrets: tuple[str, ...]) -> BaseException:
+    password, token, secret, _ = secrets
+    if operation.startswith("token"):
+        auth = ClientCredentials("app", secret, endpoint=operation[-2:])  # type: ignore[arg-type]
+        client = RegistryClient(base, auth=auth, retry=None, timeout=0.3)
+        operation = "list_registries"
+    else:
+        client = RegistryClient(base, token=token, retry=None, timeout=0.3)
+    spec = RegistrySpec("https://r.example.com", user="u", password=password)
+    calls: dict[str, Callable[[], Awaitable[Any]]] = {
+        "list_registries": lambda: client.list_registries(),
+        "create_registry": lambda: client.create_registry(
+            RegistryCreationRequest(AssetCreationRequest("n", Scope.TENANT), spec)
+        ),
+        "get_registry": lambda: client.get_registry(REGISTRY_ID),
+        "update_registry": lambda: client.update_registry(
+            REGISTRY_ID, RegistryUpdateRequest(AssetUpdateRequest("n"), spec)
+        ),
+        "delete_registry": lambda: client.delete_registry(REGISTRY_ID),
+        "list_repositories": lambda: client.list_repositories(REGISTRY_ID),
+        "list_tags": lambda: client.list_tags(REGISTRY_ID, "team/app"),
+        "iter_registries": lambda: _drain(client.iter_registries()),
+        "iter_repositories": lambda: _drain(client.iter_repositories(REGISTRY_ID)),
+        "iter_tags": lambda: _drain(client.iter_tags(REGISTRY_ID, "team/app")),
+    }
+    async with client:
+        return await _caught(calls[operation])
+
+
+async def _caught(call: Callable[[], Awaitable[Any]]) -> RunaiError:
+    # The error's traceback starts here: a frame whose locals hold no secret of the test's.
+    try:
+        await call()
+    except RunaiError as exc:
+        return exc
+    raise AssertionError("the call did not fail")
+
+
+async def _drain(stream: Any) -> None:
+    async for _ in stream:
+        pass
+
+
+def _everything_shown(error: BaseException) -> str:
+    """What an error tracker could show: the traceback with every frame's locals, and
+    every exception and attribute reachable from the error."""
+    shown = [
+        "".join(traceback.TracebackException.from_exception(error, capture_locals=True).format())
+    ]
+    seen: set[int] = set()
+
+    def walk(value: Any, depth: int) -> None:
+        if id(value) in seen or depth > 4:
+            return
+        seen.add(id(value))
+        shown.append(repr(value))
+        if isinstance(value, BaseException):
+            shown.append(str(value))
+            walk(value.__cause__, depth + 1)
+            walk(value.__context__, depth + 1)
+            for frame, _ in traceback.walk_tb(value.__traceback__):
+                for local in frame.f_locals.values():
+                    walk(local, depth + 1)
+        for attribute in getattr(value, "__dict__", {}).values():
+            walk(attribute, depth + 1)
+
+    walk(error, 0)
+    return "\n".join(shown)
+
+
+@pytest.mark.parametrize(
+    ("operation", "mode"),
+    # DELETE reads no body, so a broken one cannot fail it.
+    [(o, m) for o in OPERATIONS for m in MODES if (o, m) != ("delete_registry", "garbage")],
+)
+async def test_no_error_path_shows_a_secret(
+    serve: Any, operation: str, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    base = await serve(_hostile(mode, ALL_SECRETS))
+    error = await _provoke(base, operation, ALL_SECRETS)
+    text = _everything_shown(error) + caplog.text
+    for secret in ALL_SECRETS:
+        assert secret not in text, f"{secret} shown"
+    assert error.__context__ is None or isinstance(error.__context__, RunaiError)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    secrets=st.tuples(
+        *[st.text(alphabet=string.ascii_letters + string.digits, min_size=16, max_size=40)] * 4
+    ),
+    mode=st.sampled_from(MODES[:2]),
+    operation=st.sampled_from([o for o in OPERATIONS if o != "delete_registry"]),
+)
+def test_random_secrets_never_show_on_any_error_path(
+    secrets: tuple[str, ...], mode: str, operation: str
+) -> None:
+    async def scenario() -> str:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", _hostile(mode, secrets))
+        runner = web.AppRunner(app, handler_cancellation=True)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        try:
+            base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            return _everything_shown(await _provoke(base, operation, secrets))
+        finally:
+            await runner.cleanup()
+
+    text = asyncio.run(scenario())
+    for secret in secrets:
+        assert secret not in text
+
+
+# --- what a body snippet shows -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"password":"abc\\"SECRET-TAIL", "x": 1',  # an escaped quote inside the value
+        b'{"refreshToken": "SECRET-TAIL"} trailing',
+        b'{"idToken": "SECRET-TAIL"',
+        b'{"refresh_token": "SECRET-TAIL", "id_token": "SECRET-TAIL"',
+        b'{"accessToken": {"jwt": "SECRET-TAIL", "more": ["SECRET-TAIL"]}, "ok": 1',
+        b'{"clientSecret": ["SECRET-TAIL", {"a": "SECRET-TAIL"}]',
+        b'{"db_password": 12345678, "n": 0',  # a number value
+        b"password=SECRET-TAIL&client_secret=SECRET-TAIL&user=bob",
+        b"<html><body>Authorization: Bearer SECRET-TAIL <b>x</b></body></html>",
+        b"<pre>api_key: SECRET-TAIL\ncredentials = SECRET-TAIL</pre>",
+        b'{"password": "SECRET-TAIL',  # cut off inside the value
+    ],
+)
+def test_snippets_blank_every_secret_looking_value(body: bytes) -> None:
+    from runai_registry_async._secrets import snippet
+
+    shown = snippet(body)
+    assert "SECRET-TAIL" not in shown
+    assert "12345678" not in shown
+    assert "***" in shown
+
+
+def test_snippets_keep_what_is_not_secret() -> None:
+    from runai_registry_async._secrets import snippet
+
+    shown = snippet(b'{"message": "quota exceeded", "password": "x", "retry": 3}')
+    assert "quota exceeded" in shown
+    assert "retry" in shown
+    assert '"x"' not in shown
+
+
+async def test_token_endpoint_errors_show_key_names_only(serve: Any) -> None:
+    from aiohttp import web
+
+    async def token_endpoint(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"error": "invalid_client", "opaque": "SECRET-TAIL", "x_hint": "SECRET-TAIL"},
+            status=400,
+        )
+
+    base = await serve(token_endpoint)
+    auth = ClientCredentials("app", SECRET, endpoint="v2")
+    async with RegistryClient(base, auth=auth, retry=None) as client:
+        with pytest.raises(RunaiError) as caught:
+            await client.list_registries()
+    assert "SECRET-TAIL" not in str(caught.value)
+    assert "'opaque'" in str(caught.value)
+    assert "'x_hint'" in str(caught.value)

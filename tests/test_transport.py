@@ -80,28 +80,6 @@ async def test_owned_session_verifies_tls_and_bounds_the_pool() -> None:
         assert connector.limit == 100
 
 
-async def test_redirect_to_another_origin_carries_no_authorization(
-    serve: Callable[[Handler], Awaitable[str]],
-) -> None:
-    seen: list[dict[str, str]] = []
-
-    async def other_origin(request: web.Request) -> web.Response:
-        seen.append(dict(request.headers))
-        return web.json_response({"entries": []})
-
-    other = await serve(other_origin)
-
-    async def redirect(request: web.Request) -> web.Response:
-        assert request.headers["Authorization"] == "Bearer secret-token"
-        raise web.HTTPTemporaryRedirect(f"{other}/api/v1/asset/registries")
-
-    base = await serve(redirect)
-    async with RegistryClient(base, token="secret-token") as client:
-        assert await client.list_registries() == []
-    assert len(seen) == 1
-    assert "Authorization" not in seen[0]
-
-
 async def test_a_borrowed_session_stays_open(emulator: RunaiEmulator) -> None:
     async with aiohttp.ClientSession() as session:
         async with RegistryClient(
@@ -142,3 +120,112 @@ async def test_a_base_url_with_a_path_prefix_keeps_it(
         "/runai/api/v1/asset/registries/5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
         "/repositories/tags?repository=team/a%20b"
     ]
+
+
+# --- redirects: never followed --------------------------------------------------------------
+
+SECRET_TOKEN = "bearer-SECRET-5150"
+REGISTRY = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
+
+
+def _calls(client: RegistryClient) -> dict[str, Callable[[], Awaitable[object]]]:
+    from runai_registry_async import (
+        AssetCreationRequest,
+        AssetUpdateRequest,
+        RegistryCreationRequest,
+        RegistrySpec,
+        RegistryUpdateRequest,
+    )
+
+    spec = RegistrySpec("https://r.example.com", user="u", password="registry-PASSWORD-77")
+    return {
+        "GET": lambda: client.list_registries(),
+        "POST": lambda: client.create_registry(
+            RegistryCreationRequest(AssetCreationRequest("n", "tenant"), spec)
+        ),
+        "PUT": lambda: client.update_registry(
+            REGISTRY, RegistryUpdateRequest(AssetUpdateRequest("n"), spec)
+        ),
+        "DELETE": lambda: client.delete_registry(REGISTRY),
+    }
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("call", ["GET", "POST", "PUT", "DELETE", "token v1", "token v2"])
+async def test_a_redirect_is_an_error_and_the_other_origin_receives_nothing(
+    serve: Callable[[Handler], Awaitable[str]], status: int, call: str
+) -> None:
+    from runai_registry_async import ClientCredentials, RedirectError
+
+    received: list[str] = []
+
+    async def other_origin(request: web.Request) -> web.Response:
+        received.append(f"{request.method} {request.path} {await request.read()!r}")
+        return web.json_response({"entries": [], "accessToken": "x", "access_token": "x"})
+
+    other = await serve(other_origin)
+
+    async def redirecting(request: web.Request) -> web.Response:
+        return web.Response(status=status, headers={"Location": f"{other}/stolen?sig=QUERY-SECRET"})
+
+    base = await serve(redirecting)
+    if call.startswith("token"):
+        auth = ClientCredentials("app", "client-SECRET-31", endpoint=call[-2:])  # type: ignore[arg-type]
+        client = RegistryClient(base, auth=auth, retry=None)
+        call_it: Callable[[], Awaitable[object]] = client.list_registries
+    else:
+        client = RegistryClient(base, token=SECRET_TOKEN, retry=None)
+        call_it = _calls(client)[call]
+    async with client:
+        with pytest.raises(RedirectError) as caught:
+            await call_it()
+    assert received == []
+    error = caught.value
+    assert error.status == status
+    assert error.location == other  # the origin only
+    assert other in str(error)
+    assert "QUERY-SECRET" not in str(error)
+    assert "stolen" not in str(error)
+
+
+async def test_a_relative_redirect_names_the_servers_own_origin(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    from runai_registry_async import RedirectError
+
+    async def redirecting(request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": "/elsewhere?token=x"})
+
+    base = await serve(redirecting)
+    async with RegistryClient(base, token=SECRET_TOKEN) as client:
+        with pytest.raises(RedirectError, match=r"HTTP 302: redirected to http://127\.0\.0\.1"):
+            await client.list_registries()
+
+
+# --- the loopback rule ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["api.localhost", "localhost.example.com", "127.0.0.1.nip.io"])
+def test_names_that_merely_look_local_are_not_loopback(host: str) -> None:
+    # *.localhost is resolved through DNS like any name: it could point anywhere.
+    with pytest.raises(ValueError, match="refusing plain http://"):
+        RegistryClient(f"http://{host}:8080", token="t")
+
+
+async def test_localhost_and_loopback_literals_may_use_http(emulator: RunaiEmulator) -> None:
+    port = emulator.base_url.rsplit(":", 1)[1]
+    for base in (f"http://localhost:{port}", f"http://127.0.0.1:{port}"):
+        async with RegistryClient(base, token=emulator.token) as client:
+            assert await client.list_registries() == []
+
+
+def test_base_url_errors_never_echo_credentials_or_query() -> None:
+    for url in (
+        "ftp://admin:hunter2@host/x?key=QSECRET",
+        "https://host/x?key=QSECRET#frag",
+        "http://admin:hunter2@10.0.0.1/?key=QSECRET",
+    ):
+        with pytest.raises(ValueError, match="base_url") as caught:
+            RegistryClient(url, token="t")
+        assert "hunter2" not in str(caught.value)
+        assert "QSECRET" not in str(caught.value)

@@ -21,6 +21,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SCOPES = {"system", "tenant", "cluster", "department", "project"}
+_UPDATABLE_META = {"name", "description"}
+_SPEC_FIELDS = {"url", "user", "password", "credentialKind"}
 OPERATIONS = (
     "list_registries",
     "create_registry",
@@ -165,7 +167,11 @@ class RunaiEmulator:
 
     async def start(self) -> None:
         """Listen on ``host`` (127.0.0.1) at an ephemeral port; sets :attr:`base_url`."""
-        self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
+        # A client that goes away cancels its handler, as in a real server: a delayed
+        # answer nobody waits for does not hold up shutdown.
+        self._runner = web.AppRunner(
+            self.make_app(), access_log=None, handle_signals=False, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
@@ -416,16 +422,21 @@ class RunaiEmulator:
             return body
         if self._name_taken(body["meta"]["name"], found.id):
             return _error(409, "Registry already exists", "name is taken")
+        # Only what an update may change: the rest (id, kind, createdAt...) is the server's.
         found.meta.pop("description", None)
+        changed = {k: v for k, v in body["meta"].items() if k in _UPDATABLE_META}
         found.meta.update(
             {
-                **body["meta"],
+                **changed,
                 "updatedAt": _now(),
                 "updatedBy": "emulator@example.com",
                 "updateCount": found.meta["updateCount"] + 1,
             }
         )
-        found.spec = {"credentialKind": "password", **body["spec"]}
+        found.spec = {
+            "credentialKind": "password",
+            **{k: v for k, v in body["spec"].items() if k in _SPEC_FIELDS},
+        }
         self._body_cache.clear()
         return _json(found.to_json())
 
@@ -551,7 +562,8 @@ def _validate(body: dict[str, Any], *, creating: bool) -> str | None:
         not isinstance(description, str) or not 1 <= len(description) <= 250
     ):
         return "meta.description must be 1 to 250 characters"
-    if creating and meta.get("scope") not in _SCOPES:
+    scope = meta.get("scope")
+    if creating and (not isinstance(scope, str) or scope not in _SCOPES):
         return "meta.scope must be one of " + ", ".join(sorted(_SCOPES))
     for key in ("url", "user", "password"):
         value = spec.get(key)
