@@ -96,7 +96,7 @@ class ArrayParser:
         self._check_envelope = check_envelope
         self._max_item = max_item_bytes
         self._max_total = max_total_bytes
-        self._buf = b""
+        self._buf = bytearray()
         self._pos = 0
         self._offset = 0  # bytes of the body before self._buf
         self._state = _START
@@ -113,13 +113,14 @@ class ArrayParser:
         self.total += len(chunk)
         if self.total > self._max_total:
             raise JsonStreamError(f"body larger than {self._max_total} bytes", kind=_LIMIT)
+        # In place: a large unfinished item arriving in many small chunks is not copied
+        # once per chunk.
         if self._pos:
             self._offset += self._pos
-            self._buf = self._buf[self._pos :] + chunk
+            del self._buf[: self._pos]
             self._scan = _shifted(self._scan, self._pos)
             self._pos = 0
-        else:
-            self._buf += chunk
+        self._buf += chunk
         items: list[Any] = []
         self._run(items)
         return items
@@ -215,12 +216,15 @@ class ArrayParser:
         if self._state == _ELEMENT_OR_END and buf[pos] == _CLOSE_ARRAY:
             self._pos, self._state = pos + 1, _AFTER_VALUE
             return True
-        if self._strings and self._take_string_run(first, items):
+        # An element still arriving is resumed where its scan stopped: scanning it from
+        # its start on every chunk would cost time quadratic in its size.
+        resuming = self._scan is not None and self._scan[0] == first
+        if self._strings and not resuming and self._take_string_run(first, items):
             return True
         last_end = -1  # end of the last complete element of this run
         mixed = False  # an element not matched as a string
         while True:
-            if self._strings:
+            if self._strings and not resuming:
                 run = _STRING_RUN.match(buf, pos)
                 # A run longer than one item may hold an item over the limit: one by one.
                 if run is not None and run.end() - pos <= self._max_item:
@@ -231,6 +235,7 @@ class ArrayParser:
                 break
             mixed = mixed or buf[pos] != _QUOTE
             end = self._value_end(pos, depth=2)
+            resuming = False
             if end is None:
                 break
             after = _WS.match(buf, end).end()  # type: ignore[union-attr]

@@ -281,3 +281,31 @@ async def test_minimal_registry_without_optional_fields(
     assert registry.meta.description is None
     assert registry.meta.workload_supported_types is None
     assert registry.spec.password is None
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), -1, 0, True])
+async def test_a_timeout_must_be_finite_and_positive(timeout: Any) -> None:
+    with pytest.raises(ValueError, match="finite positive"):
+        RegistryClient(BASE, token=TOKEN, timeout=timeout)
+    async with RegistryClient(BASE, token=TOKEN) as client:
+        with pytest.raises(ValueError, match="finite positive"):
+            await client.list_registries(timeout=timeout)
+
+
+def test_credential_kind_takes_its_plain_string() -> None:
+    from runai_registry_async import CredentialKind, RegistryCreationRequest
+
+    spec = RegistrySpec("https://r", user="u", password="p", credential_kind="password")
+    assert spec.credential_kind is CredentialKind.PASSWORD
+    RegistryCreationRequest(AssetCreationRequest("n", "tenant"), spec)  # accepted
+    with pytest.raises(ValueError, match="must be 'password'"):
+        RegistryCreationRequest(
+            AssetCreationRequest("n", "tenant"),
+            RegistrySpec("https://r", user="u", password="p", credential_kind="sso"),
+        )
+
+
+@pytest.mark.parametrize("size", ["max_response_bytes", "max_item_bytes"])
+def test_body_limits_are_checked(size: str) -> None:
+    with pytest.raises(ValueError, match=size):
+        RegistryClient(BASE, token=TOKEN, **{size: 10})  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ import pytest
 
 from runai_registry_async import (
     CrawlResult,
+    DecodeError,
     NotFoundError,
     Registry,
     RegistryClient,
@@ -241,3 +242,52 @@ async def test_bad_arguments_and_ids_fail_clearly(emulator: RunaiEmulator) -> No
         assert await collect(crawl) == []
         with pytest.raises(RuntimeError, match="once"):
             await collect(crawl)
+
+
+# --- hostile or careless input ------------------------------------------------------------------
+
+
+async def test_a_single_id_instead_of_a_list_is_a_type_error_naming_the_fix(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("one")
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        for wrong in (registry.id, registry.id.encode(), uuid.UUID(registry.id)):
+            with pytest.raises(TypeError, match=r"pass \[registry_id\]"):
+                crawl_tags(client, wrong)  # type: ignore[arg-type]
+    assert emulator.requests == []
+
+
+async def test_duplicate_registries_from_an_async_source_are_crawled_once(
+    emulator: RunaiEmulator,
+) -> None:
+    full = emulator.add_registry("full")
+    emulator.add_repository(full.id, "team/app", tags=["1"])
+    empty = emulator.add_registry("empty")
+
+    async def source() -> AsyncIterator[str]:
+        # An empty registry, then its duplicate; a full one three times.
+        for registry_id in (empty.id, empty.id, full.id, full.id, full.id.upper()):
+            yield registry_id
+
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        results = [r async for r in crawl_tags(client, source(), concurrency=4)]
+    assert [(r.registry_id, r.repository, r.tags) for r in results] == [
+        (full.id, "team/app", ["1"])
+    ]
+    assert emulator.count("list_repositories") == 2
+
+
+async def test_a_repository_with_an_empty_name_is_an_error_result(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("odd")
+    emulator.add_repository(registry.id, "", tags=["x"])
+    emulator.add_repository(registry.id, "team/app", tags=["1"])
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        results = [r async for r in crawl_tags(client, [registry.id])]
+    by_repository = {r.repository: r for r in results}
+    assert by_repository["team/app"].tags == ["1"]
+    failed = by_repository[""]
+    assert isinstance(failed.error, DecodeError)
+    assert "empty name" in str(failed.error)

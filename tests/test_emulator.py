@@ -184,3 +184,56 @@ async def test_bad_requests_through_the_client_never_reach_the_emulator(
         with pytest.raises(ValueError, match="asset_id"):
             await client.get_registry("../../etc")
     assert emulator.requests == []
+
+
+@pytest.mark.parametrize("scope", [["tenant"], {"a": 1}, 5, None])
+async def test_a_scope_that_is_not_a_string_is_a_400_not_a_500(
+    emulator: RunaiEmulator, scope: Any
+) -> None:
+    body = {
+        "meta": {"name": "x", "scope": scope},
+        "spec": {"url": "https://r", "user": "u", "password": "p"},
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            emulator.base_url + "/api/v1/asset/registries",
+            json=body,
+            headers={"Authorization": f"Bearer {emulator.token}"},
+        ) as response,
+    ):
+        assert response.status == 400
+        error = await response.json()
+    assert error["message"] == "Invalid request body"
+    assert "scope" in error["details"]
+
+
+async def test_an_update_cannot_change_read_only_fields(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r", description="kept?")
+    before = dict(registry.meta)
+    body = {
+        "meta": {
+            "name": "renamed",
+            "id": "00000000-0000-0000-0000-000000000000",
+            "kind": "compute",
+            "createdAt": "1999-01-01T00:00:00Z",
+            "createdBy": "mallory",
+            "tenantId": 9,
+        },
+        "spec": {"url": "https://r", "user": "u", "password": "p", "extra": "x"},
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.put(
+            f"{emulator.base_url}/api/v1/asset/registries/{registry.id}",
+            json=body,
+            headers={"Authorization": f"Bearer {emulator.token}"},
+        ) as response,
+    ):
+        assert response.status == 200
+        meta = (await response.json())["meta"]
+    for key in ("id", "kind", "createdAt", "createdBy", "tenantId"):
+        assert meta[key] == before[key]
+    assert meta["name"] == "renamed"
+    assert "description" not in meta  # the update replaced it with none
+    assert "extra" not in emulator.registries[registry.id].spec

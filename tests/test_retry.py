@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from typing import Any
 
+import aiohttp
+import aiohttp.abc
 import pytest
 
 from runai_registry_async import (
@@ -195,3 +199,115 @@ async def test_connection_refused_is_a_transport_error_and_retried() -> None:
             await client.list_registries()
     assert caught.value.connect_failed
     assert caught.value.attempts == 3
+
+
+# --- failures that trying again cannot fix ------------------------------------------------------
+
+
+async def test_a_certificate_that_does_not_verify_is_not_retried() -> None:
+    import ssl
+
+    import trustme
+    from aiohttp import web
+
+    ca = trustme.CA()  # a CA the client does not trust
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    handshakes = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"entries": []})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
+    await site.start()
+    port = runner.addresses[0][1]
+    original = server_context.wrap_bio
+
+    def counting_wrap_bio(*args: Any, **kwargs: Any) -> Any:
+        nonlocal handshakes
+        handshakes += 1
+        return original(*args, **kwargs)
+
+    server_context.wrap_bio = counting_wrap_bio  # type: ignore[method-assign]
+    try:
+        async with RegistryClient(f"https://127.0.0.1:{port}", token="t", retry=FAST) as client:
+            with pytest.raises(TransportError, match="certificate") as caught:
+                await client.list_registries()
+        assert caught.value.retryable is False
+        assert caught.value.attempts == 1
+        assert handshakes == 1
+        # With the CA trusted, the same server answers.
+        trusted = ssl.create_default_context()
+        ca.configure_trust(trusted)
+        async with RegistryClient(f"https://127.0.0.1:{port}", token="t", ssl=trusted) as client:
+            assert await client.list_registries() == []
+    finally:
+        await runner.cleanup()
+
+
+class ScriptedResolver(aiohttp.abc.AbstractResolver):
+    """A resolver that fails with the given resolver errors, then resolves to loopback."""
+
+    def __init__(self, *errors: int) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> Any:
+        self.calls += 1
+        if self.errors:
+            code = self.errors.pop(0)
+            raise OSError(code, "scripted") if code > 0 else socket.gaierror(code, "scripted")
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": 0,
+            }
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [(socket.EAI_NONAME, False), (socket.EAI_AGAIN, True)],
+)
+async def test_a_name_that_does_not_exist_is_not_retried_but_a_temporary_failure_is(
+    emulator: RunaiEmulator, error: int, retried: bool
+) -> None:
+    resolver = ScriptedResolver(error)
+    port = emulator.base_url.rsplit(":", 1)[1]
+    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        client = RegistryClient(
+            f"http://registry.test:{port}",
+            token=emulator.token,
+            session=session,
+            retry=FAST,
+            allow_insecure_http=True,
+        )
+        if retried:
+            assert await client.list_registries() == []
+            assert resolver.calls == 2
+        else:
+            with pytest.raises(TransportError, match=r"cannot resolve registry\.test") as caught:
+                await client.list_registries()
+            assert caught.value.retryable is False
+            assert caught.value.attempts == 1
+            assert resolver.calls == 1
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "1\u0662", "-3", "9" * 400, "Fri, 99 Foo 9999"])
+async def test_an_unparsable_retry_after_is_ignored(emulator: RunaiEmulator, value: str) -> None:
+    emulator.fail_next("list_registries", 1, status=503, retry_after=value)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        assert await client.list_registries() == []
+    assert emulator.count("list_registries") == 2
