@@ -265,11 +265,24 @@ async def test_duplicate_registries_from_an_async_source_are_crawled_once(
     emulator.add_repository(full.id, "team/app", tags=["1"])
     empty = emulator.add_registry("empty")
 
-    async def source() -> AsyncIterator[str]:
-        # An empty registry, then its duplicate; a full one three times.
-        for registry_id in (empty.id, empty.id, full.id, full.id, full.id.upper()):
-            yield registry_id
+    async def arrived(count: int) -> None:
+        # Waits on the server's request log, not on time.
+        while emulator.count("list_repositories") < count:  # noqa: ASYNC110 - no event to await
+            await asyncio.sleep(0.005)
 
+    async def source() -> AsyncIterator[str]:
+        # Each duplicate comes once its first is being crawled: an empty registry, then
+        # its duplicate; a full one three times.
+        yield empty.id
+        await arrived(1)
+        yield empty.id
+        yield full.id
+        await arrived(2)
+        yield full.id
+        yield full.id.upper()
+
+    # Held by the server, so each first is still in flight when its duplicate comes.
+    emulator.delay("list_repositories", 0.2)
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         results = [r async for r in crawl_tags(client, source(), concurrency=4)]
     assert [(r.registry_id, r.repository, r.tags) for r in results] == [
