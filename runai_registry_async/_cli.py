@@ -32,6 +32,7 @@ from ._models import (
     RegistryUpdateRequest,
     Scope,
 )
+from ._retry import RetryPolicy
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -56,7 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("RUNAI_CLIENT_ID"),
         help="application client id (default: $RUNAI_CLIENT_ID)",
     )
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds allowed per attempt (default: 30)"
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        help="seconds allowed for the whole command: token, every attempt and every wait "
+        "(a crawl: the whole crawl)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="how many times a failed request is tried again (default: 3; 0: never)",
+    )
     parser.add_argument(
         "--allow-insecure-http",
         action="store_true",
@@ -145,11 +160,14 @@ def _client(args: argparse.Namespace) -> RegistryClient:
         if not (args.client_id and secret):
             raise UsageError("client credentials need both RUNAI_CLIENT_ID and RUNAI_CLIENT_SECRET")
         auth = ClientCredentials(args.client_id, secret)
+    if args.retries < 0:
+        raise UsageError("--retries must be 0 or more")
     return RegistryClient(
         args.base_url,
         token=token,
         auth=auth,
         timeout=args.timeout,
+        retry=RetryPolicy(attempts=args.retries + 1),
         allow_insecure_http=args.allow_insecure_http,
     )
 
@@ -158,26 +176,34 @@ def _client(args: argparse.Namespace) -> RegistryClient:
 
 
 async def _list_registries(client: RegistryClient, args: argparse.Namespace) -> None:
-    _print_registries(await client.list_registries(args.name), args.json)
+    _print_registries(await client.list_registries(args.name, deadline=args.deadline), args.json)
 
 
 async def _get_registry(client: RegistryClient, args: argparse.Namespace) -> None:
-    _print_registries([await client.get_registry(args.id)], args.json, single=True)
+    _print_registries(
+        [await client.get_registry(args.id, deadline=args.deadline)], args.json, single=True
+    )
 
 
 async def _create_registry(client: RegistryClient, args: argparse.Namespace) -> None:
     meta = AssetCreationRequest(args.name, args.scope, description=args.description)
     request = RegistryCreationRequest(meta, _spec(args))
-    _print_registries([await client.create_registry(request)], args.json, single=True)
+    _print_registries(
+        [await client.create_registry(request, deadline=args.deadline)], args.json, single=True
+    )
 
 
 async def _update_registry(client: RegistryClient, args: argparse.Namespace) -> None:
     request = RegistryUpdateRequest(AssetUpdateRequest(args.name, args.description), _spec(args))
-    _print_registries([await client.update_registry(args.id, request)], args.json, single=True)
+    _print_registries(
+        [await client.update_registry(args.id, request, deadline=args.deadline)],
+        args.json,
+        single=True,
+    )
 
 
 async def _delete_registry(client: RegistryClient, args: argparse.Namespace) -> None:
-    await client.delete_registry(args.id)
+    await client.delete_registry(args.id, deadline=args.deadline)
     if args.json:
         _write_json({"deleted": args.id})
     else:
@@ -185,12 +211,14 @@ async def _delete_registry(client: RegistryClient, args: argparse.Namespace) -> 
 
 
 async def _repositories(client: RegistryClient, args: argparse.Namespace) -> None:
-    names = await client.list_repositories(args.id, search_name=args.search)
+    names = await client.list_repositories(args.id, search_name=args.search, deadline=args.deadline)
     _print_names(names, "REPOSITORY", args.json, key="repositories")
 
 
 async def _tags(client: RegistryClient, args: argparse.Namespace) -> None:
-    found = await client.list_tags(args.id, args.repository, search_name=args.search)
+    found = await client.list_tags(
+        args.id, args.repository, search_name=args.search, deadline=args.deadline
+    )
     _print_names(found.tags, "TAG", args.json, key="tags")
 
 
@@ -229,6 +257,7 @@ async def _run_crawl(
         per_registry=args.per_registry,
         repository_search=args.repository_search,
         tag_search=args.tag_search,
+        deadline=args.deadline,
     )
     progress = _Progress(crawl.stats) if sys.stderr.isatty() else None
     async for result in crawl:

@@ -7,7 +7,7 @@ import math
 import ssl as ssl_module
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from types import TracebackType
+from types import EllipsisType, TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
@@ -16,7 +16,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from . import _urls
 from ._auth import Auth, Fetch, TokenCache, token_cache
 from ._converter import body_decoder, dumps, structure
-from ._errors import DecodeError, RunaiError, UnauthorizedError
+from ._errors import DeadlineExceeded, DecodeError, RunaiError, UnauthorizedError
 from ._models import (
     Registry,
     RegistryCreationRequest,
@@ -25,7 +25,7 @@ from ._models import (
     Repositories,
     RepositoryTags,
 )
-from ._retry import NO_RETRY, RetryPolicy, call_with_retries
+from ._retry import NO_RETRY, Deadline, RetryPolicy, call_with_retries
 from ._secrets import Secret
 from ._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport, checked_base_url
@@ -152,14 +152,28 @@ class RegistryClient:
     # --- the seven operations -------------------------------------------------------
 
     async def list_registries(
-        self, name: str | None = None, *, timeout: float | None = None
+        self,
+        name: str | None = None,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
     ) -> list[Registry]:
         """All registries, or those whose name matches ``name``."""
         path = _urls.REGISTRIES + _urls.query(name=name)
-        return (await self._request("GET", path, _read_registry_list, timeout=timeout)).entries
+        return (
+            await self._request(
+                "GET", path, _read_registry_list, timeout=timeout, deadline=deadline, retry=retry
+            )
+        ).entries
 
     async def create_registry(
-        self, request: RegistryCreationRequest, *, timeout: float | None = None
+        self,
+        request: RegistryCreationRequest,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Registry:
         """Create a registry; the answer is the created registry (201).
 
@@ -171,7 +185,14 @@ class RegistryClient:
             "POST", _urls.REGISTRIES, _read_registry, body=Secret(dumps(request)), timeout=timeout
         )
 
-    async def get_registry(self, asset_id: AssetId, *, timeout: float | None = None) -> Registry:
+    async def get_registry(
+        self,
+        asset_id: AssetId,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
+    ) -> Registry:
         """One registry by id."""
         return await self._request(
             "GET", _urls.registry_path(asset_id), _read_registry, timeout=timeout
@@ -183,6 +204,8 @@ class RegistryClient:
         request: RegistryUpdateRequest,
         *,
         timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Registry:
         """Replace a registry's name, description and spec; the answer is the result."""
         path = _urls.registry_path(asset_id)
@@ -191,9 +214,23 @@ class RegistryClient:
             "PUT", path, _read_registry, body=Secret(dumps(request)), timeout=timeout
         )
 
-    async def delete_registry(self, asset_id: AssetId, *, timeout: float | None = None) -> None:
+    async def delete_registry(
+        self,
+        asset_id: AssetId,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
+    ) -> None:
         """Delete a registry (204)."""
-        await self._request("DELETE", _urls.registry_path(asset_id), _discard, timeout=timeout)
+        await self._request(
+            "DELETE",
+            _urls.registry_path(asset_id),
+            _discard,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+        )
 
     async def list_repositories(
         self,
@@ -201,10 +238,16 @@ class RegistryClient:
         *,
         search_name: str | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
     ) -> list[str]:
         """The names of a registry's repositories, optionally those containing ``search_name``."""
         path = _repositories_path(asset_id, search_name)
-        return (await self._request("GET", path, _read_repositories, timeout=timeout)).repositories
+        return (
+            await self._request(
+                "GET", path, _read_repositories, timeout=timeout, deadline=deadline, retry=retry
+            )
+        ).repositories
 
     async def list_tags(
         self,
@@ -213,15 +256,24 @@ class RegistryClient:
         *,
         search_name: str | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
     ) -> RepositoryTags:
         """The tags of one repository, optionally those containing ``search_name``."""
         path = _tags_path(asset_id, repository, search_name)
-        return await self._request("GET", path, _read_tags, timeout=timeout)
+        return await self._request(
+            "GET", path, _read_tags, timeout=timeout, deadline=deadline, retry=retry
+        )
 
     # --- streaming ------------------------------------------------------------------
 
     def iter_registries(
-        self, name: str | None = None, *, timeout: float | None = None
+        self,
+        name: str | None = None,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
     ) -> AsyncIterator[Registry]:
         """Like :meth:`list_registries`, yielding each registry as soon as it has arrived."""
         path = _urls.REGISTRIES + _urls.query(name=name)
@@ -230,7 +282,9 @@ class RegistryClient:
         def convert(item: Any, index: int) -> Registry:
             return structure(item, Registry, operation=operation, path=f"$.entries[{index}]")
 
-        return self._stream(path, "entries", RegistryListResponse, convert, timeout)
+        return self._stream(
+            path, "entries", RegistryListResponse, convert, timeout, deadline=deadline, retry=retry
+        )
 
     def iter_repositories(
         self,
@@ -238,10 +292,18 @@ class RegistryClient:
         *,
         search_name: str | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
     ) -> AsyncIterator[str]:
         """Like :meth:`list_repositories`, yielding each name as soon as it has arrived."""
         return self._stream(
-            _repositories_path(asset_id, search_name), "repositories", Repositories, None, timeout
+            _repositories_path(asset_id, search_name),
+            "repositories",
+            Repositories,
+            None,
+            timeout,
+            deadline=deadline,
+            retry=retry,
         )
 
     def iter_tags(
@@ -251,6 +313,8 @@ class RegistryClient:
         *,
         search_name: str | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
     ) -> AsyncIterator[str]:
         """Like :meth:`list_tags`, yielding each tag as soon as it has arrived.
 
@@ -268,6 +332,8 @@ class RegistryClient:
             None,
             timeout,
             keep=_NAME,
+            deadline=deadline,
+            retry=retry,
         )
 
     # --- the one request path ---------------------------------------------------------
@@ -280,6 +346,8 @@ class RegistryClient:
         *,
         body: Secret[bytes] | None = None,
         timeout: float | None = None,
+        deadline: float | Deadline | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
         stream: bool = False,
     ) -> Awaitable[T]:
         """Send ``method path`` with auth and retries; ``handle`` reads the 2xx response."""
@@ -287,14 +355,35 @@ class RegistryClient:
         # every resume of every request.
         operation = _operation(method, path)
         seconds = self._timeout if timeout is None else _checked_timeout(timeout)
+        if deadline is not None and not isinstance(deadline, Deadline):
+            deadline = Deadline(_checked_timeout(deadline, "deadline"))
         return call_with_retries(
             self._attempt,
-            (method, path, handle, body, operation, seconds, _client_timeout(seconds, stream)),
-            self._retry,
+            (
+                method,
+                path,
+                handle,
+                body,
+                operation,
+                seconds,
+                _client_timeout(seconds, stream),
+                deadline,
+            ),
+            self._policy(retry),
             operation=operation,
             idempotent=method != "POST",
             on_retry=self._count_retry,
+            deadline=deadline,
         )
+
+    def _policy(self, retry: RetryPolicy | EllipsisType | None) -> RetryPolicy:
+        if retry is ...:
+            return self._retry
+        if retry is None:
+            return NO_RETRY
+        if not isinstance(retry, RetryPolicy):
+            raise ValueError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
+        return retry
 
     async def _attempt(
         self,
@@ -305,8 +394,16 @@ class RegistryClient:
         operation: str,
         seconds: float,
         client_timeout: aiohttp.ClientTimeout,
+        deadline: Deadline | None,
     ) -> T:
         """One try: the current token, the request, then ``handle`` on the 2xx response."""
+        if deadline is not None:
+            left = deadline.left()
+            if left < seconds:  # this try gets only what is left of the call's time
+                if left <= 0:
+                    raise deadline.exceeded(operation, 1, None)
+                seconds = left
+                client_timeout = _clipped_timeout(client_timeout, left)
         tokens, transport = self._tokens, self._transport
         token = tokens.current() or await tokens.get(seconds)
         try:
@@ -362,8 +459,11 @@ class RegistryClient:
         timeout: float | None,
         *,
         keep: frozenset[str] = frozenset(),
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
     ) -> AsyncIterator[Any]:
         max_item_bytes = self._max_item_bytes
+        whole = None if deadline is None else Deadline(_checked_timeout(deadline, "deadline"))
 
         async def open_stream(
             transport: Transport, response: aiohttp.ClientResponse, operation: str
@@ -377,6 +477,7 @@ class RegistryClient:
                 operation=operation,
                 max_item_bytes=max_item_bytes,
                 max_total_bytes=transport.max_response_bytes,
+                deadline=whole,
             )
             try:
                 return stream, await stream.next_batch()
@@ -384,7 +485,9 @@ class RegistryClient:
                 stream.close()
                 raise
 
-        stream, batch = await self._request("GET", path, open_stream, timeout=timeout, stream=True)
+        stream, batch = await self._request(
+            "GET", path, open_stream, timeout=timeout, deadline=whole, retry=retry, stream=True
+        )
         yielded = 0
         try:
             while batch is not None:
@@ -393,6 +496,8 @@ class RegistryClient:
                 yielded += len(batch)
                 try:
                     batch = await stream.next_batch()
+                except DeadlineExceeded:
+                    raise
                 except RunaiError as exc:
                     error = DecodeError(
                         f"{exc} ({yielded} items were yielded before)", operation=exc.operation
@@ -475,13 +580,23 @@ def _check_type(value: object, expected: type, name: str) -> None:
         raise TypeError(f"{name} must be a {expected.__name__}, not {type(value).__name__}")
 
 
-def _checked_timeout(timeout: float) -> float:
+def _clipped_timeout(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTimeout:
+    # Not cached: every value is new. A stream's total stays None; its reads are bounded
+    # by the stream itself.
+    return aiohttp.ClientTimeout(
+        total=None if timeout.total is None else left,
+        sock_connect=left,
+        sock_read=None if timeout.sock_read is None else min(timeout.sock_read, left),
+    )
+
+
+def _checked_timeout(timeout: float, name: str = "timeout") -> float:
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, (int, float))
         or not 0 < timeout < math.inf
     ):
-        raise ValueError(f"timeout must be a finite positive number of seconds, got {timeout!r}")
+        raise ValueError(f"{name} must be a finite positive number of seconds, got {timeout!r}")
     return float(timeout)
 
 

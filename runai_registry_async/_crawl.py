@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Literal
 
 from attrs import define, field, frozen
 
-from ._errors import DecodeError, RunaiError
+from ._errors import DeadlineExceeded, DecodeError, RunaiError
 from ._models import Registry
+from ._retry import Deadline
 from ._urls import checked_id, registry_path
 
 if TYPE_CHECKING:
@@ -232,11 +233,15 @@ class _CrawlRun:
     concurrency: int
     per_registry: int | None
     on_error: Literal["yield", "raise"]
+    deadline: float | None = None
     stats: CrawlStats = field(factory=CrawlStats)
+    _until: Deadline | None = field(default=None, alias="_until")
 
     async def results(self) -> AsyncGenerator[CrawlResult, None]:
         client = self.client
         self.stats._start(client)
+        if self.deadline is not None:
+            self._until = Deadline(self.deadline)
         scheduler = _Scheduler(max_active=self.concurrency, per_registry=self.per_registry)
         # Bounded: when the consumer is slow, workers wait here instead of buffering.
         results: _Results = asyncio.Queue(maxsize=self.concurrency * 2)
@@ -305,10 +310,11 @@ class _CrawlRun:
         self, work: _RegistryWork, repository: str | None
     ) -> tuple[CrawlResult | None, list[str]]:
         stats = self.stats
+        deadline = self._time_left(work, repository)
         try:
             if repository is None:
                 repositories = await self.client.list_repositories(
-                    work.id, search_name=self.repository_search
+                    work.id, search_name=self.repository_search, deadline=deadline
                 )
                 stats.registries += 1
                 return None, repositories
@@ -318,7 +324,11 @@ class _CrawlRun:
                     "empty name, which cannot be queried",
                     operation=f"GET {_urls_tags(work.id)}",
                 )
-            found = await self.client.list_tags(work.id, repository, search_name=self.tag_search)
+            found = await self.client.list_tags(
+                work.id, repository, search_name=self.tag_search, deadline=deadline
+            )
+        except DeadlineExceeded:
+            raise  # the crawl's time is up: it ends, whatever on_error says
         except RunaiError as exc:
             stats.errors += 1
             if self.on_error == "raise":
@@ -327,6 +337,15 @@ class _CrawlRun:
         stats.repositories += 1
         stats.tags += len(found.tags)
         return CrawlResult(work.id, work.name, repository, found.tags), []
+
+    def _time_left(self, work: _RegistryWork, repository: str | None) -> float | None:
+        if self._until is None:
+            return None
+        left = self._until.left()
+        if left <= 0:
+            operation = f"crawl ({work.id}, {repository!r})"
+            raise self._until.exceeded(operation, 0, None)
+        return left
 
 
 def _urls_tags(registry_id: str) -> str:
@@ -348,6 +367,7 @@ def crawl_tags(
     concurrency: int = 32,
     per_registry: int | None = None,
     on_error: Literal["yield", "raise"] = "yield",
+    deadline: float | None = None,
 ) -> TagCrawl:
     """Crawl the tags of every repository of many registries, concurrently.
 
@@ -358,7 +378,8 @@ def crawl_tags(
     stream out as they complete, one :class:`CrawlResult` per repository. A failure
     (after the client's retries) becomes a result with ``error`` set and the crawl goes
     on; ``on_error="raise"`` stops the crawl and raises it instead. Leaving the loop
-    early cancels every request in flight.
+    early cancels every request in flight. ``deadline``: seconds for the whole crawl;
+    past it the crawl ends by raising ``DeadlineExceeded``.
 
         async for result in crawl_tags(client, concurrency=16):
             print(result.registry_name, result.repository, result.tags)
@@ -379,8 +400,19 @@ def crawl_tags(
     for name, value in (("repository_search", repository_search), ("tag_search", tag_search)):
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{name} must be a string or None")
+    if deadline is not None and (
+        isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not deadline > 0
+    ):
+        raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
     return TagCrawl(
         _CrawlRun(
-            client, registries, repository_search, tag_search, concurrency, per_registry, on_error
+            client,
+            registries,
+            repository_search,
+            tag_search,
+            concurrency,
+            per_registry,
+            on_error,
+            deadline,
         )
     )

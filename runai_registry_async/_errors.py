@@ -12,6 +12,7 @@ __all__ = [
     "ApiError",
     "BadRequestError",
     "ConflictError",
+    "DeadlineExceeded",
     "DecodeError",
     "ForbiddenError",
     "NotFoundError",
@@ -68,6 +69,30 @@ class TransportError(RunaiError):
         super().__init__(message, operation=operation, attempts=attempts)
         self.connect_failed = connect_failed
         self.retryable = retryable
+
+
+class DeadlineExceeded(TransportError):
+    """The call's ``deadline=`` passed before it could finish.
+
+    ``attempts`` says how many tries ran; ``last_error`` is the failure of the last one
+    (None when the time ran out during the first).
+    """
+
+    last_error: RunaiError | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str = "",
+        attempts: int = 1,
+        last_error: RunaiError | None = None,
+    ) -> None:
+        super().__init__(message, operation=operation, attempts=attempts, retryable=False)
+        self.last_error = last_error
+
+    def __str__(self) -> str:  # the message says the attempts already
+        return Exception.__str__(self)
 
 
 class DecodeError(RunaiError):

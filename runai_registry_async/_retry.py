@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from attrs import field, frozen
 from attrs.validators import ge, gt
 
-from ._errors import ApiError, RunaiError, TransportError, UnauthorizedError
+from ._errors import ApiError, DeadlineExceeded, RunaiError, TransportError, UnauthorizedError
 from ._secrets import detached
 
 T = TypeVar("T")
@@ -50,6 +50,31 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
+
+
+class Deadline:
+    """When a whole call must be over: token fetch, every attempt, every wait."""
+
+    __slots__ = ("seconds", "expires_at")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expires_at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.expires_at - time.monotonic()
+
+    def exceeded(
+        self, operation: str, attempts: int, last_error: RunaiError | None
+    ) -> DeadlineExceeded:
+        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        last = f"; the last failed with: {last_error}" if last_error is not None else ""
+        return DeadlineExceeded(
+            f"{operation}: deadline of {self.seconds:g} s passed after {tries}{last}",
+            operation=operation,
+            attempts=attempts,
+            last_error=last_error,
+        )
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -95,13 +120,15 @@ async def call_with_retries(
     operation: str,
     idempotent: bool,
     on_retry: Callable[[], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> T:
     """Run ``send(*args)`` until it succeeds, fails for good, or the policy runs out.
 
     A 401 that rejected a refreshable token is retried once at once (``send`` fetches a
     new token); it does not count against the policy. The error finally raised carries
     the number of tries in ``attempts`` and is detached from the frames below, which
-    may hold a body or a header.
+    may hold a body or a header. Past ``deadline`` (or where a wait would end past it)
+    ``DeadlineExceeded`` is raised instead, carrying the last error.
     """
     started = time.monotonic()
     attempt = 0
@@ -117,11 +144,16 @@ async def call_with_retries(
             attempt -= 1
             log.debug("%s: token rejected, retrying once with a fresh one", operation)
         except RunaiError as exc:
+            if deadline is not None and (isinstance(exc, DeadlineExceeded) or deadline.left() <= 0):
+                raise _past(deadline, exc, operation, attempt)  # noqa: B904 - not a cause
             if attempt >= policy.attempts or not _is_retryable(exc, idempotent):
                 raise detached(_final(exc, attempt))  # noqa: B904 - the same exception
             wait = _wait_for(exc, policy, attempt)
             if time.monotonic() - started + wait > policy.deadline:
                 raise detached(_final(exc, attempt))  # noqa: B904 - the same exception
+            if deadline is not None and wait >= deadline.left():
+                # A wait that would end past the deadline is not started.
+                raise _past(deadline, exc, operation, attempt)  # noqa: B904 - not a cause
             log.debug(
                 "%s: attempt %d failed (%s); retrying in %.3f s",
                 operation,
@@ -139,3 +171,10 @@ def _final(exc: RunaiError, attempt: int) -> RunaiError:
         exc.attempts = attempt
         exc._retried = True
     return exc
+
+
+def _past(deadline: Deadline, exc: RunaiError, operation: str, attempt: int) -> RunaiError:
+    if isinstance(exc, DeadlineExceeded):
+        return detached(_final(exc, attempt))
+    last = detached(_final(exc, attempt))
+    return detached(deadline.exceeded(operation, attempt, last))

@@ -16,6 +16,7 @@ import aiohttp
 from ._converter import structure
 from ._errors import DecodeError, RunaiError, TransportError
 from ._jsonstream import ArrayParser, JsonStreamError
+from ._retry import Deadline
 from ._secrets import detached
 
 CHUNK_SIZE = 64 * 1024
@@ -35,7 +36,16 @@ class ItemStream:
     ``convert(item, index)`` turns each into what is handed out.
     """
 
-    __slots__ = ("_response", "_operation", "_convert", "_parser", "_count", "_ended", "_failed")
+    __slots__ = (
+        "_response",
+        "_operation",
+        "_convert",
+        "_parser",
+        "_count",
+        "_ended",
+        "_failed",
+        "_deadline",
+    )
 
     def __init__(
         self,
@@ -48,8 +58,10 @@ class ItemStream:
         operation: str,
         max_item_bytes: int,
         max_total_bytes: int,
+        deadline: Deadline | None = None,
     ) -> None:
         self._response = response
+        self._deadline = deadline
         self._operation = operation
         self._convert = convert
 
@@ -87,13 +99,21 @@ class ItemStream:
 
     async def _read_chunk(self) -> bytes:
         error: RunaiError
+        deadline = self._deadline
         try:
-            return await self._response.content.read(CHUNK_SIZE)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            error = TransportError(
-                f"{self._operation}: body broke off: {type(exc).__name__}",
-                operation=self._operation,
+            if deadline is None:
+                return await self._response.content.read(CHUNK_SIZE)
+            return await asyncio.wait_for(
+                self._response.content.read(CHUNK_SIZE), max(0.0, deadline.left())
             )
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            if deadline is not None and deadline.left() <= 0:
+                error = deadline.exceeded(self._operation, 1, None)
+            else:
+                error = TransportError(
+                    f"{self._operation}: body broke off: {type(exc).__name__}",
+                    operation=self._operation,
+                )
         raise error
 
     def _take(self, chunk: bytes) -> list[Any] | DecodeError:
