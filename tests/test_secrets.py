@@ -240,8 +240,14 @@ async def test_no_error_path_shows_a_secret(
 
 @settings(max_examples=12, deadline=None)
 @given(
+    # A marker that no output holds by chance (a bare random word may spell a class name).
     secrets=st.tuples(
-        *[st.text(alphabet=string.ascii_letters + string.digits, min_size=16, max_size=40)] * 4
+        *[
+            st.text(alphabet=string.ascii_letters + string.digits, min_size=8, max_size=32).map(
+                "Zq9-SECRET-".__add__
+            )
+        ]
+        * 4
     ),
     mode=st.sampled_from(MODES[:2]),
     operation=st.sampled_from([o for o in OPERATIONS if o != "delete_registry"]),
