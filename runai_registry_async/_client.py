@@ -262,7 +262,13 @@ class RegistryClient:
         """The tags of one repository, optionally those containing ``search_name``."""
         path = _tags_path(asset_id, repository, search_name)
         return await self._request(
-            "GET", path, _read_tags, timeout=timeout, deadline=deadline, retry=retry
+            "GET",
+            path,
+            _read_tags,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+            about=_about(repository),
         )
 
     # --- streaming ------------------------------------------------------------------
@@ -277,7 +283,7 @@ class RegistryClient:
     ) -> AsyncIterator[Registry]:
         """Like :meth:`list_registries`, yielding each registry as soon as it has arrived."""
         path = _urls.REGISTRIES + _urls.query(name=name)
-        operation = _operation("GET", path)
+        operation = self._operation("GET", path)
 
         def convert(item: Any, index: int) -> Registry:
             return structure(item, Registry, operation=operation, path=f"$.entries[{index}]")
@@ -334,6 +340,7 @@ class RegistryClient:
             keep=_NAME,
             deadline=deadline,
             retry=retry,
+            about=_about(repository),
         )
 
     # --- the one request path ---------------------------------------------------------
@@ -349,11 +356,12 @@ class RegistryClient:
         deadline: float | Deadline | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
         stream: bool = False,
+        about: str = "",
     ) -> Awaitable[T]:
         """Send ``method path`` with auth and retries; ``handle`` reads the 2xx response."""
         # A plain function handing back the retry loop's coroutine: one frame fewer on
         # every resume of every request.
-        operation = _operation(method, path)
+        operation = self._operation(method, path, about)
         seconds = self._timeout if timeout is None else _checked_timeout(timeout)
         if deadline is not None and not isinstance(deadline, Deadline):
             deadline = Deadline(_checked_timeout(deadline, "deadline"))
@@ -375,6 +383,10 @@ class RegistryClient:
             on_retry=self._count_retry,
             deadline=deadline,
         )
+
+    def _operation(self, method: str, path: str, about: str = "") -> str:
+        """What error messages call a request: the full path, base path included."""
+        return f"{method} {self._transport.base_path}{path.partition('?')[0]}{about}"
 
     def _policy(self, retry: RetryPolicy | EllipsisType | None) -> RetryPolicy:
         if retry is ...:
@@ -461,6 +473,7 @@ class RegistryClient:
         keep: frozenset[str] = frozenset(),
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
+        about: str = "",
     ) -> AsyncIterator[Any]:
         max_item_bytes = self._max_item_bytes
         whole = None if deadline is None else Deadline(_checked_timeout(deadline, "deadline"))
@@ -486,7 +499,14 @@ class RegistryClient:
                 raise
 
         stream, batch = await self._request(
-            "GET", path, open_stream, timeout=timeout, deadline=whole, retry=retry, stream=True
+            "GET",
+            path,
+            open_stream,
+            timeout=timeout,
+            deadline=whole,
+            retry=retry,
+            stream=True,
+            about=about,
         )
         yielded = 0
         try:
@@ -510,6 +530,11 @@ class RegistryClient:
 
 
 _NAME = frozenset({"name"})
+
+
+def _about(repository: str) -> str:
+    return f" (repository {repository!r})"
+
 
 _Handler = Callable[[Transport, aiohttp.ClientResponse, str], Awaitable[T]]
 
@@ -549,10 +574,6 @@ def _client_timeout(seconds: float, stream: bool) -> aiohttp.ClientTimeout:
     if stream:
         return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
     return aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)
-
-
-def _operation(method: str, path: str) -> str:
-    return f"{method} {path.partition('?')[0]}"
 
 
 def _repositories_path(asset_id: AssetId, search_name: str | None) -> str:

@@ -155,11 +155,12 @@ async def call_with_retries(
                 # A wait that would end past the deadline is not started.
                 raise _past(deadline, exc, operation, attempt)  # noqa: B904 - not a cause
             log.debug(
-                "%s: attempt %d failed (%s); retrying in %.3f s",
+                "%s: attempt %d of %d failed, waiting %.3f s before the next: %s",
                 operation,
                 attempt,
-                type(exc).__name__,
+                policy.attempts,
                 wait,
+                _reason(exc),
             )
             if on_retry is not None:
                 on_retry()
@@ -178,3 +179,11 @@ def _past(deadline: Deadline, exc: RunaiError, operation: str, attempt: int) -> 
         return detached(_final(exc, attempt))
     last = detached(_final(exc, attempt))
     return detached(deadline.exceeded(operation, attempt, last))
+
+
+def _reason(exc: RunaiError) -> str:
+    """The failure in a few words, for the retry log line."""
+    if isinstance(exc, ApiError):
+        hint = f", Retry-After {exc.retry_after}" if exc.retry_after else ""
+        return f"HTTP {exc.status}{hint}"
+    return str(exc).removeprefix(f"{exc.operation}: ")

@@ -45,6 +45,11 @@ def checked_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
         raise ValueError("base_url must not carry credentials; use token= or auth=")
     if url.query_string or url.fragment:
         raise ValueError(f"base_url must not have a query or fragment, got {_shown(base_url)}")
+    if url.path.rstrip("/").endswith("/api/v1"):
+        raise ValueError(
+            f"base_url {_shown(base_url)} ends with /api/v1: give the control plane's root "
+            "(e.g. https://myorg.run.ai); the client adds /api/v1/... itself"
+        )
     if url.scheme == "http" and not allow_insecure_http and not is_loopback(url.host):
         raise ValueError(
             f"refusing plain http:// to {url.host}: the token would travel unencrypted; "
@@ -88,13 +93,14 @@ class Transport:
         "base_url",
         "_scheme",
         "_authority",
-        "_base_path",
+        "base_path",
         "_session",
         "_owns_session",
         "_ssl",
         "_max_connections",
         "max_response_bytes",
         "_closed",
+        "_loop",
         "requests_sent",
     )
 
@@ -109,15 +115,16 @@ class Transport:
     ) -> None:
         self.base_url = base_url
         url = URL(base_url)
-        self._scheme, self._authority, self._base_path = url.scheme, url.raw_authority, url.raw_path
-        if self._base_path == "/":
-            self._base_path = ""
+        self._scheme, self._authority, self.base_path = url.scheme, url.raw_authority, url.raw_path
+        if self.base_path == "/":
+            self.base_path = ""
         self._session = session
         self._owns_session = session is None
         self._ssl = ssl
         self._max_connections = max_connections
         self.max_response_bytes = max_response_bytes
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.requests_sent = 0
 
     def __repr__(self) -> str:
@@ -130,6 +137,14 @@ class Transport:
     def session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise RuntimeError("this RegistryClient is closed")
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None:
+                raise RuntimeError(
+                    "this RegistryClient is bound to the event loop it was first used on "
+                    "(an earlier asyncio.run?); create the client inside the loop that uses it"
+                )
+            self._loop = loop
         if self._session is None:
             # Created on first use: aiohttp wants a running event loop.
             connector = aiohttp.TCPConnector(
@@ -170,7 +185,7 @@ class Transport:
         url = URL.build(
             scheme=self._scheme,
             authority=self._authority,
-            path=self._base_path + path,
+            path=self.base_path + path,
             query_string=query,
             encoded=True,
         )
@@ -276,7 +291,7 @@ class Transport:
 
         Error answers are described by their key names only: they may hold a credential.
         """
-        operation = f"{method} {path}"
+        operation = f"{method} {self.base_path}{path}"
         response = await self.open(
             method,
             path,

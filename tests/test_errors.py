@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -110,3 +111,61 @@ def test_attempts_are_shown_only_when_retried() -> None:
     assert "attempts" not in str(error)
     error.attempts = 3
     assert re.search(r"after 3 attempts\)$", str(error))
+
+
+# --- errors that say what failed -----------------------------------------------------------------
+
+
+async def test_messages_name_the_full_path_with_the_base_path(serve: Any) -> None:
+    from aiohttp import web
+
+    async def not_found(request: web.Request) -> web.Response:
+        return web.json_response({"code": 404, "message": "nope"}, status=404)
+
+    base = await serve(not_found)
+    async with RegistryClient(f"{base}/runai/", token="t", retry=None) as client:
+        with pytest.raises(NotFoundError) as listing:
+            await client.list_registries()
+        with pytest.raises(NotFoundError) as tags:
+            await client.list_tags(REGISTRY_ID, "team/app", search_name="v1")
+        with pytest.raises(NotFoundError) as streamed:
+            async for _ in client.iter_tags(REGISTRY_ID, "team/app"):
+                pass
+    assert str(listing.value).startswith("GET /runai/api/v1/asset/registries: HTTP 404: nope")
+    expected = (
+        f"GET /runai/api/v1/asset/registries/{REGISTRY_ID}/repositories/tags"
+        " (repository 'team/app'): HTTP 404"
+    )
+    assert str(tags.value).startswith(expected)
+    assert str(streamed.value).startswith(expected)
+    assert tags.value.status == 404
+    assert tags.value.attempts == 1
+
+
+@pytest.mark.parametrize(
+    "url", ["https://host/api/v1", "https://host/api/v1/", "https://host/runai/api/v1"]
+)
+def test_a_base_url_that_already_ends_with_api_v1_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match=r"ends with /api/v1: give the control plane's root"):
+        RegistryClient(url, token="t")
+
+
+def test_a_client_used_from_a_second_event_loop_says_so() -> None:
+    import aiohttp
+
+    from runai_registry_async.testing import RunaiEmulator
+
+    async def first() -> RegistryClient:
+        async with RunaiEmulator() as emulator, aiohttp.ClientSession() as session:
+            client = RegistryClient(emulator.base_url, token=emulator.token, session=session)
+            assert await client.list_registries() == []
+            return client
+
+    client = asyncio.run(first())
+
+    async def second() -> None:
+        await client.list_registries()
+
+    # Not aiohttp's bare "Event loop is closed": the cause, named.
+    with pytest.raises(RuntimeError, match="bound to the event loop it was first used on"):
+        asyncio.run(second())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import time
 from datetime import datetime, timedelta, timezone
@@ -69,10 +70,15 @@ async def test_503_twice_then_200(
         assert client.retries == 2
     assert [r.meta.name for r in registries] == ["r"]
     assert [r.status for r in emulator.requests] == [503, 503, 200]
-    retry_lines = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    retry_lines = [r.getMessage() for r in caplog.records if "before the next" in r.getMessage()]
     assert len(retry_lines) == 2
-    assert "attempt 1 failed (ServiceUnavailableError)" in retry_lines[0]
-    assert "attempt 2 failed" in retry_lines[1]
+    # The operation, the attempt, the wait and the reason.
+    assert re.fullmatch(
+        r"GET /api/v1/asset/registries: attempt 1 of 3 failed, "
+        r"waiting 0\.0\d\d s before the next: HTTP 503",
+        retry_lines[0],
+    ), retry_lines[0]
+    assert "attempt 2 of 3 failed" in retry_lines[1]
 
 
 async def test_429_retry_after_is_honoured(emulator: RunaiEmulator) -> None:
