@@ -27,6 +27,7 @@ from ._models import (
 )
 from ._retry import NO_RETRY, Deadline, RetryPolicy, call_with_retries
 from ._secrets import Secret
+from ._sharing import SharedGets
 from ._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport, checked_base_url
 
@@ -62,6 +63,12 @@ class RegistryClient:
             ``DecodeError``. Streams count it too.
         max_item_bytes: The most one streamed item (a tag, a registry) may take
             (default 1 MiB); streams hold at most one chunk plus one item in memory.
+        coalesce: Identical GETs in flight at the same moment share one request (the
+            first caller's timeout and retry policy apply to it).
+        cache_ttl: Keep ``get_registry``, ``list_repositories`` and ``list_tags``
+            results this many seconds (at most 1,024 of them); the client's own create,
+            update and delete forget them all. Shared results are the same objects:
+            treat them as read-only.
     """
 
     __slots__ = (
@@ -71,6 +78,7 @@ class RegistryClient:
         "_retry",
         "_bodiless_headers",
         "_max_item_bytes",
+        "_sharing",
         "retries",
     )
 
@@ -88,6 +96,8 @@ class RegistryClient:
         max_connections: int = 100,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES,
+        coalesce: bool = False,
+        cache_ttl: float | None = None,
     ) -> None:
         # From here on no frame local holds the plain token (a traceback rendered with
         # its locals shows every frame's).
@@ -104,6 +114,13 @@ class RegistryClient:
         self._timeout = _checked_timeout(timeout)
         self._retry = retry or NO_RETRY
         self._max_item_bytes = max_item_bytes
+        if cache_ttl is not None:
+            _checked_timeout(cache_ttl, "cache_ttl")
+        self._sharing = (
+            SharedGets(coalesce=bool(coalesce), ttl=cache_ttl)
+            if coalesce or cache_ttl is not None
+            else None
+        )
         self._transport = Transport(
             checked_base_url(base_url, allow_insecure_http=allow_insecure_http),
             session=session,
@@ -181,9 +198,18 @@ class RegistryClient:
         list the registries by name before trying again: a 409 means it already exists.
         """
         _check_type(request, RegistryCreationRequest, "request")
-        return await self._request(
-            "POST", _urls.REGISTRIES, _read_registry, body=Secret(dumps(request)), timeout=timeout
-        )
+        try:
+            return await self._request(
+                "POST",
+                _urls.REGISTRIES,
+                _read_registry,
+                body=Secret(dumps(request)),
+                timeout=timeout,
+                deadline=deadline,
+                retry=retry,
+            )
+        finally:
+            self._changed()
 
     async def get_registry(
         self,
@@ -195,7 +221,13 @@ class RegistryClient:
     ) -> Registry:
         """One registry by id."""
         return await self._request(
-            "GET", _urls.registry_path(asset_id), _read_registry, timeout=timeout
+            "GET",
+            _urls.registry_path(asset_id),
+            _read_registry,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+            cacheable=True,
         )
 
     async def update_registry(
@@ -210,9 +242,18 @@ class RegistryClient:
         """Replace a registry's name, description and spec; the answer is the result."""
         path = _urls.registry_path(asset_id)
         _check_type(request, RegistryUpdateRequest, "request")
-        return await self._request(
-            "PUT", path, _read_registry, body=Secret(dumps(request)), timeout=timeout
-        )
+        try:
+            return await self._request(
+                "PUT",
+                path,
+                _read_registry,
+                body=Secret(dumps(request)),
+                timeout=timeout,
+                deadline=deadline,
+                retry=retry,
+            )
+        finally:
+            self._changed()
 
     async def delete_registry(
         self,
@@ -223,14 +264,17 @@ class RegistryClient:
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> None:
         """Delete a registry (204)."""
-        await self._request(
-            "DELETE",
-            _urls.registry_path(asset_id),
-            _discard,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
-        )
+        try:
+            await self._request(
+                "DELETE",
+                _urls.registry_path(asset_id),
+                _discard,
+                timeout=timeout,
+                deadline=deadline,
+                retry=retry,
+            )
+        finally:
+            self._changed()
 
     async def list_repositories(
         self,
@@ -245,7 +289,13 @@ class RegistryClient:
         path = _repositories_path(asset_id, search_name)
         return (
             await self._request(
-                "GET", path, _read_repositories, timeout=timeout, deadline=deadline, retry=retry
+                "GET",
+                path,
+                _read_repositories,
+                timeout=timeout,
+                deadline=deadline,
+                retry=retry,
+                cacheable=True,
             )
         ).repositories
 
@@ -269,6 +319,7 @@ class RegistryClient:
             deadline=deadline,
             retry=retry,
             about=_about(repository),
+            cacheable=True,
         )
 
     # --- streaming ------------------------------------------------------------------
@@ -357,6 +408,7 @@ class RegistryClient:
         retry: RetryPolicy | EllipsisType | None = ...,
         stream: bool = False,
         about: str = "",
+        cacheable: bool = False,
     ) -> Awaitable[T]:
         """Send ``method path`` with auth and retries; ``handle`` reads the 2xx response."""
         # A plain function handing back the retry loop's coroutine: one frame fewer on
@@ -365,19 +417,36 @@ class RegistryClient:
         seconds = self._timeout if timeout is None else _checked_timeout(timeout)
         if deadline is not None and not isinstance(deadline, Deadline):
             deadline = Deadline(_checked_timeout(deadline, "deadline"))
+        args = (
+            method,
+            path,
+            handle,
+            body,
+            operation,
+            seconds,
+            _client_timeout(seconds, stream),
+            deadline,
+        )
+        policy = self._policy(retry)
+        sharing = self._sharing
+        if sharing is not None and method == "GET" and not stream and sharing.active(cacheable):
+            return sharing.get(
+                path,
+                lambda: call_with_retries(
+                    self._attempt,
+                    args,
+                    policy,
+                    operation=operation,
+                    idempotent=True,
+                    on_retry=self._count_retry,
+                    deadline=deadline,
+                ),
+                cacheable=cacheable,
+            )
         return call_with_retries(
             self._attempt,
-            (
-                method,
-                path,
-                handle,
-                body,
-                operation,
-                seconds,
-                _client_timeout(seconds, stream),
-                deadline,
-            ),
-            self._policy(retry),
+            args,
+            policy,
             operation=operation,
             idempotent=method != "POST",
             on_retry=self._count_retry,
@@ -446,6 +515,10 @@ class RegistryClient:
 
     def _count_retry(self) -> None:
         self.retries += 1
+
+    def _changed(self) -> None:
+        if self._sharing is not None:
+            self._sharing.invalidate()
 
     def _token_fetch_with_retries(self, fetch: Fetch) -> Fetch:
         """``fetch`` run through the client's retry policy: one loop for every waiter."""

@@ -1,0 +1,159 @@
+"""coalesce= and cache_ttl=: concurrent callers share one request; writes forget results."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from runai_registry_async import (
+    AssetCreationRequest,
+    AssetUpdateRequest,
+    RegistryClient,
+    RegistryCreationRequest,
+    RegistrySpec,
+    RegistryUpdateRequest,
+    ServiceUnavailableError,
+)
+from runai_registry_async._sharing import SharedGets
+from runai_registry_async.testing import RunaiEmulator
+
+
+async def test_100_concurrent_identical_calls_make_one_request(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1", "2"])
+    emulator.delay("list_tags", 0.2)  # all 100 arrive while the first is in flight
+    async with RegistryClient(emulator.base_url, token=emulator.token, coalesce=True) as client:
+        results = await asyncio.gather(
+            *(client.list_tags(registry.id, "team/app") for _ in range(100))
+        )
+        other = await client.list_tags(registry.id, "team/app", search_name="1")
+    assert {tuple(r.tags) for r in results} == {("1", "2")}
+    assert other.tags == ["1"]  # another query: its own request
+    assert emulator.count("list_tags") == 2
+
+
+async def test_a_cancelled_first_caller_leaves_the_others_served(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1"])
+    emulator.delay("list_tags", 0.3)
+    async with RegistryClient(emulator.base_url, token=emulator.token, coalesce=True) as client:
+        first = asyncio.create_task(client.list_tags(registry.id, "team/app"))
+        await asyncio.sleep(0)  # the first caller's request is under way
+        others = [asyncio.create_task(client.list_tags(registry.id, "team/app")) for _ in range(99)]
+        await asyncio.sleep(0)
+        first.cancel()
+        results = await asyncio.gather(*others)
+    assert first.cancelled()
+    assert all(r.tags == ["1"] for r in results)
+    assert emulator.count("list_tags") == 1
+    assert emulator.disconnects == 0  # the shared request itself was not cancelled
+
+
+async def test_a_shared_failure_reaches_every_caller_and_is_not_cached(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.add_registry("r")
+    emulator.fail_next("list_registries", 1, status=503)
+    emulator.delay("list_registries", 0.1)
+    async with RegistryClient(
+        emulator.base_url, token=emulator.token, coalesce=True, retry=None
+    ) as client:
+        results = await asyncio.gather(
+            *(client.list_registries() for _ in range(10)), return_exceptions=True
+        )
+        assert all(isinstance(r, ServiceUnavailableError) for r in results)
+        assert len(await client.list_registries()) == 1
+    assert emulator.count("list_registries") == 2
+
+
+async def test_cached_results_until_the_ttl_or_a_write(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1"])
+    spec = RegistrySpec("https://r.example.com", user="u", password="p")
+    async with RegistryClient(emulator.base_url, token=emulator.token, cache_ttl=60) as client:
+        for _ in range(3):
+            assert (await client.list_tags(registry.id, "team/app")).tags == ["1"]
+            await client.get_registry(registry.id)
+            await client.list_repositories(registry.id)
+        assert (emulator.count("list_tags"), emulator.count("get_registry")) == (1, 1)
+        assert emulator.count("list_repositories") == 1
+        await client.list_registries()
+        await client.list_registries()
+        assert emulator.count("list_registries") == 2  # not cached: only the three above
+        writes: list[Callable[[], Awaitable[object]]] = [
+            lambda: client.update_registry(
+                registry.id, RegistryUpdateRequest(AssetUpdateRequest("r2"), spec)
+            ),
+            lambda: client.create_registry(
+                RegistryCreationRequest(AssetCreationRequest("new", "tenant"), spec)
+            ),
+        ]
+        for number, write in enumerate(writes, start=2):
+            await write()
+            renamed = await client.get_registry(registry.id)
+            assert renamed.meta.name == "r2"
+            assert emulator.count("get_registry") == number
+        await client.delete_registry(registry.id)
+        with pytest.raises(Exception, match="404"):
+            await client.get_registry(registry.id)
+
+
+async def test_the_cache_expires_and_stays_bounded() -> None:
+    now = [0.0]
+    calls: list[str] = []
+
+    async def request_for(key: str) -> str:
+        calls.append(key)
+        return key.upper()
+
+    shared = SharedGets(coalesce=False, ttl=10, max_entries=2, clock=lambda: now[0])
+    assert await shared.get("a", lambda: request_for("a"), cacheable=True) == "A"
+    assert await shared.get("a", lambda: request_for("a"), cacheable=True) == "A"
+    now[0] = 10.0  # expired
+    await shared.get("a", lambda: request_for("a"), cacheable=True)
+    await shared.get("b", lambda: request_for("b"), cacheable=True)
+    await shared.get("c", lambda: request_for("c"), cacheable=True)  # drops "a"
+    await shared.get("a", lambda: request_for("a"), cacheable=True)
+    assert calls == ["a", "a", "b", "c", "a"]
+    assert shared.shared == 1
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "list_registries",
+        "create_registry",
+        "get_registry",
+        "update_registry",
+        "delete_registry",
+        "list_repositories",
+        "list_tags",
+    ],
+)
+async def test_every_operation_takes_retry_per_call(
+    emulator: RunaiEmulator, operation: str
+) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1"])
+    spec = RegistrySpec("https://r.example.com", user="u", password="p")
+    calls = {
+        "list_registries": lambda c: c.list_registries(retry=None),
+        "create_registry": lambda c: c.create_registry(
+            RegistryCreationRequest(AssetCreationRequest("n", "tenant"), spec), retry=None
+        ),
+        "get_registry": lambda c: c.get_registry(registry.id, retry=None),
+        "update_registry": lambda c: c.update_registry(
+            registry.id, RegistryUpdateRequest(AssetUpdateRequest("n"), spec), retry=None
+        ),
+        "delete_registry": lambda c: c.delete_registry(registry.id, retry=None),
+        "list_repositories": lambda c: c.list_repositories(registry.id, retry=None),
+        "list_tags": lambda c: c.list_tags(registry.id, "team/app", retry=None),
+    }
+    emulator.fail_next(operation, 1, status=503)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        with pytest.raises(ServiceUnavailableError) as caught:
+            await calls[operation](client)
+    assert caught.value.attempts == 1
+    assert emulator.count(operation) == 1
