@@ -21,6 +21,31 @@ def test_the_readme_has_examples() -> None:
     assert len(FIXTURE_EXAMPLES) == 1
 
 
+# What each example must print: a distinctive line of the example, and regular
+# expressions for its output.
+EXPECTED = {
+    'emulator.add_repository(created.meta.id, "library/python"': [
+        r"docker-hub AssetKind.REGISTRY https://index.docker.io",
+        r"\['library/python'\]",
+        r"\['3.11', '3.12'\]",
+        r"404 Registry not found",
+        r"password='\*\*\*'",
+    ],
+    'if tag == "build-500":': [r"^found build-500$"],
+    "crawl = crawl_tags(client, concurrency=16": [
+        r"demo-registry-\d ml/trainer-0 20",
+        r"CrawlStats\(registries=3, repositories=15, tags=300, errors=0\)",
+    ],
+    'emulator.fail_next("list_registries", 2, status=503)': [r"^\[\] after 2 retries$"],
+    "gave up after": [r"^gave up after 2 attempts$", r"^\['1.0', '1.1'\] in 3 requests$"],
+}
+
+
+def test_every_example_has_its_expected_output() -> None:
+    for script in SCRIPTS:
+        assert any(key in script for key in EXPECTED), script[:300]
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_readme_example_runs(script: str, tmp_path: Path) -> None:
     path = tmp_path / "example.py"
@@ -29,8 +54,10 @@ def test_readme_example_runs(script: str, tmp_path: Path) -> None:
         [sys.executable, str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip()
     assert "s3cret" not in done.stdout
+    expected = next(lines for key, lines in EXPECTED.items() if key in script)
+    for line in expected:
+        assert re.search(line, done.stdout, re.MULTILINE), (line, done.stdout)
 
 
 def test_readme_fixture_example_passes(tmp_path: Path) -> None:
