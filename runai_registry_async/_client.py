@@ -65,6 +65,12 @@ class RegistryClient:
             (default 1 MiB); streams hold at most one chunk plus one item in memory.
         coalesce: Identical GETs in flight at the same moment share one request (the
             first caller's timeout and retry policy apply to it).
+        proxy: A forward proxy URL (``http://user:pass@proxy:3128``); its credentials
+            never show in a repr or an error.
+        trust_env: Read the proxy from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and
+            NO_PROXY (as curl, requests and httpx do) when ``proxy`` is not given; nothing
+            else is read from the environment (not ``~/.netrc``). A borrowed session
+            keeps its own settings.
         cache_ttl: Keep ``get_registry``, ``list_repositories`` and ``list_tags``
             results this many seconds (at most 1,024 of them); the client's own create,
             update and delete forget them all. Shared results are the same objects:
@@ -98,6 +104,8 @@ class RegistryClient:
         max_item_bytes: int = DEFAULT_MAX_ITEM_BYTES,
         coalesce: bool = False,
         cache_ttl: float | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         # From here on no frame local holds the plain token (a traceback rendered with
         # its locals shows every frame's).
@@ -127,6 +135,8 @@ class RegistryClient:
             ssl=ssl,
             max_connections=max_connections,
             max_response_bytes=max_response_bytes,
+            proxy=proxy,
+            trust_env=trust_env,
         )
         self._tokens: TokenCache = token_cache(
             secret_token,

@@ -8,6 +8,7 @@ import logging
 import socket
 import ssl as ssl_module
 import time
+import urllib.request
 from collections.abc import Mapping
 
 import aiohttp
@@ -73,6 +74,60 @@ def _shown(base_url: str) -> str:
     return repr(str(url.with_user(None).with_query(None).with_fragment(None)))
 
 
+def _chosen_proxy(target: URL, proxy: str | None, *, trust_env: bool) -> Secret[str] | None:
+    """The proxy for ``target``: ``proxy`` if given, else from the environment.
+
+    Only the proxy variables are read (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY, in
+    either case): aiohttp's own ``trust_env`` would also read ``~/.netrc`` and send its
+    password as Basic credentials, which a bearer-token client must never do.
+    """
+    if proxy is None and trust_env:
+        found = urllib.request.getproxies_environment()
+        if not bypassed(target.host or "", target.port, found.get("no", "")):
+            proxy = found.get(target.scheme) or found.get("all")
+    if proxy is None:
+        return None
+    parsed = _parsed(proxy) if isinstance(proxy, str) else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        shown = "a non-string" if not isinstance(proxy, str) else _shown(proxy)
+        raise ValueError(f"proxy must be an http:// or https:// URL with a host, got {shown}")
+    return Secret(proxy)
+
+
+def bypassed(host: str, port: int | None, no_proxy: str) -> bool:
+    """Whether NO_PROXY names ``host``, as curl reads it.
+
+    Entries are separated by commas: ``*`` (everything), a host or domain (which also
+    covers its subdomains; a leading dot is optional), an IP address or CIDR range, each
+    optionally with ``:port``.
+    """
+    host = host.lower().strip("[]")
+    for entry in no_proxy.replace(" ", "").lower().split(","):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
+        if entry_port and (port is None or entry_port != str(port)):
+            continue
+        name = name.strip("[]").lstrip(".")
+        if host == name or host.endswith("." + name) or _in_network(host, name):
+            return True
+    return False
+
+
+def _has_port(entry: str) -> bool:
+    head, _, tail = entry.rpartition(":")
+    return bool(head) and tail.isdigit() and (entry.count(":") == 1 or head.endswith("]"))
+
+
+def _in_network(host: str, entry: str) -> bool:
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+
+
 def is_loopback(host: str) -> bool:
     """Only ``localhost`` itself and loopback IP literals.
 
@@ -98,6 +153,7 @@ class Transport:
         "_owns_session",
         "_ssl",
         "_max_connections",
+        "_proxy",
         "max_response_bytes",
         "_closed",
         "_loop",
@@ -112,6 +168,8 @@ class Transport:
         ssl: ssl_module.SSLContext | None,
         max_connections: int,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         self.base_url = base_url
         url = URL(base_url)
@@ -122,6 +180,8 @@ class Transport:
         self._owns_session = session is None
         self._ssl = ssl
         self._max_connections = max_connections
+        # Wrapped: a proxy URL may carry credentials.
+        self._proxy = _chosen_proxy(url, proxy, trust_env=trust_env and session is None)
         self.max_response_bytes = max_response_bytes
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -205,6 +265,7 @@ class Transport:
                     data=None if body is None else body.value,
                     allow_redirects=False,
                     ssl=self._ssl,
+                    proxy=None if self._proxy is None else self._proxy.value,
                 )
             else:
                 response = await session.request(
@@ -214,11 +275,12 @@ class Transport:
                     timeout=timeout,
                     data=None if body is None else body.value,
                     allow_redirects=False,
+                    proxy=None if self._proxy is None else self._proxy.value,
                 )
         except aiohttp.ClientConnectorError as exc:
-            error = _connect_error(exc, operation)
+            error = self._scrubbed(_connect_error(exc, operation))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            error = _transport_error(exc, operation)
+            error = self._scrubbed(_transport_error(exc, operation))
         except asyncio.CancelledError as exc:
             # aiohttp's frames below hold the plain headers and body.
             raise exc.with_traceback(None)  # noqa: B904 - the same exception, re-raised
@@ -234,6 +296,23 @@ class Transport:
                 return response
             error = await self._status_error(response, operation, keys_only)
         raise error
+
+    def _scrubbed(self, error: TransportError) -> TransportError:
+        """``error`` with the proxy's credentials, should aiohttp have quoted them, blanked."""
+        proxy = None if self._proxy is None else URL(self._proxy.value)
+        if proxy is None or not (proxy.user or proxy.password):
+            return error
+        text = str(error.args[0]) if error.args else ""
+        for secret in (proxy.password, proxy.user):
+            if secret:
+                text = text.replace(secret, "***")
+        error.args = (text,)
+        return error
+
+    @property
+    def proxy_origin(self) -> str | None:
+        """The proxy in use, without its credentials."""
+        return None if self._proxy is None else str(URL(self._proxy.value).origin())
 
     async def _status_error(
         self, response: aiohttp.ClientResponse, operation: str, keys_only: bool

@@ -37,6 +37,7 @@ EXPECTED = {
         r"CrawlStats\(registries=3, repositories=15, tags=300, errors=0\)",
     ],
     'emulator.fail_next("list_registries", 2, status=503)': [r"^\[\] after 2 retries$"],
+    'print("registries:", len(await client.list_registries()))': [r"^registries: 0$"],
     "gave up after": [r"^gave up after 2 attempts$", r"^\['1.0', '1.1'\] in 3 requests$"],
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import ssl
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -109,6 +110,7 @@ class RunaiEmulator:
         require_auth: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.token = token
         self.client_id = client_id
@@ -117,6 +119,7 @@ class RunaiEmulator:
         self.require_auth = require_auth
         self._host = host
         self._port = port
+        self._ssl_context = ssl_context
         self._valid_tokens = {token}
         self._issued = 0
         self.registries: dict[str, StoredRegistry] = {}
@@ -166,17 +169,21 @@ class RunaiEmulator:
         return app
 
     async def start(self) -> None:
-        """Listen on ``host`` (127.0.0.1) at an ephemeral port; sets :attr:`base_url`."""
+        """Listen on ``host`` (127.0.0.1) at an ephemeral port; sets :attr:`base_url`.
+
+        With ``ssl_context`` it serves HTTPS (``base_url`` starts with ``https://``).
+        """
         # A client that goes away cancels its handler, as in a real server: a delayed
         # answer nobody waits for does not hold up shutdown.
         self._runner = web.AppRunner(
             self.make_app(), access_log=None, handle_signals=False, handler_cancellation=True
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        site = web.TCPSite(self._runner, self._host, self._port, ssl_context=self._ssl_context)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.base_url = f"http://{self._host}:{port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        self.base_url = f"{scheme}://{self._host}:{port}"
 
     async def close(self) -> None:
         if self._runner is not None:
