@@ -16,7 +16,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from . import _urls
 from ._auth import Auth, Fetch, TokenCache, token_cache
 from ._converter import body_decoder, dumps, structure
-from ._errors import DeadlineExceeded, DecodeError, RunaiError, UnauthorizedError
+from ._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError, UnauthorizedError
 from ._models import (
     Registry,
     RegistryCreationRequest,
@@ -25,7 +25,8 @@ from ._models import (
     Repositories,
     RepositoryTags,
 )
-from ._retry import NO_RETRY, Deadline, RetryPolicy, call_with_retries
+from ._ratelimit import Pause, RateLimiter
+from ._retry import NO_RETRY, Deadline, RetryPolicy, call_with_retries, parse_retry_after
 from ._secrets import Secret
 from ._sharing import SharedGets
 from ._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
@@ -71,6 +72,9 @@ class RegistryClient:
             NO_PROXY (as curl, requests and httpx do) when ``proxy`` is not given; nothing
             else is read from the environment (not ``~/.netrc``). A borrowed session
             keeps its own settings.
+        max_per_second: Start at most this many requests a second, client-wide (the
+            crawl, the streams and plain calls all draw from it), in bursts of at most
+            ``burst`` (default: a tenth of a second's worth, 1 to 10).
         cache_ttl: Keep ``get_registry``, ``list_repositories`` and ``list_tags``
             results this many seconds (at most 1,024 of them); the client's own create,
             update and delete forget them all. Shared results are the same objects:
@@ -85,7 +89,10 @@ class RegistryClient:
         "_bodiless_headers",
         "_max_item_bytes",
         "_sharing",
+        "_limiter",
+        "_pause",
         "retries",
+        "throttled",
     )
 
     def __init__(
@@ -106,6 +113,8 @@ class RegistryClient:
         cache_ttl: float | None = None,
         proxy: str | None = None,
         trust_env: bool = True,
+        max_per_second: float | None = None,
+        burst: int | None = None,
     ) -> None:
         # From here on no frame local holds the plain token (a traceback rendered with
         # its locals shows every frame's).
@@ -146,8 +155,18 @@ class RegistryClient:
             with_retries=self._token_fetch_with_retries,
         )
         self._bodiless_headers: tuple[Secret[str] | None, Secret[Mapping[str, str]]] | None = None
+        self._limiter = (
+            None
+            if max_per_second is None
+            else RateLimiter(
+                max_per_second, _default_burst(max_per_second) if burst is None else burst
+            )
+        )
+        self._pause = Pause()
         #: How many times a request was retried, over the client's life.
         self.retries = 0
+        #: How many 429 and 503 answers the client has received.
+        self.throttled = 0
 
     def __repr__(self) -> str:
         return f"<RegistryClient {self._transport.base_url}>"
@@ -488,6 +507,8 @@ class RegistryClient:
         deadline: Deadline | None,
     ) -> T:
         """One try: the current token, the request, then ``handle`` on the 2xx response."""
+        if self._limiter is not None or self._pause.until:
+            await self._wait_for_turn(deadline, operation)
         if deadline is not None:
             left = deadline.left()
             if left < seconds:  # this try gets only what is left of the call's time
@@ -509,7 +530,25 @@ class RegistryClient:
         except UnauthorizedError as exc:
             exc.token_rejected = tokens.reject(token)
             raise
+        except ApiError as exc:
+            if exc.status in _THROTTLING:
+                self._throttled_by(exc)
+            raise
         return await handle(transport, response, operation)
+
+    async def _wait_for_turn(self, deadline: Deadline | None, operation: str) -> None:
+        """The shared pause a 429/503 asked for, then a slot of ``max_per_second``."""
+        await self._pause.wait(None if deadline is None else deadline.left(), operation)
+        if self._limiter is not None:
+            await self._limiter.acquire(None if deadline is None else deadline.left(), operation)
+
+    def _throttled_by(self, error: ApiError) -> None:
+        self.throttled += 1
+        hinted = parse_retry_after(error.retry_after)
+        if hinted is not None:
+            # Every request of this client that has not started waits too (as octokit
+            # does), no longer than a retry would.
+            self._pause.extend(min(hinted, self._retry.max_delay))
 
     def _headers_for(self, token: Secret[str] | None, has_body: bool) -> Secret[Mapping[str, str]]:
         if has_body:
@@ -613,6 +652,13 @@ class RegistryClient:
 
 
 _NAME = frozenset({"name"})
+
+
+_THROTTLING = frozenset({429, 503})
+
+
+def _default_burst(rate: float) -> int:
+    return max(1, min(10, int(rate // 10)))
 
 
 def _about(repository: str) -> str:

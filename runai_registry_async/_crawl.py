@@ -14,6 +14,7 @@ from attrs import define, field, frozen
 
 from ._errors import DeadlineExceeded, DecodeError, RunaiError
 from ._models import Registry
+from ._ratelimit import Aimd, RateLimiter
 from ._retry import Deadline
 from ._urls import checked_id, registry_path
 
@@ -57,6 +58,19 @@ class CrawlStats:
     _retries_at_start: int = field(default=0, repr=False, alias="_retries_at_start")
     _started: float = field(factory=time.monotonic, repr=False, alias="_started")
     _ended: float | None = field(default=None, repr=False, alias="_ended")
+    _throttled_at_start: int = field(default=0, repr=False, alias="_throttled_at_start")
+    _aimd: Aimd | None = field(default=None, repr=False, alias="_aimd")
+    _concurrency: int = field(default=0, repr=False, alias="_concurrency")
+
+    @property
+    def throttled(self) -> int:
+        """429 and 503 answers received since the crawl started, retried ones included."""
+        return 0 if self._client is None else self._client.throttled - self._throttled_at_start
+
+    @property
+    def concurrency(self) -> int:
+        """How many requests the crawl lets run at once now (lower while throttled)."""
+        return self._aimd.limit if self._aimd is not None else self._concurrency
 
     @property
     def requests(self) -> int:
@@ -77,17 +91,19 @@ class CrawlStats:
         self._client = client
         self._requests_at_start = client.requests_sent
         self._retries_at_start = client.retries
+        self._throttled_at_start = client.throttled
         self._started = time.monotonic()
 
 
 class _RegistryWork:
     """What is left to do for one registry."""
 
-    __slots__ = ("id", "name", "listed", "pending", "in_flight")
+    __slots__ = ("id", "name", "listed", "pending", "in_flight", "limiter")
 
     def __init__(self, registry_id: str, name: str | None) -> None:
         self.id = registry_id
         self.name = name
+        self.limiter: RateLimiter | None = None  # per_registry_per_second
         self.listed = False  # its repositories call has been handed out
         self.pending: deque[str] = deque()
         self.in_flight = 0
@@ -106,10 +122,12 @@ class _Scheduler:
     before adding another, so memory does not grow with the number of registries.
     """
 
-    def __init__(self, max_active: int, per_registry: int | None) -> None:
+    def __init__(self, max_active: int, per_registry: int | None, aimd: Aimd | None) -> None:
         self._active: OrderedDict[str, _RegistryWork] = OrderedDict()
         self._max_active = max_active
         self._per_registry = per_registry
+        self._aimd = aimd
+        self._in_flight = 0
         self._source_done = False
         # Everything runs on one event loop and no method awaits mid-update, so plain
         # waiter futures suffice: no lock, and nobody is woken when nothing changed.
@@ -140,6 +158,8 @@ class _Scheduler:
             await waiter
 
     def _pick(self) -> _Job | None:
+        if self._aimd is not None and self._in_flight >= self._aimd.limit:
+            return None  # throttled: fewer requests at once for now
         for work in self._active.values():
             if self._per_registry is not None and work.in_flight >= self._per_registry:
                 continue
@@ -152,11 +172,13 @@ class _Scheduler:
                 continue
             self._active.move_to_end(work.id)  # round robin: the others go first next time
             work.in_flight += 1
+            self._in_flight += 1
             return work, repository
         return None
 
     def done(self, work: _RegistryWork, repositories: Iterable[str] = ()) -> None:
         work.in_flight -= 1
+        self._in_flight -= 1
         work.pending.extend(repositories)
         if work.finished():
             del self._active[work.id]
@@ -234,7 +256,10 @@ class _CrawlRun:
     per_registry: int | None
     on_error: Literal["yield", "raise"]
     deadline: float | None = None
+    adaptive: bool = True
+    per_registry_per_second: float | None = None
     stats: CrawlStats = field(factory=CrawlStats)
+    _aimd: Aimd | None = field(default=None, alias="_aimd")
     _until: Deadline | None = field(default=None, alias="_until")
 
     async def results(self) -> AsyncGenerator[CrawlResult, None]:
@@ -242,7 +267,11 @@ class _CrawlRun:
         self.stats._start(client)
         if self.deadline is not None:
             self._until = Deadline(self.deadline)
-        scheduler = _Scheduler(max_active=self.concurrency, per_registry=self.per_registry)
+        self._aimd = Aimd(self.concurrency) if self.adaptive else None
+        self.stats._aimd, self.stats._concurrency = self._aimd, self.concurrency
+        scheduler = _Scheduler(
+            max_active=self.concurrency, per_registry=self.per_registry, aimd=self._aimd
+        )
         # Bounded: when the consumer is slow, workers wait here instead of buffering.
         results: _Results = asyncio.Queue(maxsize=self.concurrency * 2)
         tasks = [asyncio.create_task(self._feed(scheduler, results))]
@@ -277,6 +306,8 @@ class _CrawlRun:
                 if work.id in seen:
                     continue
                 seen.add(work.id)
+                if self.per_registry_per_second is not None:
+                    work.limiter = RateLimiter(self.per_registry_per_second)
                 await scheduler.add(work)
             scheduler.source_done()
         except Exception as exc:  # the source failed: nothing more can be crawled
@@ -311,7 +342,10 @@ class _CrawlRun:
     ) -> tuple[CrawlResult | None, list[str]]:
         stats = self.stats
         deadline = self._time_left(work, repository)
+        throttled_before = self.client.throttled
         try:
+            if work.limiter is not None:
+                await work.limiter.acquire(deadline, f"crawl ({work.id})")
             if repository is None:
                 repositories = await self.client.list_repositories(
                     work.id, search_name=self.repository_search, deadline=deadline
@@ -334,6 +368,13 @@ class _CrawlRun:
             if self.on_error == "raise":
                 raise
             return CrawlResult(work.id, work.name, repository, None, exc), []
+        finally:
+            if self._aimd is not None:
+                # Throttled while this job ran (any retry of it included): fewer at once.
+                if self.client.throttled > throttled_before:
+                    self._aimd.throttled()
+                else:
+                    self._aimd.succeeded()
         stats.repositories += 1
         stats.tags += len(found.tags)
         return CrawlResult(work.id, work.name, repository, found.tags), []
@@ -368,6 +409,8 @@ def crawl_tags(
     per_registry: int | None = None,
     on_error: Literal["yield", "raise"] = "yield",
     deadline: float | None = None,
+    adaptive: bool = True,
+    per_registry_per_second: float | None = None,
 ) -> TagCrawl:
     """Crawl the tags of every repository of many registries, concurrently.
 
@@ -380,6 +423,12 @@ def crawl_tags(
     on; ``on_error="raise"`` stops the crawl and raises it instead. Leaving the loop
     early cancels every request in flight. ``deadline``: seconds for the whole crawl;
     past it the crawl ends by raising ``DeadlineExceeded``.
+
+    Politeness: with ``adaptive`` (the default) the crawl halves the requests it runs at
+    once when the server answers 429 or 503 and raises them back by one per round of
+    successes (AIMD), within ``concurrency``; ``per_registry_per_second`` caps the
+    requests started against each registry (and so each upstream registry behind it);
+    the client's ``max_per_second`` and its shared pause on ``Retry-After`` apply too.
 
         async for result in crawl_tags(client, concurrency=16):
             print(result.registry_name, result.repository, result.tags)
@@ -404,6 +453,8 @@ def crawl_tags(
         isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not deadline > 0
     ):
         raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
+    if per_registry_per_second is not None:
+        RateLimiter(per_registry_per_second)  # checks the value before anything runs
     return TagCrawl(
         _CrawlRun(
             client,
@@ -414,5 +465,7 @@ def crawl_tags(
             per_registry,
             on_error,
             deadline,
+            adaptive=bool(adaptive),
+            per_registry_per_second=per_registry_per_second,
         )
     )

@@ -129,11 +129,12 @@ async def test_no_proxy_and_trust_env_false_bypass_it(
         clean_env.delenv("NO_PROXY", raising=False)
         # A marker request through the proxy: once its line is there, a line for the
         # request above would be there too (one proxy worker, lines in order).
-        async with RegistryClient(emulator.base_url, token=emulator.token) as marker:
-            await marker.list_registries(name="marker")
-        lines = (await forward_proxy.access_lines(waiting_for="name=marker"))[before:]
+        marker = f"marker-{trust_env}"
+        async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+            await client.list_registries(name=marker)
+        lines = (await forward_proxy.access_lines(waiting_for=f"name={marker}"))[before:]
         assert [line for line in lines if target in line and "marker" not in line] == []
-        assert any("name=marker" in line for line in lines), lines
+        assert any(f"name={marker}" in line for line in lines), lines
     assert emulator.count("list_registries") == 4
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import re
 import ssl
@@ -17,6 +18,8 @@ from urllib.parse import parse_qs
 import orjson
 from aiohttp import web
 from attrs import define, field
+
+from .._ratelimit import RateLimiter
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -134,6 +137,10 @@ class RunaiEmulator:
         self._in_flight_by_registry: dict[str, int] = defaultdict(int)
         self.max_in_flight_per_registry: dict[str, int] = defaultdict(int)
         self.disconnects = 0
+        self._rate_limit: tuple[float, int, str] | None = None
+        self._limiters: dict[str, RateLimiter] = {}
+        #: How many requests the emulator answered with 429 for its rate limit.
+        self.rate_limited = 0
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -296,6 +303,19 @@ class RunaiEmulator:
         self._check_operation(operation)
         self._delays[operation] = seconds
 
+    def rate_limit(
+        self, per_second: float | None, *, burst: int = 1, scope: str = "client"
+    ) -> None:
+        """Answer 429 (the spec's Error body, ``Retry-After`` in whole seconds) past
+        ``per_second`` requests, with bursts of ``burst``: per bearer token with
+        ``scope="client"``, per registry with ``scope="registry"``. None stops it."""
+        if scope not in ("client", "registry"):
+            raise ValueError("scope must be 'client' or 'registry'")
+        if per_second is not None:
+            RateLimiter(per_second, burst)  # checks both
+        self._rate_limit = None if per_second is None else (per_second, burst, scope)
+        self._limiters.clear()
+
     def expire_tokens(self) -> None:
         """Make every token issued so far, the static one included, invalid."""
         self._valid_tokens.clear()
@@ -360,9 +380,35 @@ class RunaiEmulator:
                 if fault.retry_after is not None:
                     response.headers["Retry-After"] = fault.retry_after
                 return response
+        limited = self._over_rate_limit(request)
+        if limited is not None:
+            return limited
         if operation != "token" and self.require_auth and not authorized:
             return _error(401, "Unauthorized", "missing, invalid or expired bearer token")
         return await handler(request)
+
+    def _over_rate_limit(self, request: web.Request) -> web.Response | None:
+        if self._rate_limit is None:
+            return None
+        per_second, burst, scope = self._rate_limit
+        key = (
+            request.headers.get("Authorization", "")
+            if scope == "client"
+            else request.match_info.get("id")
+        )
+        if key is None:
+            return None
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = RateLimiter(per_second, burst)
+        wait = limiter.delay()
+        if wait <= 0:
+            limiter.reserve()
+            return None
+        self.rate_limited += 1
+        response = _error(429, "Too many requests", f"at most {per_second:g} a second")
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
 
     def _next_fault(self, operation: str) -> Fault | None:
         faults = self._faults.get(operation)
