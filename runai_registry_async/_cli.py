@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(a crawl: the whole crawl)",
     )
     parser.add_argument(
+        "--max-per-second",
+        type=float,
+        help="start at most this many requests a second (default: no limit)",
+    )
+    parser.add_argument(
         "--retries",
         type=int,
         default=3,
@@ -168,6 +173,7 @@ def _client(args: argparse.Namespace) -> RegistryClient:
         auth=auth,
         timeout=args.timeout,
         retry=RetryPolicy(attempts=args.retries + 1),
+        max_per_second=args.max_per_second,
         allow_insecure_http=args.allow_insecure_http,
     )
 

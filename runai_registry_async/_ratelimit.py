@@ -111,10 +111,13 @@ class Aimd:
         self.limit = ceiling
         self.ceiling = ceiling
         self._successes = 0
-        self._since_decrease = ceiling  # requests completed since the last decrease
+        self._since_decrease = ceiling + 1  # requests completed since the last decrease
 
     def throttled(self) -> None:
-        if self._since_decrease < self.limit:
+        # Every completion counts, throttled ones too: under steady throttling the limit
+        # must keep falling, one halving per round.
+        self._since_decrease += 1
+        if self._since_decrease <= self.limit:
             return  # still the same wave of throttling
         self.limit = max(1, self.limit // 2)
         self._successes = 0

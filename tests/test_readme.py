@@ -38,6 +38,7 @@ EXPECTED = {
     ],
     'emulator.fail_next("list_registries", 2, status=503)': [r"^\[\] after 2 retries$"],
     'print("registries:", len(await client.list_registries()))': [r"^registries: 0$"],
+    "emulator.rate_limit(50, burst=10)": [r"^12 repositories, 0 answers 429$"],
     "gave up after": [r"^gave up after 2 attempts$", r"^\['1.0', '1.1'\] in 3 requests$"],
 }
 

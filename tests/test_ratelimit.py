@@ -1,0 +1,203 @@
+"""Politeness: the limiter's arithmetic (no I/O), then the client and crawl against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runai_registry_async import (
+    ApiError,
+    DeadlineExceeded,
+    RegistryClient,
+    RetryPolicy,
+    crawl_tags,
+)
+from runai_registry_async._ratelimit import Aimd, RateLimiter
+from runai_registry_async.testing import RunaiEmulator
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# --- the arithmetic ----------------------------------------------------------------------------
+
+
+def test_concurrent_reservations_are_spaced_exactly() -> None:
+    clock = Clock()
+    limiter = RateLimiter(100, burst=3, clock=clock)
+    waits = [limiter.reserve() for _ in range(8)]  # all at the same instant
+    assert waits == pytest.approx([0, 0, 0, 0.01, 0.02, 0.03, 0.04, 0.05])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rate=st.sampled_from([1.0, 7.5, 50.0, 500.0]),
+    burst=st.integers(1, 10),
+    gaps=st.lists(st.floats(0, 0.5), min_size=1, max_size=60),
+)
+def test_no_window_ever_sees_more_than_the_rate_allows(
+    rate: float, burst: int, gaps: list[float]
+) -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate, burst=burst, clock=clock)
+    starts = []
+    for gap in gaps:
+        clock.now += gap / rate
+        starts.append(clock.now + limiter.reserve())
+    starts.sort()
+    # In any window of length w, at most burst + rate * w starts (GCRA's guarantee).
+    for i, first in enumerate(starts):
+        for j in range(i, len(starts)):
+            window = starts[j] - first
+            assert j - i + 1 <= burst + rate * window + 1e-6
+
+
+async def test_a_cancelled_waiter_hands_its_slot_back() -> None:
+    limiter = RateLimiter(2, burst=1)
+    await limiter.acquire()  # the burst slot
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    assert limiter.delay() > 0.4  # the waiter holds the next slot
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert limiter.delay() < 0.51  # back to one interval after the first start
+
+
+async def test_a_slot_past_the_deadline_is_refused_at_once() -> None:
+    limiter = RateLimiter(1, burst=1)
+    await limiter.acquire()
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(DeadlineExceeded, match="rate limit"):
+        await limiter.acquire(left=0.2, operation="GET /x")
+    assert asyncio.get_running_loop().time() - started < 0.1  # no waiting first
+    assert limiter.delay() > 0.8  # and nothing was reserved
+
+
+def test_aimd_halves_once_per_wave_and_grows_one_per_round() -> None:
+    aimd = Aimd(32)
+    aimd.throttled()
+    assert aimd.limit == 16
+    for _ in range(16):  # the rest of that wave: requests already in flight
+        aimd.throttled()
+    assert aimd.limit == 16
+    aimd.throttled()  # more completions than the limit since the decrease: a new wave
+    assert aimd.limit == 8
+    for _ in range(8):
+        aimd.succeeded()
+    assert aimd.limit == 9  # one step per round of successes
+    for _ in range(10_000):
+        aimd.succeeded()
+    assert aimd.limit == 32  # never past the ceiling
+    for _ in range(200):  # every request throttled: it keeps falling, wave by wave
+        aimd.throttled()
+    assert aimd.limit == 1  # and never below one
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(0, 1), (-1, 1), (float("inf"), 1), (1, 0)])
+def test_bad_rates_are_refused(rate: float, burst: int) -> None:
+    with pytest.raises(ValueError, match=r"rate|burst"):
+        RateLimiter(rate, burst)
+    with pytest.raises(ValueError, match=r"rate|burst"):
+        RegistryClient("https://h.example.com", max_per_second=rate, burst=burst)
+
+
+# --- against the emulator -------------------------------------------------------------------
+
+
+async def test_the_emulator_answers_429_with_retry_after_past_its_limit(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.rate_limit(5, burst=2)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        results = await asyncio.gather(
+            *(client.list_registries() for _ in range(6)), return_exceptions=True
+        )
+    refused = [r for r in results if isinstance(r, ApiError)]
+    assert len(refused) == 4
+    assert {(r.status, r.retry_after, r.message) for r in refused} == {
+        (429, "1", "Too many requests")
+    }
+    assert emulator.rate_limited == 4
+
+
+async def test_max_per_second_keeps_the_client_under_the_servers_limit(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.rate_limit(40, burst=6)  # twice the client's burst: arrival jitter
+    async with RegistryClient(
+        emulator.base_url, token=emulator.token, retry=None, max_per_second=40, burst=3
+    ) as client:
+        await asyncio.gather(*(client.list_registries() for _ in range(50)))
+    assert emulator.rate_limited == 0
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        results = await asyncio.gather(
+            *(client.list_registries() for _ in range(50)), return_exceptions=True
+        )
+    assert emulator.rate_limited > 0  # the same load without the limit: refused
+    assert any(isinstance(r, ApiError) for r in results)
+
+
+async def test_a_retry_after_pauses_every_request_not_yet_started(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.fail_next("list_registries", 1, status=429, retry_after="1")
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        with pytest.raises(ApiError):
+            await client.list_registries()
+        assert client.throttled == 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await client.list_registries()  # the next call waits for the pause too
+        assert loop.time() - started >= 0.9
+        emulator.fail_next("list_registries", 1, status=503, retry_after="2")
+        with pytest.raises(ApiError):
+            await client.list_registries()
+        started = loop.time()
+        with pytest.raises(DeadlineExceeded, match="pause"):
+            await client.list_registries(deadline=0.5)  # the pause outlasts the deadline
+        assert loop.time() - started < 0.4  # it did not wait to find out
+
+
+async def test_an_adaptive_crawl_lowers_its_concurrency_and_loses_nothing(
+    emulator: RunaiEmulator,
+) -> None:
+    registries = emulator.seed(registries=4, repositories=10, tags=3)
+    emulator.rate_limit(200, burst=8)
+    policy = RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.05)
+    lowest = 64
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=policy) as client:
+        crawl = crawl_tags(client, [r.id for r in registries], concurrency=64)
+        results = []
+        async for result in crawl:
+            results.append(result)
+            lowest = min(lowest, crawl.stats.concurrency)
+    assert [r for r in results if r.error is not None] == []
+    assert sum(len(r.tags or []) for r in results) == 4 * 10 * 3
+    assert crawl.stats.throttled == emulator.rate_limited > 0
+    assert lowest < 64
+
+
+async def test_per_registry_per_second_protects_each_registry(
+    emulator: RunaiEmulator,
+) -> None:
+    registries = emulator.seed(registries=3, repositories=8, tags=2)
+    emulator.rate_limit(20, burst=2, scope="registry")
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        results = [
+            r
+            async for r in crawl_tags(
+                client, [r.id for r in registries], concurrency=32, per_registry_per_second=20
+            )
+        ]
+    assert [r for r in results if r.error is not None] == []
+    assert emulator.rate_limited == 0
+    assert len(results) == 3 * 8
