@@ -42,6 +42,7 @@ PAIRS = [
 class _StubResponse:
     status = 200
     headers: ClassVar[dict[str, str]] = {}
+    content_length: ClassVar[int] = len(BODY)
 
     async def read(self) -> bytes:
         return BODY

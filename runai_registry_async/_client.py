@@ -89,6 +89,7 @@ class RegistryClient:
         "_bodiless_headers",
         "_max_item_bytes",
         "_sharing",
+        "_base_path",
         "_limiter",
         "_pause",
         "retries",
@@ -147,6 +148,7 @@ class RegistryClient:
             proxy=proxy,
             trust_env=trust_env,
         )
+        self._base_path = self._transport.base_path
         self._tokens: TokenCache = token_cache(
             secret_token,
             auth,
@@ -456,7 +458,7 @@ class RegistryClient:
             _client_timeout(seconds, stream),
             deadline,
         )
-        policy = self._policy(retry)
+        policy = self._retry if retry is ... else self._policy(retry)
         sharing = self._sharing
         if sharing is not None and method == "GET" and not stream and sharing.active(cacheable):
             return sharing.get(
@@ -484,7 +486,7 @@ class RegistryClient:
 
     def _operation(self, method: str, path: str, about: str = "") -> str:
         """What error messages call a request: the full path, base path included."""
-        return f"{method} {self._transport.base_path}{path.partition('?')[0]}{about}"
+        return f"{method} {self._base_path}{path.partition('?')[0]}{about}"
 
     def _policy(self, retry: RetryPolicy | EllipsisType | None) -> RetryPolicy:
         if retry is ...:

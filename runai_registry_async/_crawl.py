@@ -8,6 +8,7 @@ import uuid
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from types import EllipsisType
 from typing import TYPE_CHECKING, Literal
 
 from attrs import define, field, frozen
@@ -15,7 +16,7 @@ from attrs import define, field, frozen
 from ._errors import DeadlineExceeded, DecodeError, RunaiError
 from ._models import Registry
 from ._ratelimit import Aimd, RateLimiter
-from ._retry import Deadline
+from ._retry import Deadline, RetryPolicy
 from ._urls import checked_id, registry_path
 
 if TYPE_CHECKING:
@@ -258,6 +259,7 @@ class _CrawlRun:
     deadline: float | None = None
     adaptive: bool = True
     per_registry_per_second: float | None = None
+    retry: RetryPolicy | EllipsisType | None = ...
     stats: CrawlStats = field(factory=CrawlStats)
     _aimd: Aimd | None = field(default=None, alias="_aimd")
     _until: Deadline | None = field(default=None, alias="_until")
@@ -348,7 +350,7 @@ class _CrawlRun:
                 await work.limiter.acquire(deadline, f"crawl ({work.id})")
             if repository is None:
                 repositories = await self.client.list_repositories(
-                    work.id, search_name=self.repository_search, deadline=deadline
+                    work.id, search_name=self.repository_search, deadline=deadline, retry=self.retry
                 )
                 stats.registries += 1
                 return None, repositories
@@ -359,7 +361,11 @@ class _CrawlRun:
                     operation=f"GET {_urls_tags(work.id)}",
                 )
             found = await self.client.list_tags(
-                work.id, repository, search_name=self.tag_search, deadline=deadline
+                work.id,
+                repository,
+                search_name=self.tag_search,
+                deadline=deadline,
+                retry=self.retry,
             )
         except DeadlineExceeded:
             raise  # the crawl's time is up: it ends, whatever on_error says
@@ -411,6 +417,7 @@ def crawl_tags(
     deadline: float | None = None,
     adaptive: bool = True,
     per_registry_per_second: float | None = None,
+    retry: RetryPolicy | EllipsisType | None = ...,
 ) -> TagCrawl:
     """Crawl the tags of every repository of many registries, concurrently.
 
@@ -422,7 +429,8 @@ def crawl_tags(
     (after the client's retries) becomes a result with ``error`` set and the crawl goes
     on; ``on_error="raise"`` stops the crawl and raises it instead. Leaving the loop
     early cancels every request in flight. ``deadline``: seconds for the whole crawl;
-    past it the crawl ends by raising ``DeadlineExceeded``.
+    past it the crawl ends by raising ``DeadlineExceeded``. ``retry``: the policy for the
+    crawl's requests (default: the client's).
 
     Politeness: with ``adaptive`` (the default) the crawl halves the requests it runs at
     once when the server answers 429 or 503 and raises them back by one per round of
@@ -467,5 +475,6 @@ def crawl_tags(
             deadline,
             adaptive=bool(adaptive),
             per_registry_per_second=per_registry_per_second,
+            retry=retry,
         )
     )

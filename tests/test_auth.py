@@ -100,13 +100,36 @@ async def test_50_concurrent_calls_past_the_refresh_point_make_one_token_request
         assert all(r.status == 200 for r in emulator.requests)
 
 
-async def test_callable_auth_is_awaited_without_blocking(emulator: RunaiEmulator) -> None:
+async def test_callable_auth_is_single_flight_and_does_not_block_the_loop(
+    emulator: RunaiEmulator,
+) -> None:
+    calls = 0
+    release = asyncio.Event()
+    ticks = 0
+
     async def from_vault() -> str:
-        await asyncio.sleep(0.01)
+        nonlocal calls
+        calls += 1
+        await release.wait()
         return emulator.token
 
+    async def ticker() -> None:
+        nonlocal ticks
+        while not release.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
     async with RegistryClient(emulator.base_url, auth=from_vault) as client:
-        await asyncio.gather(*(client.list_registries() for _ in range(10)))
+        requests = asyncio.gather(*(client.list_registries() for _ in range(10)))
+        spinning = asyncio.create_task(ticker())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert ticks > 5  # the loop runs while the token is awaited
+        release.set()
+        await requests
+        await spinning
+    assert calls == 1  # ten requests, one fetch
+    assert len(emulator.requests) == 10
     assert all(r.authorized for r in emulator.requests)
 
 

@@ -152,10 +152,10 @@ async def test_break_after_five_results_leaves_no_pending_task(emulator: RunaiEm
             if not library_tasks():
                 break
             await asyncio.sleep(0.01)
-        assert library_tasks() == []  # ...and were gone within 1 s
-        sent = emulator.count("list_tags")
-        await asyncio.sleep(0.2)
-        assert emulator.count("list_tags") == sent  # nothing more was requested
+        assert library_tasks() == []  # ...and were gone within 1 s: nothing can ask more
+        sent = client.requests_sent
+        await asyncio.sleep(0)
+        assert client.requests_sent == sent
         assert crawl.stats.repositories >= 5
 
 
@@ -168,12 +168,14 @@ async def test_aclose_and_cancelling_the_consumer_stop_the_workers(emulator: Run
         await crawl.aclose()
         assert library_tasks() == []
 
+        first = asyncio.Event()
+
         async def consume() -> None:
             async for _ in crawl_tags(client, concurrency=4):
-                pass
+                first.set()
 
         consumer = asyncio.create_task(consume())
-        await asyncio.sleep(0.2)
+        await first.wait()  # the crawl is under way
         consumer.cancel()
         with pytest.raises(asyncio.CancelledError):
             await consumer
@@ -304,3 +306,20 @@ async def test_a_repository_with_an_empty_name_is_an_error_result(
     failed = by_repository[""]
     assert isinstance(failed.error, DecodeError)
     assert "empty name" in str(failed.error)
+
+
+async def test_per_registry_holds_the_line_where_nothing_else_does(
+    emulator: RunaiEmulator,
+) -> None:
+    # One registry, many repositories, concurrency far above the cap: only the cap can
+    # keep requests against it at 2.
+    registry = emulator.add_registry("big")
+    for n in range(40):
+        emulator.add_repository(registry.id, f"team/app-{n}", tags=["1"])
+    emulator.delay("list_tags", 0.05)  # requests overlap
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        results = [
+            r async for r in crawl_tags(client, [registry.id], concurrency=32, per_registry=2)
+        ]
+    assert len(results) == 40
+    assert emulator.max_in_flight_per_registry[registry.id] == 2

@@ -203,3 +203,18 @@ async def test_every_operation_takes_a_deadline(emulator: RunaiEmulator, operati
         with pytest.raises(DeadlineExceeded):
             await calls[operation](client)
         assert elapsed_since(started) < 5
+
+
+async def test_a_crawl_takes_its_own_retry_policy(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1"])
+    emulator.add_repository(registry.id, "team/db", tags=["2"])
+    emulator.fail_next("list_tags", 1, status=503)
+    fast = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=fast) as client:
+        results = [r async for r in crawl_tags(client, [registry.id], retry=None)]
+    failed = [r for r in results if r.error is not None]
+    assert len(failed) == 1  # not retried: the crawl's policy, not the client's
+    assert isinstance(failed[0].error, ServiceUnavailableError)
+    assert failed[0].error.attempts == 1
+    assert emulator.count("list_tags") == 2

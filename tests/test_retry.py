@@ -88,7 +88,7 @@ async def test_429_retry_after_is_honoured(emulator: RunaiEmulator) -> None:
         started = time.monotonic()
         assert await client.list_registries() == []
         waited = time.monotonic() - started
-    assert 0.9 <= waited < 4
+    assert 0.9 <= waited < 10  # honoured: the jittered wait alone would be under 0.01 s
     assert [r.status for r in emulator.requests] == [429, 200]
 
 
@@ -158,11 +158,21 @@ async def test_attempts_exhausted_raise_the_last_error_with_the_count(
 
 
 async def test_put_and_delete_are_retried(emulator: RunaiEmulator) -> None:
+    from runai_registry_async import AssetUpdateRequest, RegistryUpdateRequest
+
     registry = emulator.add_registry("r")
+    emulator.fail_next("update_registry", 1, status=503)
     emulator.fail_next("delete_registry", 1, status=502)
+    update = RegistryUpdateRequest(AssetUpdateRequest("r2"), RegistrySpec("https://r", "u", "p"))
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        assert (await client.update_registry(registry.id, update)).meta.name == "r2"
         await client.delete_registry(registry.id)
-    assert [r.status for r in emulator.requests] == [502, 204]
+    assert [(r.method, r.status) for r in emulator.requests] == [
+        ("PUT", 503),
+        ("PUT", 200),
+        ("DELETE", 502),
+        ("DELETE", 204),
+    ]
 
 
 async def test_not_found_is_not_retried(emulator: RunaiEmulator) -> None:
@@ -190,7 +200,7 @@ async def test_slow_handler_beyond_the_timeout_is_a_transport_error(
         started = time.monotonic()
         with pytest.raises(TransportError, match="timed out"):
             await client.list_registries(timeout=0.3)
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 3  # 10x the 0.3 s it takes; the default is 5 s
     await asyncio.sleep(0)
 
 
@@ -317,3 +327,68 @@ async def test_an_unparsable_retry_after_is_ignored(emulator: RunaiEmulator, val
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
         assert await client.list_registries() == []
     assert emulator.count("list_registries") == 2
+
+
+# --- promises a regression could quietly break --------------------------------------------------
+
+
+def test_the_backoff_ceiling_doubles_per_attempt_up_to_max_delay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import random
+
+    # The top of the jitter range is the ceiling itself; no timing involved.
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+    policy = RetryPolicy(attempts=10, base_delay=0.25, max_delay=3.0)
+    assert [policy.backoff(n) for n in range(1, 7)] == [0.25, 0.5, 1.0, 2.0, 3.0, 3.0]
+    monkeypatch.setattr(random, "uniform", lambda low, high: low)
+    assert policy.backoff(5) == 0  # full jitter: anywhere from zero
+
+
+async def test_a_504_is_retried(emulator: RunaiEmulator) -> None:
+    emulator.fail_next("list_registries", 1, status=504)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        assert await client.list_registries() == []
+    assert [r.status for r in emulator.requests] == [504, 200]
+
+
+async def test_a_timed_out_attempt_is_retried(serve: Any) -> None:
+    from aiohttp import web
+
+    arrived = 0
+    hang = asyncio.Event()
+
+    async def first_hangs(request: web.Request) -> web.Response:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 1:
+            await hang.wait()
+        return web.json_response({"entries": []})
+
+    base = await serve(first_hangs)
+    async with RegistryClient(base, retry=FAST, timeout=0.3) as client:
+        assert await client.list_registries() == []
+    assert arrived == 2
+
+
+async def test_create_is_retried_when_the_connection_was_never_opened(
+    emulator: RunaiEmulator,
+) -> None:
+    resolver = ScriptedResolver(socket.EAI_AGAIN)  # no connection: the server saw nothing
+    port = emulator.base_url.rsplit(":", 1)[1]
+    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
+    request = RegistryCreationRequest(
+        AssetCreationRequest("new", Scope.TENANT), RegistrySpec("https://r", "u", "p")
+    )
+    async with aiohttp.ClientSession(connector=connector) as session:
+        client = RegistryClient(
+            f"http://registry.test:{port}",
+            token=emulator.token,
+            session=session,
+            retry=FAST,
+            allow_insecure_http=True,
+        )
+        created = await client.create_registry(request)
+    assert created.meta.name == "new"
+    assert resolver.calls == 2
+    assert emulator.count("create_registry") == 1

@@ -19,6 +19,7 @@ from runai_registry_async import (
     RegistryClient,
     RetryPolicy,
     ServiceUnavailableError,
+    TransportError,
     UnauthorizedError,
 )
 from runai_registry_async.testing import RunaiEmulator
@@ -382,3 +383,25 @@ async def test_a_stream_rejects_what_its_list_twin_rejects(
                 pass
     expected = str(from_list.value).split(": ", 1)[1]
     assert expected in str(from_stream.value)
+
+
+async def test_a_stream_bounds_each_read_not_the_total(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"name": "r", "tags": [')
+        for n in range(8):  # 1.6 s in all, never more than 0.2 s between chunks
+            await asyncio.sleep(0.2)
+            await response.write(f'"t{n}",'.encode())
+        await response.write(b'"end"]}')
+        return response
+
+    base = await serve(trickle)
+    async with RegistryClient(base, timeout=1.0, retry=None) as client:
+        tags = [t async for t in client.iter_tags(ID, "r")]
+        assert tags == [*(f"t{n}" for n in range(8)), "end"]
+        # The same timeout on a whole read bounds the total: it fails.
+        with pytest.raises(TransportError, match="timed out"):
+            await client.list_tags(ID, "r")

@@ -1,0 +1,31 @@
+"""The benchmark scripts still run (tiny sizes, no timing asserted): a harness that broke
+would go unnoticed until someone needed its figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments", "expected"),
+    [
+        ("bench_overhead.py", ["--calls", "200", "--rounds", "1"], "RegistryClient.list_tags"),
+        ("bench_stream.py", ["--tags", "2000", "--runs", "1"], "| iter_tags |"),
+        ("bench_ratelimit.py", ["--runs", "1", "--rate", "5000"], "naive aiohttp loop"),
+    ],
+)
+def test_a_benchmark_script_runs(script: str, arguments: list[str], expected: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert expected in done.stdout
