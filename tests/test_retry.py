@@ -108,7 +108,7 @@ async def test_deadline_stops_a_wait_that_would_end_too_late(emulator: RunaiEmul
         started = time.monotonic()
         with pytest.raises(ServiceUnavailableError) as caught:
             await client.list_registries()
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 2.5  # the refused wait would take 3 s
     assert caught.value.attempts == 1
 
 
