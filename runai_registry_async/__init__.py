@@ -33,6 +33,7 @@ from ._models import (
     WorkloadSupportedTypes,
 )
 from ._retry import RetryPolicy
+from ._tags import TagFilter, latest, sort_tags, version_key
 
 __all__ = [
     "ApiError",
@@ -63,8 +64,12 @@ __all__ = [
     "Scope",
     "ServiceUnavailableError",
     "TagCrawl",
+    "TagFilter",
     "TransportError",
     "UnauthorizedError",
     "WorkloadSupportedTypes",
     "crawl_tags",
+    "latest",
+    "sort_tags",
+    "version_key",
 ]

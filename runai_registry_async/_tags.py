@@ -1,0 +1,172 @@
+"""Matching and ordering tag names: pure functions, no I/O.
+
+The API returns tag names only (no digests, no dates), so "newest" here means newest by
+version order. ``version_key`` is a total order over every string:
+
+=====================================  ==========================================
+tags                                   order
+=====================================  ==========================================
+``v1.9.2``, ``v1.10.0``, ``1.10.1``    numeric parts numerically; a leading ``v``
+                                       is ignored
+``2.0.0-rc.1``, ``2.0.0-rc.2``,        a pre-release before its release; semver
+``2.0.0``                              2.0.0 precedence throughout
+``1.2``, ``1.2.0``, ``1.2.0.1``        missing parts count as 0, extra parts last
+``build-9``, ``build-10``, ``latest``  after every version, text in order with its
+                                       numeric runs compared as numbers
+=====================================  ==========================================
+
+Strings of equal precedence (``1.0.0+a`` and ``1.0.0+b``, ``v1.0`` and ``1.0``) are
+ordered by the string itself, so that no two different tags compare equal.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from attrs import field, frozen
+
+__all__ = ["TagFilter", "latest", "sort_tags", "version_key"]
+
+Order = Literal["version", "lexical"]
+
+_IDENTIFIER = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
+_VERSION = re.compile(
+    rf"[vV]?(?P<release>\d+(?:\.\d+)*)(?:-(?P<pre>{_IDENTIFIER}))?(?:\+(?P<build>{_IDENTIFIER}))?"
+)
+_RUNS = re.compile(r"\d+|\D+")
+_REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
+# cosign and digest-style artefacts stored as tags, not images.
+_ARTEFACTS = re.compile(r"(?:sha256|sha512)-[0-9a-f]{16,}(?:\.\w+)?|.*\.(?:sig|att|sbom)")
+
+
+def version_key(tag: str) -> tuple[Any, ...]:
+    """A sort key putting tags in version order (see the module's table)."""
+    match = _VERSION.fullmatch(tag)
+    if match is None:
+        return (1, _natural(tag), tag)
+    release = tuple(int(part) for part in match["release"].split("."))
+    if len(release) < 3:
+        release += (0,) * (3 - len(release))
+    pre = match["pre"]
+    # A version without a pre-release ranks above every one with one (semver 11.3).
+    pre_key = (1,) if pre is None else (0, *(_identifier(part) for part in pre.split(".")))
+    return (0, release, pre_key, tag)
+
+
+def _identifier(part: str) -> tuple[int, int | str]:
+    # semver 11.4: numeric identifiers numerically, below alphanumeric ones (ASCII order).
+    return (0, int(part)) if part.isdigit() else (1, part)
+
+
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    return tuple((0, int(run)) if run.isdigit() else (1, run) for run in _RUNS.findall(text))
+
+
+def sort_tags(tags: Iterable[str], *, order: Order = "version", reverse: bool = False) -> list[str]:
+    """``tags`` sorted by ``version_key`` (or plain string order); stable for duplicates."""
+    if order == "version":
+        return sorted(tags, key=version_key, reverse=reverse)
+    if order == "lexical":
+        return sorted(tags, reverse=reverse)
+    raise ValueError(f"order must be 'version' or 'lexical', got {order!r}")
+
+
+def latest(
+    tags: Iterable[str],
+    *,
+    order: Order = "version",
+    prereleases: bool = True,
+    filter: TagFilter | None = None,
+) -> str | None:
+    """The newest of ``tags`` by ``order``, or None when there is none.
+
+    ``prereleases=False`` skips versions with a pre-release part (``2.0.0-rc.1``);
+    ``filter`` keeps only the tags it matches (by default ``TagFilter()``: every tag but
+    digest-style tags and cosign artefacts, which are not images).
+    """
+    keep = (filter or _EVERY_IMAGE).matches
+    candidates = (t for t in tags if keep(t))
+    if not prereleases:
+        candidates = (t for t in candidates if not _is_prerelease(t))
+    if order == "version":
+        return max(candidates, key=version_key, default=None)
+    if order == "lexical":
+        return max(candidates, default=None)
+    raise ValueError(f"order must be 'version' or 'lexical', got {order!r}")
+
+
+def _is_prerelease(tag: str) -> bool:
+    match = _VERSION.fullmatch(tag)
+    return match is not None and match["pre"] is not None
+
+
+def _patterns(value: str | Iterable[str]) -> tuple[str, ...]:
+    patterns = (value,) if isinstance(value, str) else tuple(value)
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern:
+            raise ValueError("patterns must be non-empty strings")
+    return patterns
+
+
+@frozen
+class TagFilter:
+    """Which tags to keep: glob (or, with ``regex=True``, regular expression) patterns.
+
+    A tag is kept when it matches any ``include`` pattern (every tag, with none) and no
+    ``exclude`` pattern. Patterns match the whole tag, case-sensitively. With
+    ``skip_artefacts`` (the default) digest-style tags and cosign artefacts
+    (``sha256-...``, ``*.sig``, ``*.att``, ``*.sbom``) are dropped too.
+    """
+
+    include: tuple[str, ...] = field(default=(), converter=_patterns)
+    exclude: tuple[str, ...] = field(default=(), converter=_patterns)
+    regex: bool = False
+    skip_artefacts: bool = True
+    _compiled: tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]] = field(
+        init=False, repr=False, eq=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            compiled = tuple(
+                tuple(re.compile(p if self.regex else fnmatch.translate(p)) for p in patterns)
+                for patterns in (self.include, self.exclude)
+            )
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        object.__setattr__(self, "_compiled", compiled)
+
+    def matches(self, tag: str) -> bool:
+        """Whether ``tag`` is kept."""
+        include, exclude = self._compiled
+        if self.skip_artefacts and _ARTEFACTS.fullmatch(tag):
+            return False
+        if include and not any(p.fullmatch(tag) for p in include):
+            return False
+        return not any(p.fullmatch(tag) for p in exclude)
+
+    def select(self, tags: Iterable[str]) -> list[str]:
+        """The tags kept, in their order."""
+        return [tag for tag in tags if self.matches(tag)]
+
+    def server_hint(self) -> str | None:
+        """The longest text every kept tag must contain, for the server's ``searchName``.
+
+        The server filters by substring; this pre-filter lets it drop most tags before
+        they travel, and the exact match then runs locally. None when there is no such
+        text (no include pattern, several, or a regular expression that is not literal).
+        """
+        if len(self.include) != 1:
+            return None
+        pattern = self.include[0]
+        if self.regex:
+            return None if _REGEX_SPECIAL.intersection(pattern) else pattern
+        literals = re.split(r"\*|\?|\[[^\]]*\]", pattern)
+        best = max(literals, key=len)
+        return best or None
+
+
+_EVERY_IMAGE = TagFilter()
