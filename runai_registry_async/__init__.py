@@ -32,6 +32,7 @@ from ._models import (
     Scope,
     WorkloadSupportedTypes,
 )
+from ._queries import LatestTag, find_tags, latest_tags
 from ._retry import RetryPolicy
 from ._tags import TagFilter, latest, sort_tags, version_key
 
@@ -51,6 +52,7 @@ __all__ = [
     "DecodeError",
     "DistFramework",
     "ForbiddenError",
+    "LatestTag",
     "NotFoundError",
     "RedirectError",
     "Registry",
@@ -69,7 +71,9 @@ __all__ = [
     "UnauthorizedError",
     "WorkloadSupportedTypes",
     "crawl_tags",
+    "find_tags",
     "latest",
+    "latest_tags",
     "sort_tags",
     "version_key",
 ]

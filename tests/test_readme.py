@@ -39,6 +39,11 @@ EXPECTED = {
     'emulator.fail_next("list_registries", 2, status=503)': [r"^\[\] after 2 retries$"],
     'print("registries:", len(await client.list_registries()))': [r"^registries: 0$"],
     "emulator.rate_limit(50, burst=10)": [r"^12 repositories, 0 answers 429$"],
+    "async for found in latest_tags(client": [
+        r"^\['v1.9.2', 'v1.10.0', '1.10.1', '2.0.0-rc.1', '2.0.0', 'latest'\]$",
+        r"^hub team/app 1.10.0-cuda12$",
+        r"^ecr team/app 1.10.0-cuda12$",
+    ],
     "gave up after": [r"^gave up after 2 attempts$", r"^\['1.0', '1.1'\] in 3 requests$"],
 }
 

@@ -1,0 +1,117 @@
+"""Answers built on the crawl: which registries hold a tag, and the newest tag in each."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Literal
+
+from attrs import evolve, frozen
+
+from ._crawl import CrawlResult, RegistrySource, crawl_tags
+from ._errors import RunaiError
+from ._tags import Order, TagFilter, latest
+
+if TYPE_CHECKING:
+    from ._client import RegistryClient
+
+
+@frozen
+class LatestTag:
+    """The newest matching tag of a repository in one registry, or (``tag`` None) the
+    error that kept it from being known."""
+
+    registry_id: str
+    registry_name: str | None
+    repository: str | None
+    tag: str | None
+    error: RunaiError | None = None
+
+
+async def find_tags(
+    client: RegistryClient,
+    repository: str,
+    tags: TagFilter | None = None,
+    *,
+    registries: RegistrySource | None = None,
+    exact_repository: bool = True,
+    concurrency: int = 32,
+    per_registry: int | None = None,
+    on_error: Literal["yield", "raise"] = "yield",
+    deadline: float | None = None,
+) -> AsyncIterator[CrawlResult]:
+    """The repositories named ``repository``, across registries, with their matching tags.
+
+    Built on :func:`crawl_tags` (same concurrency, rate and error behaviour). The
+    server's substring searches pre-filter (``repository``, and the longest literal of
+    ``tags``); the exact match runs here, so ``team/app`` does not also find
+    ``team/app-old`` unless ``exact_repository=False``. A repository with no matching
+    tag is left out; failures come through as results with ``error`` set.
+    """
+    if not isinstance(repository, str) or not repository:
+        raise ValueError("repository must be a non-empty string")
+    if isinstance(registries, (str, bytes, uuid.UUID)):
+        raise TypeError("registries must be an iterable of ids or Registry objects")
+    tag_filter = tags if tags is not None else TagFilter()
+    if not isinstance(tag_filter, TagFilter):
+        raise TypeError(f"tags must be a TagFilter, not {type(tags).__name__}")
+    crawl = crawl_tags(
+        client,
+        registries,
+        repository_search=repository,
+        tag_search=tag_filter.server_hint(),
+        concurrency=concurrency,
+        per_registry=per_registry,
+        on_error=on_error,
+        deadline=deadline,
+    )
+    async with crawl:
+        async for result in crawl:
+            if result.error is not None:
+                yield result
+                continue
+            if exact_repository and result.repository != repository:
+                continue
+            kept = tag_filter.select(result.tags or ())
+            if kept:
+                yield evolve(result, tags=kept)
+
+
+async def latest_tags(
+    client: RegistryClient,
+    repository: str,
+    tags: TagFilter | None = None,
+    *,
+    order: Order = "version",
+    prereleases: bool = True,
+    registries: RegistrySource | None = None,
+    concurrency: int = 32,
+    deadline: float | None = None,
+) -> AsyncIterator[LatestTag]:
+    """Per registry holding ``repository``, its newest tag matching ``tags``.
+
+    "Newest" is by ``order`` (version order by default; the API has no dates), see
+    :func:`version_key`.
+    """
+    if order not in ("version", "lexical"):
+        raise ValueError(f"order must be 'version' or 'lexical', got {order!r}")
+    async for result in find_tags(
+        client,
+        repository,
+        tags,
+        registries=registries,
+        concurrency=concurrency,
+        deadline=deadline,
+    ):
+        if result.error is not None:
+            yield LatestTag(
+                result.registry_id, result.registry_name, result.repository, None, result.error
+            )
+            continue
+        newest = latest(
+            result.tags or (),
+            order=order,
+            prereleases=prereleases,
+            filter=TagFilter(skip_artefacts=False),  # find_tags has filtered already
+        )
+        yield LatestTag(result.registry_id, result.registry_name, result.repository, newest)

@@ -1,0 +1,93 @@
+"""find_tags and latest_tags against the emulator: exact answers, pre-filtered on the server."""
+
+from __future__ import annotations
+
+from runai_registry_async import (
+    LatestTag,
+    RegistryClient,
+    RetryPolicy,
+    ServiceUnavailableError,
+    TagFilter,
+    find_tags,
+    latest_tags,
+)
+from runai_registry_async.testing import RunaiEmulator
+
+
+def three_registries(emulator: RunaiEmulator) -> list[str]:
+    hub = emulator.add_registry("hub")
+    emulator.add_repository(hub.id, "team/app", tags=["1.0-cuda12.1", "1.1-cuda12.2", "1.1-cpu"])
+    emulator.add_repository(hub.id, "team/app-old", tags=["0.9-cuda12.1"])
+    ecr = emulator.add_registry("ecr")
+    emulator.add_repository(ecr.id, "team/app", tags=["v1.10.0-cuda12.1", "v1.9.2-cuda12.1", "x"])
+    harbor = emulator.add_registry("harbor")
+    emulator.add_repository(harbor.id, "team/app", tags=["1.0-cpu"])
+    emulator.add_repository(harbor.id, "other/thing", tags=["1.0-cuda12.1"])
+    return [hub.id, ecr.id, harbor.id]
+
+
+async def test_find_tags_matches_exactly_and_lets_the_server_prefilter(
+    emulator: RunaiEmulator,
+) -> None:
+    hub, ecr, _ = three_registries(emulator)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        found = [r async for r in find_tags(client, "team/app", TagFilter(include=["*-cuda12*"]))]
+    by_registry = {r.registry_id: r for r in found}
+    assert set(by_registry) == {hub, ecr}  # harbor's team/app has no cuda12 tag
+    assert by_registry[hub].repository == "team/app"  # not team/app-old
+    assert by_registry[hub].tags == ["1.0-cuda12.1", "1.1-cuda12.2"]
+    assert by_registry[ecr].tags == ["v1.10.0-cuda12.1", "v1.9.2-cuda12.1"]
+    searches = {(r.operation, r.query.get("searchName")) for r in emulator.requests if r.asset_id}
+    assert searches == {("list_repositories", "team/app"), ("list_tags", "-cuda12")}
+
+
+async def test_find_tags_can_match_by_substring(emulator: RunaiEmulator) -> None:
+    hub, _, _ = three_registries(emulator)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        found = [
+            (r.registry_id, r.repository)
+            async for r in find_tags(client, "team/app", exact_repository=False, registries=[hub])
+        ]
+    assert sorted(found) == [(hub, "team/app"), (hub, "team/app-old")]
+
+
+async def test_latest_tags_gives_the_newest_by_version_per_registry(
+    emulator: RunaiEmulator,
+) -> None:
+    three_registries(emulator)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        newest = {r.registry_name: r.tag async for r in latest_tags(client, "team/app")}
+        cuda = {
+            r.registry_name: r.tag
+            async for r in latest_tags(client, "team/app", TagFilter(include=["*cuda*"]))
+        }
+    assert newest == {"hub": "1.1-cuda12.2", "ecr": "x", "harbor": "1.0-cpu"}
+    assert cuda == {"hub": "1.1-cuda12.2", "ecr": "v1.10.0-cuda12.1"}  # 1.10 after 1.9
+
+
+async def test_failures_come_through_as_results(emulator: RunaiEmulator) -> None:
+    three_registries(emulator)
+    emulator.fail_next("list_tags", 1, status=503)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        results = [r async for r in latest_tags(client, "team/app", concurrency=1)]
+    failed = [r for r in results if r.error is not None]
+    assert len(failed) == 1
+    assert isinstance(failed[0], LatestTag)
+    assert failed[0].tag is None
+    assert isinstance(failed[0].error, ServiceUnavailableError)
+    assert len(results) == 3
+
+
+async def test_bad_arguments_fail_before_any_request(emulator: RunaiEmulator) -> None:
+    import pytest
+
+    async with RegistryClient(
+        emulator.base_url, token=emulator.token, retry=RetryPolicy(attempts=1)
+    ) as client:
+        with pytest.raises(ValueError, match="repository"):
+            await anext(find_tags(client, ""))
+        with pytest.raises(TypeError, match="TagFilter"):
+            await anext(find_tags(client, "a", "cuda*"))  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="order"):
+            await anext(latest_tags(client, "a", order="newest"))  # type: ignore[arg-type]
+    assert emulator.requests == []
