@@ -284,6 +284,9 @@ def _result_json(result: CrawlResult) -> dict[str, Any]:
     }
     if result.error is not None:
         data["error"] = str(result.error)
+        data["errorType"] = type(result.error).__name__
+        data["status"] = getattr(result.error, "status", None)
+        data["attempts"] = result.error.attempts
     return data
 
 
@@ -326,6 +329,8 @@ async def _demo(args: argparse.Namespace) -> int:
             tags: dict[str, int] = {}
 
             def tally(result: CrawlResult) -> None:
+                if result.repository is None:
+                    return  # an empty registry, or one that could not be listed
                 name = result.registry_name or result.registry_id
                 repositories[name] = repositories.get(name, 0) + 1
                 tags[name] = tags.get(name, 0) + len(result.tags or ())

@@ -30,7 +30,9 @@ RegistrySource = Iterable[RegistryRef] | AsyncIterable[RegistryRef]
 class CrawlResult:
     """One outcome of a crawl.
 
-    A repository's tags (``tags`` set), or an error: with ``repository=None`` when the
+    A repository's tags (``tags`` set); a registry with no repository at all
+    (``repository=None``, ``tags=[]``, :attr:`empty` true), so that an inventory can
+    tell "empty" from "skipped"; or an error: with ``repository=None`` when the
     registry's repositories could not be listed, else for that repository's tags.
     ``registry_name`` is None when the registry was given by id.
     """
@@ -40,6 +42,11 @@ class CrawlResult:
     repository: str | None
     tags: list[str] | None
     error: RunaiError | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True for a registry that has no repository (matching the search)."""
+        return self.repository is None and self.error is None
 
 
 @define
@@ -54,6 +61,12 @@ class CrawlStats:
     repositories: int = 0
     tags: int = 0
     errors: int = 0
+    #: Registries taken from the source so far (listed or not yet).
+    registries_seen: int = 0
+    #: Repositories the listed registries hold; with ``repositories_done``, a percentage.
+    repositories_found: int = 0
+    #: Repositories whose tags call has finished, failed ones included.
+    repositories_done: int = 0
     _client: RegistryClient | None = field(default=None, repr=False, alias="_client")
     _requests_at_start: int = field(default=0, repr=False, alias="_requests_at_start")
     _retries_at_start: int = field(default=0, repr=False, alias="_retries_at_start")
@@ -62,6 +75,13 @@ class CrawlStats:
     _throttled_at_start: int = field(default=0, repr=False, alias="_throttled_at_start")
     _aimd: Aimd | None = field(default=None, repr=False, alias="_aimd")
     _concurrency: int = field(default=0, repr=False, alias="_concurrency")
+
+    def __repr__(self) -> str:
+        return (
+            f"CrawlStats(registries={self.registries}, repositories={self.repositories}, "
+            f"tags={self.tags}, errors={self.errors}, requests={self.requests}, "
+            f"retries={self.retries}, elapsed={self.elapsed:.2f}s)"
+        )
 
     @property
     def throttled(self) -> int:
@@ -260,6 +280,7 @@ class _CrawlRun:
     adaptive: bool = True
     per_registry_per_second: float | None = None
     retry: RetryPolicy | EllipsisType | None = ...
+    skip_empty: bool = False
     stats: CrawlStats = field(factory=CrawlStats)
     _aimd: Aimd | None = field(default=None, alias="_aimd")
     _until: Deadline | None = field(default=None, alias="_until")
@@ -308,6 +329,7 @@ class _CrawlRun:
                 if work.id in seen:
                     continue
                 seen.add(work.id)
+                self.stats.registries_seen += 1
                 if self.per_registry_per_second is not None:
                     work.limiter = RateLimiter(self.per_registry_per_second)
                 await scheduler.add(work)
@@ -353,6 +375,9 @@ class _CrawlRun:
                     work.id, search_name=self.repository_search, deadline=deadline, retry=self.retry
                 )
                 stats.registries += 1
+                stats.repositories_found += len(repositories)
+                if not repositories:
+                    return CrawlResult(work.id, work.name, None, []), []
                 return None, repositories
             if not repository:
                 raise DecodeError(
@@ -371,6 +396,8 @@ class _CrawlRun:
             raise  # the crawl's time is up: it ends, whatever on_error says
         except RunaiError as exc:
             stats.errors += 1
+            if repository is not None:
+                stats.repositories_done += 1
             if self.on_error == "raise":
                 raise
             return CrawlResult(work.id, work.name, repository, None, exc), []
@@ -382,7 +409,10 @@ class _CrawlRun:
                 else:
                     self._aimd.succeeded()
         stats.repositories += 1
+        stats.repositories_done += 1
         stats.tags += len(found.tags)
+        if self.skip_empty and not found.tags:
+            return None, []
         return CrawlResult(work.id, work.name, repository, found.tags), []
 
     def _time_left(self, work: _RegistryWork, repository: str | None) -> float | None:
@@ -418,6 +448,7 @@ def crawl_tags(
     adaptive: bool = True,
     per_registry_per_second: float | None = None,
     retry: RetryPolicy | EllipsisType | None = ...,
+    skip_empty: bool = False,
 ) -> TagCrawl:
     """Crawl the tags of every repository of many registries, concurrently.
 
@@ -430,7 +461,9 @@ def crawl_tags(
     on; ``on_error="raise"`` stops the crawl and raises it instead. Leaving the loop
     early cancels every request in flight. ``deadline``: seconds for the whole crawl;
     past it the crawl ends by raising ``DeadlineExceeded``. ``retry``: the policy for the
-    crawl's requests (default: the client's).
+    crawl's requests (default: the client's). A registry with no repository yields
+    one result with ``empty`` true; ``skip_empty=True`` leaves out repositories with no
+    (matching) tag.
 
     Politeness: with ``adaptive`` (the default) the crawl halves the requests it runs at
     once when the server answers 429 or 503 and raises them back by one per round of
@@ -476,5 +509,6 @@ def crawl_tags(
             adaptive=bool(adaptive),
             per_registry_per_second=per_registry_per_second,
             retry=retry,
+            skip_empty=bool(skip_empty),
         )
     )

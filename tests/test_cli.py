@@ -248,3 +248,25 @@ def test_progress_line_overwrites_itself(capsys: pytest.CaptureFixture[str]) -> 
     assert err.count("\r") == 2
     assert err.endswith("\n")
     assert "2 registries, 7 repositories, 300 tags, 0 requests (0 retried, 1 errors)" in err
+
+
+async def test_crawl_error_lines_carry_status_and_attempts(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1"])
+    emulator.fail_next("list_tags", 10, status=503)
+    code, out, _ = await cli(emulator, "--retries", "1", "crawl")
+    lines = [as_json(line) for line in out.splitlines()]
+    assert code == 0
+    assert lines == [
+        {
+            "registryId": registry.id,
+            "registryName": "r",
+            "repository": "team/app",
+            "tags": None,
+            "error": lines[0]["error"],
+            "errorType": "ServiceUnavailableError",
+            "status": 503,
+            "attempts": 2,
+        }
+    ]
+    assert "HTTP 503" in lines[0]["error"]

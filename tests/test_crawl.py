@@ -287,9 +287,9 @@ async def test_duplicate_registries_from_an_async_source_are_crawled_once(
     emulator.delay("list_repositories", 0.2)
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         results = [r async for r in crawl_tags(client, source(), concurrency=4)]
-    assert [(r.registry_id, r.repository, r.tags) for r in results] == [
-        (full.id, "team/app", ["1"])
-    ]
+    assert sorted((r.registry_id, r.repository or "", r.tags) for r in results) == sorted(
+        [(full.id, "team/app", ["1"]), (empty.id, "", [])]  # each once; the empty one too
+    )
     assert emulator.count("list_repositories") == 2
 
 
@@ -323,3 +323,42 @@ async def test_per_registry_holds_the_line_where_nothing_else_does(
         ]
     assert len(results) == 40
     assert emulator.max_in_flight_per_registry[registry.id] == 2
+
+
+async def test_an_inventory_can_tell_empty_from_skipped(emulator: RunaiEmulator) -> None:
+    empty = emulator.add_registry("empty")
+    full = emulator.add_registry("full")
+    emulator.add_repository(full.id, "team/app", tags=["1.0-cuda12", "1.0-cpu"])
+    emulator.add_repository(full.id, "team/db", tags=["1.0-cpu"])
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        everything = [r async for r in crawl_tags(client, [empty.id, full.id])]
+        matching = [
+            r async for r in crawl_tags(client, [full.id], tag_search="cuda12", skip_empty=True)
+        ]
+    assert [(r.registry_id, r.repository, r.tags, r.empty) for r in everything if r.empty] == [
+        (empty.id, None, [], True)
+    ]
+    assert not any(r.empty for r in everything if r.registry_id == full.id)
+    assert [(r.repository, r.tags) for r in matching] == [("team/app", ["1.0-cuda12"])]
+
+
+async def test_stats_show_progress_as_a_fraction(emulator: RunaiEmulator) -> None:
+    registries = emulator.seed(registries=3, repositories=4, tags=2)
+    emulator.fail_next("list_tags", 1, status=404)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        crawl = crawl_tags(client, [r.id for r in registries], concurrency=2)
+        seen_fractions = []
+        async for _ in crawl:
+            stats = crawl.stats
+            assert stats.repositories_done <= stats.repositories_found
+            seen_fractions.append((stats.repositories_done, stats.repositories_found))
+    stats = crawl.stats
+    assert (stats.registries_seen, stats.registries) == (3, 3)
+    assert (stats.repositories_found, stats.repositories_done) == (12, 12)
+    assert (stats.repositories, stats.errors) == (11, 1)
+    assert seen_fractions[-1] == (12, 12)
+    text = repr(stats)
+    assert "errors=1" in text
+    assert "requests=15" in text
+    assert "retries=0" in text
+    assert "elapsed=" in text

@@ -34,7 +34,8 @@ EXPECTED = {
     'if tag == "build-500":': [r"^found build-500$"],
     "crawl = crawl_tags(client, concurrency=16": [
         r"demo-registry-\d ml/trainer-0 20",
-        r"CrawlStats\(registries=3, repositories=15, tags=300, errors=0\)",
+        r"CrawlStats\(registries=3, repositories=15, tags=300, errors=0, requests=19, "
+        r"retries=0, elapsed=\d+\.\d\ds\)",
     ],
     'emulator.fail_next("list_registries", 2, status=503)': [r"^\[\] after 2 retries$"],
     'print("registries:", len(await client.list_registries()))': [r"^registries: 0$"],
