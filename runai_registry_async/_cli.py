@@ -19,6 +19,9 @@ from typing import Any
 import orjson
 
 from ._auth import ClientCredentials
+from ._cli_queries import EXIT_PARTIAL, add_query_commands, find, tag_filter
+from ._cli_queries import latest as latest_command
+from ._cli_table import table
 from ._client import RegistryClient
 from ._converter import converter
 from ._crawl import CrawlResult, CrawlStats, crawl_tags
@@ -33,6 +36,7 @@ from ._models import (
     Scope,
 )
 from ._retry import RetryPolicy
+from ._tags import latest, sort_tags
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -110,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     tags = commands.add_parser("tags", help="list a repository's tags")
     tags.add_argument("id")
     tags.add_argument("repository")
-    tags.add_argument("--search", help="only tags containing this")
+    tags.add_argument("--search", help="only tags containing this (on the server)")
+    tags.add_argument("--include", action="append", default=[], metavar="GLOB")
+    tags.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    tags.add_argument("--sort", choices=["version", "lexical"], help="default: as served")
+    tags.add_argument("--latest", action="store_true", help="only the newest (by --sort)")
+    add_query_commands(commands)
 
     crawl = commands.add_parser("crawl", help="every tag of every registry, as JSON Lines")
     _crawl_options(crawl)
@@ -149,8 +158,7 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return await _demo(args)
     async with _client(args) as client:
-        await COMMANDS[(args.command, getattr(args, "action", None))](client, args)
-    return 0
+        return await COMMANDS[(args.command, getattr(args, "action", None))](client, args) or 0
 
 
 def _client(args: argparse.Namespace) -> RegistryClient:
@@ -225,18 +233,32 @@ async def _tags(client: RegistryClient, args: argparse.Namespace) -> None:
     found = await client.list_tags(
         args.id, args.repository, search_name=args.search, deadline=args.deadline
     )
-    _print_names(found.tags, "TAG", args.json, key="tags")
+    names = tag_filter(args.include, args.exclude).select(found.tags)
+    if args.latest:
+        newest = latest(names, order=args.sort or "version")
+        names = [] if newest is None else [newest]
+    elif args.sort:
+        names = sort_tags(names, order=args.sort)
+    _print_names(names, "TAG", args.json, key="tags")
 
 
-async def _crawl(client: RegistryClient, args: argparse.Namespace) -> None:
+async def _crawl(client: RegistryClient, args: argparse.Namespace) -> int:
     def write_line(result: CrawlResult) -> None:
         sys.stdout.write(orjson.dumps(_result_json(result)).decode() + "\n")
 
-    await _run_crawl(client, args, write_line)
+    stats = await _run_crawl(client, args, write_line)
     sys.stdout.flush()
+    print(
+        f"crawled {stats.registries} registries, {stats.repositories} repositories, "
+        f"{stats.tags} tags; {stats.errors} errors; {stats.requests} requests "
+        f"in {stats.elapsed:.2f} s",
+        file=sys.stderr,
+    )
+    return EXIT_PARTIAL if stats.errors else 0
 
 
-Command = Callable[[RegistryClient, argparse.Namespace], Coroutine[Any, Any, None]]
+# A command returns its exit status, or None for success.
+Command = Callable[[RegistryClient, argparse.Namespace], Coroutine[Any, Any, int | None]]
 COMMANDS: dict[tuple[str, str | None], Command] = {
     ("registries", "list"): _list_registries,
     ("registries", "get"): _get_registry,
@@ -246,6 +268,8 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("repositories", None): _repositories,
     ("tags", None): _tags,
     ("crawl", None): _crawl,
+    ("find", None): find,
+    ("latest", None): latest_command,
 }
 
 
@@ -338,7 +362,7 @@ async def _demo(args: argparse.Namespace) -> int:
             stats = await _run_crawl(client, args, tally, registries)
     print()
     print(
-        _table(
+        table(
             ["REGISTRY", "REPOSITORIES", "TAGS"],
             [[name, str(repositories[name]), str(tags[name])] for name in sorted(tags)],
         )
@@ -392,23 +416,15 @@ def _print_registries(registries: list[Registry], as_json: bool, *, single: bool
         ]
         for r in registries
     ]
-    print(_table(["ID", "NAME", "SCOPE", "URL", "USER", "UPDATED"], rows))
+    print(table(["ID", "NAME", "SCOPE", "URL", "USER", "UPDATED"], rows))
 
 
 def _print_names(names: list[str], header: str, as_json: bool, *, key: str) -> None:
     if as_json:
         _write_json({key: names})
     else:
-        print(_table([header], [[n] for n in names]))
+        print(table([header], [[n] for n in names]))
 
 
 def _write_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [headers, *rows]
-    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from typing import Any
 
@@ -124,7 +125,11 @@ async def test_crawl_streams_json_lines(emulator: RunaiEmulator) -> None:
     emulator.seed(registries=3, repositories=4, tags=6)
     code, out, err = await cli(emulator, "crawl", "--concurrency", "4", "--tag-search", "cuda12.0")
     assert code == 0
-    assert err == ""  # no progress line: stderr is not a terminal
+    # No live progress line (stderr is not a terminal), but always the summary.
+    assert re.fullmatch(
+        r"crawled 3 registries, 12 repositories, 24 tags; 0 errors; 16 requests in [\d.]+ s\n",
+        err,
+    ), err
     lines = [as_json(line) for line in out.splitlines()]
     assert len(lines) == 12
     assert {tuple(sorted(line)) for line in lines} == {
@@ -136,10 +141,11 @@ async def test_crawl_streams_json_lines(emulator: RunaiEmulator) -> None:
 async def test_crawl_reports_errors_as_lines(emulator: RunaiEmulator) -> None:
     emulator.seed(registries=1, repositories=2, tags=1)
     emulator.fail_next("list_tags", 1, status=404)
-    code, out, _ = await cli(emulator, "crawl")
+    code, out, err = await cli(emulator, "crawl")
     lines = [as_json(line) for line in out.splitlines()]
-    assert code == 0
+    assert code == 3  # some results failed; the others were printed
     assert sum("error" in line for line in lines) == 1
+    assert "; 1 errors;" in err
 
 
 async def test_errors_are_one_line_and_exit_1(emulator: RunaiEmulator) -> None:
@@ -256,7 +262,7 @@ async def test_crawl_error_lines_carry_status_and_attempts(emulator: RunaiEmulat
     emulator.fail_next("list_tags", 10, status=503)
     code, out, _ = await cli(emulator, "--retries", "1", "crawl")
     lines = [as_json(line) for line in out.splitlines()]
-    assert code == 0
+    assert code == 3
     assert lines == [
         {
             "registryId": registry.id,
@@ -270,3 +276,38 @@ async def test_crawl_error_lines_carry_status_and_attempts(emulator: RunaiEmulat
         }
     ]
     assert "HTTP 503" in lines[0]["error"]
+
+
+async def test_tags_sorted_filtered_and_latest(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(
+        registry.id, "team/app", tags=["v1.10.0", "latest", "v1.9.2", "1.10.1-rc.1", "x.sig"]
+    )
+    base = ["--json", "tags", registry.id, "team/app"]
+    code, out, _ = await cli(emulator, *base, "--sort", "version")
+    assert (code, as_json(out)) == (0, {"tags": ["v1.9.2", "v1.10.0", "1.10.1-rc.1", "latest"]})
+    code, out, _ = await cli(emulator, *base, "--include", "v*", "--latest")
+    assert as_json(out) == {"tags": ["v1.10.0"]}
+    code, out, _ = await cli(emulator, *base, "--exclude", "*rc*", "--sort", "lexical")
+    assert as_json(out) == {"tags": ["latest", "v1.10.0", "v1.9.2"]}
+
+
+async def test_find_and_latest_across_registries(emulator: RunaiEmulator) -> None:
+    for name, tags in (("hub", ["1.0", "1.2-cuda12"]), ("ecr", ["2.0"]), ("gcr", [])):
+        registry = emulator.add_registry(name)
+        emulator.add_repository(registry.id, "team/app", tags=tags)
+        emulator.add_repository(registry.id, "team/app-old", tags=["9.9"])
+    code, out, _ = await cli(emulator, "find", "team/app", "--tag", "1.*")
+    assert code == 0
+    assert [(line["registryName"], line["tags"]) for line in map(as_json, out.splitlines())] == [
+        ("hub", ["1.0", "1.2-cuda12"])
+    ]
+    code, out, _ = await cli(emulator, "--json", "latest", "team/app")
+    assert code == 0
+    assert sorted((r["registryName"], r["tag"]) for r in map(as_json, out.splitlines())) == [
+        ("ecr", "2.0"),
+        ("hub", "1.2-cuda12"),
+    ]
+    code, out, _ = await cli(emulator, "latest", "team/app", "--include", "2*")
+    assert out.splitlines()[0].split() == ["REGISTRY", "REPOSITORY", "TAG"]
+    assert out.splitlines()[1].split() == ["ecr", "team/app", "2.0"]
