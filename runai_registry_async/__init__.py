@@ -35,6 +35,7 @@ from ._models import (
 from ._queries import LatestTag, find_tags, latest_tags
 from ._retry import RetryPolicy
 from ._tags import TagFilter, latest, sort_tags, version_key
+from ._watch import TagEvent, TagSnapshot, WatchError, watch_tags
 
 __all__ = [
     "ApiError",
@@ -66,9 +67,12 @@ __all__ = [
     "Scope",
     "ServiceUnavailableError",
     "TagCrawl",
+    "TagEvent",
     "TagFilter",
+    "TagSnapshot",
     "TransportError",
     "UnauthorizedError",
+    "WatchError",
     "WorkloadSupportedTypes",
     "crawl_tags",
     "find_tags",
@@ -76,4 +80,5 @@ __all__ = [
     "latest_tags",
     "sort_tags",
     "version_key",
+    "watch_tags",
 ]

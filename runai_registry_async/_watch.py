@@ -1,0 +1,180 @@
+"""Watching repositories for new and removed tags, by polling and diffing.
+
+The API has no watch, so ``watch_tags`` polls each target with ``iter_tags`` (a huge
+repository never loads at once) and reports what changed since the poll before. Memory
+per target is its tag names; a :class:`TagSnapshot` saves them as JSON, so a restarted
+service resumes without announcing every tag again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from attrs import frozen
+
+from ._errors import RunaiError
+from ._tags import sort_tags
+from ._urls import checked_id
+
+if TYPE_CHECKING:
+    from ._client import RegistryClient
+
+log = logging.getLogger("runai_registry_async")
+
+#: The most polls a target that keeps failing sits out before it is tried again.
+_MAX_SKIPPED_POLLS = 7
+
+
+@frozen
+class TagEvent:
+    """A tag that appeared (``added``) or disappeared (``removed``) between two polls."""
+
+    kind: Literal["added", "removed"]
+    registry_id: str
+    repository: str
+    tag: str
+    observed_at: datetime
+
+
+@frozen
+class WatchError:
+    """A poll of one target failed; its last good state is kept, and nothing is removed."""
+
+    registry_id: str
+    repository: str
+    error: RunaiError
+    observed_at: datetime
+
+
+class TagSnapshot:
+    """The tags last seen per target; JSON-serialisable, to resume a watch.
+
+    ``watch_tags`` updates it in place after every successful poll of a target.
+    """
+
+    __slots__ = ("_tags",)
+
+    def __init__(self) -> None:
+        self._tags: dict[tuple[str, str], frozenset[str]] = {}
+
+    def __repr__(self) -> str:
+        return f"<TagSnapshot targets={len(self._tags)}>"
+
+    def tags(self, registry_id: str, repository: str) -> frozenset[str] | None:
+        """The tags last seen there; None if never polled."""
+        return self._tags.get((checked_id(registry_id), repository))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "targets": [
+                {"registryId": registry_id, "repository": repository, "tags": sorted(tags)}
+                for (registry_id, repository), tags in sorted(self._tags.items())
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> TagSnapshot:
+        """The snapshot ``to_json`` gave; ValueError if it is not one."""
+        snapshot = cls()
+        try:
+            if data["version"] != 1:
+                raise ValueError(f"unknown snapshot version {data['version']!r}")
+            for target in data["targets"]:
+                tags = target["tags"]
+                if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                    raise ValueError("tags must be a list of strings")
+                key = (checked_id(target["registryId"]), _repository(target["repository"]))
+                snapshot._tags[key] = frozenset(tags)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a tag snapshot: {type(exc).__name__} {exc}") from None
+        return snapshot
+
+    def _set(self, key: tuple[str, str], tags: frozenset[str]) -> None:
+        self._tags[key] = tags
+
+
+def _repository(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("repository must be a non-empty string")
+    return value
+
+
+Target = tuple[str | uuid.UUID, str]
+
+
+async def watch_tags(
+    client: RegistryClient,
+    targets: Iterable[Target],
+    *,
+    interval: float = 60.0,
+    jitter: float = 0.1,
+    announce_baseline: bool = False,
+    snapshot: TagSnapshot | None = None,
+    concurrency: int = 8,
+) -> AsyncIterator[TagEvent | WatchError]:
+    """Events for tags added to or removed from ``targets`` (``(registry_id, repository)``).
+
+    Polls every ``interval`` seconds (give or take ``jitter``, a fraction, so that
+    many watchers do not poll in step). The first poll of a target is its baseline:
+    silent unless ``announce_baseline``, and skipped when ``snapshot`` already has the
+    target. A failed poll yields a :class:`WatchError`, keeps the last good state
+    (never a ``removed`` event), and a target that keeps failing is polled less: after
+    its second failure in a row it sits out 1 poll, then 3, then 7 at most. Polls run
+    when the loop asks for more events, so leaving the loop stops the watch cleanly.
+    """
+    keys = [
+        (checked_id(registry_id), _repository(repository)) for registry_id, repository in targets
+    ]
+    if not keys:
+        raise ValueError("targets must name at least one (registry_id, repository)")
+    if not interval > 0 or not 0 <= jitter < 1:
+        raise ValueError("interval must be positive and jitter in [0, 1)")
+    state = snapshot if snapshot is not None else TagSnapshot()
+    failures: dict[tuple[str, str], int] = {}
+    skip: dict[tuple[str, str], int] = {}
+    limit = asyncio.Semaphore(concurrency)
+    first = True
+    while True:
+        if not first:
+            await asyncio.sleep(interval * (1 + random.uniform(-jitter, jitter)))
+        first = False
+        due = [key for key in keys if skip.get(key, 0) == 0]
+        for key in keys:
+            if key not in due:
+                skip[key] -= 1
+        polled = await asyncio.gather(*(_poll(client, key, limit) for key in due))
+        for key, outcome in zip(due, polled, strict=True):
+            now = datetime.now(timezone.utc)
+            if isinstance(outcome, RunaiError):
+                failures[key] = failures.get(key, 0) + 1
+                skip[key] = min(2 ** (failures[key] - 1) - 1, _MAX_SKIPPED_POLLS)
+                log.warning("watch %s %s: poll failed: %s", key[0], key[1], outcome)
+                yield WatchError(key[0], key[1], outcome, now)
+                continue
+            failures.pop(key, None)
+            before = state.tags(*key)
+            state._set(key, outcome)
+            if before is None and not announce_baseline:
+                continue
+            previous = before or frozenset()
+            for tag in sort_tags(outcome - previous):
+                yield TagEvent("added", key[0], key[1], tag, now)
+            for tag in sort_tags(previous - outcome):
+                yield TagEvent("removed", key[0], key[1], tag, now)
+
+
+async def _poll(
+    client: RegistryClient, key: tuple[str, str], limit: asyncio.Semaphore
+) -> frozenset[str] | RunaiError:
+    async with limit:
+        try:
+            return frozenset([tag async for tag in client.iter_tags(*key)])
+        except RunaiError as exc:
+            return exc
