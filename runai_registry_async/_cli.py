@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ._auth import ClientCredentials
-from ._cli_queries import EXIT_PARTIAL, add_query_commands, find, tag_filter
+from ._cli_queries import EXIT_PARTIAL, add_query_commands, find, tag_filter, watch
 from ._cli_queries import latest as latest_command
 from ._cli_table import table
 from ._client import RegistryClient
@@ -270,6 +270,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("crawl", None): _crawl,
     ("find", None): find,
     ("latest", None): latest_command,
+    ("watch", None): watch,
 }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,6 +14,7 @@ from ._cli_table import table
 from ._client import RegistryClient
 from ._queries import find_tags, latest_tags
 from ._tags import TagFilter
+from ._watch import TagEvent, TagSnapshot, watch_tags
 
 #: A run in which some result failed (the others were printed).
 EXIT_PARTIAL = 3
@@ -32,6 +35,13 @@ def add_query_commands(commands: Any) -> None:
     latest.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     latest.add_argument("--sort", choices=["version", "lexical"], default="version")
     latest.add_argument("--concurrency", type=int, default=16)
+    watch = commands.add_parser("watch", help="JSON Lines of tags added and removed, by polling")
+    watch.add_argument(
+        "--repository", action="append", default=[], metavar="R", help="repeatable; default: all"
+    )
+    watch.add_argument("--interval", type=float, default=60.0, help="seconds between polls")
+    watch.add_argument("--state", type=Path, help="a file to resume from, saved after each poll")
+    watch.add_argument("--polls", type=int, help="stop after this many polls (default: never)")
 
 
 def tag_filter(include: list[str], exclude: list[str]) -> TagFilter:
@@ -96,3 +106,68 @@ async def latest(client: RegistryClient, args: argparse.Namespace) -> int:
             )
         )
     return EXIT_PARTIAL if failed else 0
+
+
+class _EnoughPolls(Exception):
+    """Raised from the poll hook to end ``watch --polls N`` after its last poll."""
+
+
+async def watch(client: RegistryClient, args: argparse.Namespace) -> int:
+    snapshot = _load_state(args.state)
+    targets = await _targets(client, args.repository)
+    if not targets:
+        print("runai-registry: nothing to watch: no such repository", file=sys.stderr)
+        return EXIT_PARTIAL
+    polls = 0
+
+    def after_poll(state: TagSnapshot) -> None:
+        nonlocal polls
+        if args.state is not None:
+            temporary = args.state.with_name(args.state.name + ".tmp")
+            temporary.write_bytes(orjson.dumps(state.to_json()))
+            os.replace(temporary, args.state)  # never a half-written state file
+        polls += 1
+        if args.polls is not None and polls >= args.polls:
+            raise _EnoughPolls
+
+    events = watch_tags(
+        client, targets, interval=args.interval, snapshot=snapshot, on_poll=after_poll
+    )
+    try:
+        async for event in events:
+            line: dict[str, Any] = {
+                "event": event.kind if isinstance(event, TagEvent) else "error",
+                "registryId": event.registry_id,
+                "repository": event.repository,
+                "observedAt": event.observed_at.isoformat(),
+            }
+            if isinstance(event, TagEvent):
+                line["tag"] = event.tag
+            else:
+                line["error"] = str(event.error)
+            sys.stdout.write(orjson.dumps(line).decode() + "\n")
+            sys.stdout.flush()
+    except _EnoughPolls:
+        pass
+    return 0
+
+
+def _load_state(path: Path | None) -> TagSnapshot:
+    if path is None or not path.exists():
+        return TagSnapshot()
+    return TagSnapshot.from_json(orjson.loads(path.read_bytes()))
+
+
+async def _targets(client: RegistryClient, repositories: list[str]) -> list[tuple[str, str]]:
+    """Every (registry, repository) to watch: the named repositories (exact names) in every
+    registry, or every repository of every registry."""
+    targets = []
+    for registry in await client.list_registries():
+        if repositories:
+            for name in repositories:
+                found = await client.list_repositories(registry.meta.id, search_name=name)
+                targets += [(registry.meta.id, name)] if name in found else []
+        else:
+            found = await client.list_repositories(registry.meta.id)
+            targets += [(registry.meta.id, name) for name in found]
+    return targets

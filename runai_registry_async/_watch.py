@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -118,6 +118,7 @@ async def watch_tags(
     announce_baseline: bool = False,
     snapshot: TagSnapshot | None = None,
     concurrency: int = 8,
+    on_poll: Callable[[TagSnapshot], None] | None = None,
 ) -> AsyncIterator[TagEvent | WatchError]:
     """Events for tags added to or removed from ``targets`` (``(registry_id, repository)``).
 
@@ -128,6 +129,7 @@ async def watch_tags(
     (never a ``removed`` event), and a target that keeps failing is polled less: after
     its second failure in a row it sits out 1 poll, then 3, then 7 at most. Polls run
     when the loop asks for more events, so leaving the loop stops the watch cleanly.
+    ``on_poll(snapshot)`` is called after each poll's events (to save the snapshot).
     """
     keys = [
         (checked_id(registry_id), _repository(repository)) for registry_id, repository in targets
@@ -168,6 +170,8 @@ async def watch_tags(
                 yield TagEvent("added", key[0], key[1], tag, now)
             for tag in sort_tags(previous - outcome):
                 yield TagEvent("removed", key[0], key[1], tag, now)
+        if on_poll is not None:
+            on_poll(state)
 
 
 async def _poll(

@@ -311,3 +311,27 @@ async def test_find_and_latest_across_registries(emulator: RunaiEmulator) -> Non
     code, out, _ = await cli(emulator, "latest", "team/app", "--include", "2*")
     assert out.splitlines()[0].split() == ["REGISTRY", "REPOSITORY", "TAG"]
     assert out.splitlines()[1].split() == ["ecr", "team/app", "2.0"]
+
+
+async def test_watch_resumes_from_its_state_file(emulator: RunaiEmulator, tmp_path: Any) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
+    emulator.add_repository(registry.id, "team/app-old", tags=["0.1"])
+    state = tmp_path / "watch.json"
+    command = ["watch", "--repository", "team/app", "--interval", "0.05", "--polls", "1"]
+    code, out, err = await cli(emulator, *command, "--state", str(state))
+    assert (code, out, err) == (0, "", "")  # the baseline is silent...
+    assert as_json(state.read_bytes())["targets"] == [
+        {"registryId": registry.id, "repository": "team/app", "tags": ["1.0"]}
+    ]  # ...and saved
+    emulator.add_repository(registry.id, "team/app", tags=["1.1"])
+    code, out, _ = await cli(emulator, *command, "--state", str(state))
+    events = [as_json(line) for line in out.splitlines()]
+    assert code == 0
+    assert [(e["event"], e["repository"], e["tag"]) for e in events] == [
+        ("added", "team/app", "1.1"),
+        ("removed", "team/app", "1.0"),
+    ]
+    code, _, err = await cli(emulator, "watch", "--repository", "nope", "--polls", "1")
+    assert code == 3
+    assert "no such repository" in err

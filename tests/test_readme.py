@@ -45,6 +45,9 @@ EXPECTED = {
         r"^hub team/app 1.10.0-cuda12$",
         r"^ecr team/app 1.10.0-cuda12$",
     ],
+    "async for event in watch_tags(": [
+        r"^added team/app 1.0\nadded team/app 1.1\nremoved team/app 1.0$",
+    ],
     "gave up after": [r"^gave up after 2 attempts$", r"^\['1.0', '1.1'\] in 3 requests$"],
 }
 
