@@ -80,7 +80,7 @@ async def find_tags(
 async def latest_tags(
     client: RegistryClient,
     repository: str,
-    tags: TagFilter | None = None,
+    filter: TagFilter | None = None,
     *,
     order: Order = "version",
     prereleases: bool = True,
@@ -88,7 +88,7 @@ async def latest_tags(
     concurrency: int = 32,
     deadline: float | None = None,
 ) -> AsyncIterator[LatestTag]:
-    """Per registry holding ``repository``, its newest tag matching ``tags``.
+    """Per registry holding ``repository``, its newest tag matching ``filter``.
 
     "Newest" is by ``order`` (version order by default; the API has no dates), see
     :func:`version_key`.
@@ -98,7 +98,7 @@ async def latest_tags(
     async for result in find_tags(
         client,
         repository,
-        tags,
+        filter,
         registries=registries,
         concurrency=concurrency,
         deadline=deadline,

@@ -18,6 +18,16 @@ BASE = "https://runai.example.com"
 TOKEN = "tok-SECRET-abc123"
 PASSWORD = "hunter2-PASSWORD-xyz"
 REGISTRY_ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
+# The seven Registry operations, by the emulator's names for them.
+OPERATIONS = (
+    "list_registries",
+    "create_registry",
+    "get_registry",
+    "update_registry",
+    "delete_registry",
+    "list_repositories",
+    "list_tags",
+)
 
 
 def registry_json(**meta: Any) -> dict[str, Any]:

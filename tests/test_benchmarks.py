@@ -18,6 +18,11 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
         ("bench_overhead.py", ["--calls", "200", "--rounds", "1"], "RegistryClient.list_tags"),
         ("bench_stream.py", ["--tags", "2000", "--runs", "1"], "| iter_tags |"),
         ("bench_ratelimit.py", ["--runs", "1", "--rate", "5000"], "naive aiohttp loop"),
+        (
+            "bench_queries.py",
+            ["--runs", "1", "--watch-polls", "3", "--registries", "3"],
+            "| find_tags |",
+        ),
     ],
 )
 def test_a_benchmark_script_runs(script: str, arguments: list[str], expected: str) -> None:

@@ -20,7 +20,7 @@ from runai_registry_async import (
 )
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import Handler
+from .conftest import OPERATIONS, Handler
 from .test_cli import cli
 
 ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
@@ -162,15 +162,7 @@ async def test_the_cli_takes_deadline_and_retries(emulator: RunaiEmulator) -> No
 
 @pytest.mark.parametrize(
     "operation",
-    [
-        "list_registries",
-        "create_registry",
-        "get_registry",
-        "update_registry",
-        "delete_registry",
-        "list_repositories",
-        "list_tags",
-    ],
+    OPERATIONS,
 )
 async def test_every_operation_takes_a_deadline(emulator: RunaiEmulator, operation: str) -> None:
     from runai_registry_async import (

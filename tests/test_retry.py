@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import socket
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
@@ -292,6 +294,23 @@ class ScriptedResolver(aiohttp.abc.AbstractResolver):
         pass
 
 
+@contextlib.asynccontextmanager
+async def resolved_by(
+    resolver: ScriptedResolver, emulator: RunaiEmulator
+) -> AsyncIterator[RegistryClient]:
+    """A client of the emulator under the name registry.test, which ``resolver`` resolves."""
+    port = emulator.base_url.rsplit(":", 1)[1]
+    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield RegistryClient(
+            f"http://registry.test:{port}",
+            token=emulator.token,
+            session=session,
+            retry=FAST,
+            allow_insecure_http=True,
+        )
+
+
 @pytest.mark.parametrize(
     ("error", "retried"),
     [(socket.EAI_NONAME, False), (socket.EAI_AGAIN, True)],
@@ -300,16 +319,7 @@ async def test_a_name_that_does_not_exist_is_not_retried_but_a_temporary_failure
     emulator: RunaiEmulator, error: int, retried: bool
 ) -> None:
     resolver = ScriptedResolver(error)
-    port = emulator.base_url.rsplit(":", 1)[1]
-    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        client = RegistryClient(
-            f"http://registry.test:{port}",
-            token=emulator.token,
-            session=session,
-            retry=FAST,
-            allow_insecure_http=True,
-        )
+    async with resolved_by(resolver, emulator) as client:
         if retried:
             assert await client.list_registries() == []
             assert resolver.calls == 2
@@ -375,19 +385,10 @@ async def test_create_is_retried_when_the_connection_was_never_opened(
     emulator: RunaiEmulator,
 ) -> None:
     resolver = ScriptedResolver(socket.EAI_AGAIN)  # no connection: the server saw nothing
-    port = emulator.base_url.rsplit(":", 1)[1]
-    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
     request = RegistryCreationRequest(
         AssetCreationRequest("new", Scope.TENANT), RegistrySpec("https://r", "u", "p")
     )
-    async with aiohttp.ClientSession(connector=connector) as session:
-        client = RegistryClient(
-            f"http://registry.test:{port}",
-            token=emulator.token,
-            session=session,
-            retry=FAST,
-            allow_insecure_http=True,
-        )
+    async with resolved_by(resolver, emulator) as client:
         created = await client.create_registry(request)
     assert created.meta.name == "new"
     assert resolver.calls == 2

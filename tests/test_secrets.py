@@ -28,6 +28,7 @@ from runai_registry_async import (
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import BASE, PASSWORD, REGISTRY_ID, TOKEN, registry_json
+from .conftest import OPERATIONS as SEVEN_OPERATIONS
 
 SECRET = "client-SECRET-0987"
 
@@ -104,13 +105,7 @@ async def test_token_request_failures_hide_the_secret(caplog: pytest.LogCaptureF
 REFRESH = "refresh-SECRET-4242"
 ALL_SECRETS = (PASSWORD, TOKEN, SECRET, REFRESH)
 OPERATIONS = (
-    "list_registries",
-    "create_registry",
-    "get_registry",
-    "update_registry",
-    "delete_registry",
-    "list_repositories",
-    "list_tags",
+    *SEVEN_OPERATIONS,
     "iter_registries",
     "iter_repositories",
     "iter_tags",

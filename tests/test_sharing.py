@@ -19,6 +19,8 @@ from runai_registry_async import (
 from runai_registry_async._sharing import SharedGets
 from runai_registry_async.testing import RunaiEmulator
 
+from .conftest import OPERATIONS
+
 
 async def test_100_concurrent_identical_calls_make_one_request(emulator: RunaiEmulator) -> None:
     registry = emulator.add_registry("r")
@@ -122,15 +124,7 @@ async def test_the_cache_expires_and_stays_bounded() -> None:
 
 @pytest.mark.parametrize(
     "operation",
-    [
-        "list_registries",
-        "create_registry",
-        "get_registry",
-        "update_registry",
-        "delete_registry",
-        "list_repositories",
-        "list_tags",
-    ],
+    OPERATIONS,
 )
 async def test_every_operation_takes_retry_per_call(
     emulator: RunaiEmulator, operation: str
