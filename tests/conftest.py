@@ -13,21 +13,14 @@ from aioresponses import core as aioresponses_core
 
 from runai_registry_async import RegistryClient
 from runai_registry_async.testing import RunaiEmulator
+from runai_registry_async.testing._emulator import OPERATIONS as EMULATED_OPERATIONS
 
 BASE = "https://runai.example.com"
 TOKEN = "tok-SECRET-abc123"
 PASSWORD = "hunter2-PASSWORD-xyz"
 REGISTRY_ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
 # The seven Registry operations, by the emulator's names for them.
-OPERATIONS = (
-    "list_registries",
-    "create_registry",
-    "get_registry",
-    "update_registry",
-    "delete_registry",
-    "list_repositories",
-    "list_tags",
-)
+OPERATIONS = tuple(name for name in EMULATED_OPERATIONS if name != "token")
 
 
 def registry_json(**meta: Any) -> dict[str, Any]:
