@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 
 from ._auth import ClientCredentials
+from ._cli_output import result_json, table
 from ._cli_queries import EXIT_PARTIAL, add_query_commands, find, tag_filter, watch
 from ._cli_queries import latest as latest_command
-from ._cli_table import table
 from ._client import RegistryClient
 from ._converter import converter
 from ._crawl import CrawlResult, CrawlStats, crawl_tags
@@ -244,7 +244,7 @@ async def _tags(client: RegistryClient, args: argparse.Namespace) -> None:
 
 async def _crawl(client: RegistryClient, args: argparse.Namespace) -> int:
     def write_line(result: CrawlResult) -> None:
-        sys.stdout.write(orjson.dumps(_result_json(result)).decode() + "\n")
+        sys.stdout.write(orjson.dumps(result_json(result)).decode() + "\n")
 
     stats = await _run_crawl(client, args, write_line)
     sys.stdout.flush()
@@ -298,21 +298,6 @@ async def _run_crawl(
     if progress is not None:
         progress.show(final=True)
     return crawl.stats
-
-
-def _result_json(result: CrawlResult) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "registryId": result.registry_id,
-        "registryName": result.registry_name,
-        "repository": result.repository,
-        "tags": result.tags,
-    }
-    if result.error is not None:
-        data["error"] = str(result.error)
-        data["errorType"] = type(result.error).__name__
-        data["status"] = getattr(result.error, "status", None)
-        data["attempts"] = result.error.attempts
-    return data
 
 
 class _Progress:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from ._cli_table import table
+from ._cli_output import result_json, table
 from ._client import RegistryClient
 from ._queries import find_tags, latest_tags
 from ._tags import TagFilter
@@ -57,16 +57,8 @@ async def find(client: RegistryClient, args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         deadline=args.deadline,
     ):
-        line: dict[str, Any] = {
-            "registryId": result.registry_id,
-            "registryName": result.registry_name,
-            "repository": result.repository,
-            "tags": result.tags,
-        }
-        if result.error is not None:
-            failed += 1
-            line["error"] = str(result.error)
-        sys.stdout.write(orjson.dumps(line).decode() + "\n")
+        failed += result.error is not None
+        sys.stdout.write(orjson.dumps(result_json(result)).decode() + "\n")
     sys.stdout.flush()
     return EXIT_PARTIAL if failed else 0
 

@@ -152,6 +152,7 @@ class Transport:
         "_session",
         "_owns_session",
         "_ssl",
+        "_request_ssl",
         "_max_connections",
         "_proxy",
         "max_response_bytes",
@@ -179,6 +180,11 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self._ssl = ssl
+        # A borrowed session gets the context per request; ``True`` leaves it to the
+        # connector (the owned one was built with the context, or verifies by default).
+        self._request_ssl: ssl_module.SSLContext | bool = (
+            ssl if ssl is not None and session is not None else True
+        )
         self._max_connections = max_connections
         # Wrapped: a proxy URL may carry credentials.
         self._proxy = _chosen_proxy(url, proxy, trust_env=trust_env and session is None)
@@ -256,27 +262,16 @@ class Transport:
         # inside, they would carry aiohttp's exception (request headers and all) along.
         error: RunaiError
         try:
-            if self._ssl is not None and not self._owns_session:
-                response = await session.request(
-                    method,
-                    url,
-                    headers=headers.value,
-                    timeout=timeout,
-                    data=None if body is None else body.value,
-                    allow_redirects=False,
-                    ssl=self._ssl,
-                    proxy=None if self._proxy is None else self._proxy.value,
-                )
-            else:
-                response = await session.request(
-                    method,
-                    url,
-                    headers=headers.value,
-                    timeout=timeout,
-                    data=None if body is None else body.value,
-                    allow_redirects=False,
-                    proxy=None if self._proxy is None else self._proxy.value,
-                )
+            response = await session.request(
+                method,
+                url,
+                headers=headers.value,
+                timeout=timeout,
+                data=None if body is None else body.value,
+                allow_redirects=False,
+                ssl=self._request_ssl,
+                proxy=None if self._proxy is None else self._proxy.value,
+            )
         except aiohttp.ClientConnectorError as exc:
             error = self._scrubbed(_connect_error(exc, operation))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

@@ -292,6 +292,20 @@ async def test_tags_sorted_filtered_and_latest(emulator: RunaiEmulator) -> None:
     assert as_json(out) == {"tags": ["latest", "v1.10.0", "v1.9.2"]}
 
 
+async def test_find_prints_failures_as_crawl_does(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("hub")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
+    emulator.fail_next("list_tags", 10, status=503)
+    code, out, _ = await cli(emulator, "--retries", "0", "find", "team/app")
+    [line] = [as_json(text) for text in out.splitlines()]
+    assert code == 3
+    assert (line["errorType"], line["status"], line["attempts"]) == (
+        "ServiceUnavailableError",
+        503,
+        1,
+    )
+
+
 async def test_find_and_latest_across_registries(emulator: RunaiEmulator) -> None:
     for name, tags in (("hub", ["1.0", "1.2-cuda12"]), ("ecr", ["2.0"]), ("gcr", [])):
         registry = emulator.add_registry(name)

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from runai_registry_async import RegistryClient
+from runai_registry_async import RegistryClient, TransportError
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import Handler
@@ -229,3 +229,25 @@ def test_base_url_errors_never_echo_credentials_or_query() -> None:
             RegistryClient(url, token="t")
         assert "hunter2" not in str(caught.value)
         assert "QSECRET" not in str(caught.value)
+
+
+async def test_a_borrowed_session_gets_the_clients_ssl_context() -> None:
+    import trustme
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    async with RunaiEmulator(ssl_context=server_context) as emulator:
+        async with aiohttp.ClientSession() as session:  # its connector verifies by default
+            with_context = RegistryClient(
+                emulator.base_url, token=emulator.token, session=session, ssl=trusted
+            )
+            assert await with_context.list_registries() == []
+            without = RegistryClient(
+                emulator.base_url, token=emulator.token, session=session, retry=None
+            )
+            with pytest.raises(TransportError, match="certificate"):
+                await without.list_registries()
+        assert emulator.count("list_registries") == 1
