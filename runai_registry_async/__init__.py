@@ -2,7 +2,7 @@
 
 from ._auth import ClientCredentials
 from ._client import RegistryClient
-from ._crawl import CrawlResult, CrawlStats, TagCrawl, crawl_tags
+from ._crawl import CrawlFailure, CrawlResult, CrawlStats, CrawlTags, TagCrawl, crawl_tags
 from ._errors import (
     ApiError,
     BadRequestError,
@@ -27,6 +27,7 @@ from ._models import (
     Registry,
     RegistryCreationRequest,
     RegistrySpec,
+    RegistrySpecRequest,
     RegistryUpdateRequest,
     RepositoryTags,
     Scope,
@@ -35,6 +36,7 @@ from ._models import (
 from ._queries import LatestTag, find_tags, latest_tags
 from ._retry import RetryPolicy
 from ._tags import TagFilter, latest, sort_tags, version_key
+from ._version import __version__
 from ._watch import TagEvent, TagSnapshot, WatchError, watch_tags
 
 __all__ = [
@@ -46,8 +48,10 @@ __all__ = [
     "BadRequestError",
     "ClientCredentials",
     "ConflictError",
+    "CrawlFailure",
     "CrawlResult",
     "CrawlStats",
+    "CrawlTags",
     "CredentialKind",
     "DeadlineExceeded",
     "DecodeError",
@@ -60,6 +64,7 @@ __all__ = [
     "RegistryClient",
     "RegistryCreationRequest",
     "RegistrySpec",
+    "RegistrySpecRequest",
     "RegistryUpdateRequest",
     "RepositoryTags",
     "RetryPolicy",
@@ -74,6 +79,7 @@ __all__ = [
     "UnauthorizedError",
     "WatchError",
     "WorkloadSupportedTypes",
+    "__version__",
     "crawl_tags",
     "find_tags",
     "latest",

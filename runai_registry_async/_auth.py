@@ -82,7 +82,7 @@ class ClientCredentials:
                 orjson.dumps(
                     {
                         "grantType": "client_credentials",
-                        "clientId": self.client_id,
+                        "clientID": self.client_id,
                         "clientSecret": self.client_secret,
                     }
                 )

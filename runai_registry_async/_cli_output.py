@@ -1,18 +1,68 @@
-"""What the command line prints: aligned tables, JSON records of crawl results."""
+"""What the command line prints: tables that fit the terminal, JSON and JSON Lines."""
 
 from __future__ import annotations
 
+import shutil
+import sys
 from typing import Any
 
+import orjson
+
+from ._converter import converter
 from ._crawl import CrawlResult
+from ._models import Registry
+
+GAP = 2
+ELLIPSIS = "…"
 
 
-def table(headers: list[str], rows: list[list[str]]) -> str:
+def fit_widths(widths: list[int], limit: int, *, gap: int = GAP) -> list[int]:
+    """Column widths whose row (with ``gap`` between columns) fits in ``limit``.
+
+    Only the widest columns give way, all to one common cap, so a narrow column (an id,
+    a scope) stays whole. No column goes below one character.
+    """
+    room = limit - gap * (len(widths) - 1)
+    if sum(widths) <= room:
+        return list(widths)
+    low, high = 1, max(widths)  # the largest cap that fits, by bisection
+    while low < high:
+        cap = (low + high + 1) // 2
+        if sum(min(w, cap) for w in widths) <= room:
+            low = cap
+        else:
+            high = cap - 1
+    return [min(w, low) for w in widths]
+
+
+def clip(cell: str, width: int) -> str:
+    """``cell`` in at most ``width`` characters, an ellipsis marking a cut."""
+    return cell if len(cell) <= width else cell[: width - 1] + ELLIPSIS
+
+
+def table(headers: list[str], rows: list[list[str]], *, width: int | None = None) -> str:
+    """Aligned columns; with ``width``, cut to fit it."""
     widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    if width is not None:
+        widths = fit_widths(widths, width)
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        "  ".join(clip(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in [headers, *rows]
     )
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """A table on stdout, fitted to the terminal when stdout is one (whole when piped)."""
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    print(table(headers, rows, width=width))
+
+
+def write_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def write_json_line(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data).decode() + "\n")
 
 
 def result_json(result: CrawlResult) -> dict[str, Any]:
@@ -29,3 +79,36 @@ def result_json(result: CrawlResult) -> dict[str, Any]:
         data["status"] = getattr(result.error, "status", None)
         data["attempts"] = result.error.attempts
     return data
+
+
+def registry_json(registry: Registry) -> dict[str, Any]:
+    data: dict[str, Any] = converter.unstructure(registry)
+    if data["spec"].get("password") is not None:
+        data["spec"]["password"] = "***"
+    return data
+
+
+def print_registries(registries: list[Registry], as_json: bool, *, single: bool = False) -> None:
+    if as_json:
+        items = [registry_json(r) for r in registries]
+        write_json(items[0] if single else items)
+        return
+    rows = [
+        [
+            r.meta.id,
+            r.meta.name,
+            r.meta.scope.value,
+            r.spec.url,
+            r.spec.user,
+            r.meta.updated_at.isoformat(timespec="seconds"),
+        ]
+        for r in registries
+    ]
+    print_table(["ID", "NAME", "SCOPE", "URL", "USER", "UPDATED"], rows)
+
+
+def print_names(names: list[str], header: str, as_json: bool, *, key: str) -> None:
+    if as_json:
+        write_json({key: names})
+    else:
+        print_table([header], [[n] for n in names])

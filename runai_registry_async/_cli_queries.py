@@ -1,4 +1,4 @@
-"""The command line's questions about tags: ``find`` and ``latest`` across registries."""
+"""The command line's questions about tags across registries: ``find``, ``latest``, ``watch``."""
 
 from __future__ import annotations
 
@@ -10,45 +10,47 @@ from typing import Any
 
 import orjson
 
-from ._cli_output import result_json, table
+from ._cli_args import EXIT_PARTIAL, count, positive, tag_filter
+from ._cli_output import print_table, result_json, write_json_line
 from ._client import RegistryClient
 from ._queries import find_tags, latest_tags
-from ._tags import TagFilter
 from ._watch import TagEvent, TagSnapshot, watch_tags
 
-#: A run in which some result failed (the others were printed).
-EXIT_PARTIAL = 3
 
-
-def add_query_commands(commands: Any) -> None:
-    """``find`` and ``latest`` on the CLI's subcommand parsers."""
+def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """``find``, ``latest`` and ``watch`` on the CLI's subcommand parsers."""
     find = commands.add_parser(
-        "find", help="a repository across registries, with its matching tags (JSON Lines)"
+        "find",
+        help="a repository across registries, with its matching tags (JSON Lines)",
+        parents=parents,
     )
     find.add_argument("repository")
     find.add_argument("--tag", action="append", default=[], metavar="GLOB", help="repeatable")
     find.add_argument("--exclude", action="append", default=[], metavar="GLOB")
-    find.add_argument("--concurrency", type=int, default=16)
-    latest = commands.add_parser("latest", help="the newest tag of a repository, per registry")
+    find.add_argument("--concurrency", type=count, default=16)
+    find.set_defaults(handler=_find)
+    latest = commands.add_parser(
+        "latest", help="the newest tag of a repository, per registry", parents=parents
+    )
     latest.add_argument("repository")
     latest.add_argument("--include", action="append", default=[], metavar="GLOB")
     latest.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     latest.add_argument("--sort", choices=["version", "lexical"], default="version")
-    latest.add_argument("--concurrency", type=int, default=16)
-    watch = commands.add_parser("watch", help="JSON Lines of tags added and removed, by polling")
+    latest.add_argument("--concurrency", type=count, default=16)
+    latest.set_defaults(handler=_latest)
+    watch = commands.add_parser(
+        "watch", help="JSON Lines of tags added and removed, by polling", parents=parents
+    )
     watch.add_argument(
         "--repository", action="append", default=[], metavar="R", help="repeatable; default: all"
     )
-    watch.add_argument("--interval", type=float, default=60.0, help="seconds between polls")
+    watch.add_argument("--interval", type=positive, default=60.0, help="seconds between polls")
     watch.add_argument("--state", type=Path, help="a file to resume from, saved after each poll")
-    watch.add_argument("--polls", type=int, help="stop after this many polls (default: never)")
+    watch.add_argument("--polls", type=count, help="stop after this many polls (default: never)")
+    watch.set_defaults(handler=_watch)
 
 
-def tag_filter(include: list[str], exclude: list[str]) -> TagFilter:
-    return TagFilter(include=tuple(include), exclude=tuple(exclude))
-
-
-async def find(client: RegistryClient, args: argparse.Namespace) -> int:
+async def _find(client: RegistryClient, args: argparse.Namespace) -> int:
     failed = 0
     async for result in find_tags(
         client,
@@ -58,12 +60,12 @@ async def find(client: RegistryClient, args: argparse.Namespace) -> int:
         deadline=args.deadline,
     ):
         failed += result.error is not None
-        sys.stdout.write(orjson.dumps(result_json(result)).decode() + "\n")
+        write_json_line(result_json(result))
     sys.stdout.flush()
     return EXIT_PARTIAL if failed else 0
 
 
-async def latest(client: RegistryClient, args: argparse.Namespace) -> int:
+async def _latest(client: RegistryClient, args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     failed = 0
     async for found in latest_tags(
@@ -86,16 +88,14 @@ async def latest(client: RegistryClient, args: argparse.Namespace) -> int:
         )
     if args.json:
         for row in rows:
-            sys.stdout.write(orjson.dumps(row).decode() + "\n")
+            write_json_line(row)
     else:
-        print(
-            table(
-                ["REGISTRY", "REPOSITORY", "TAG"],
-                [
-                    [r["registryName"] or r["registryId"], r["repository"] or "", r["tag"] or "-"]
-                    for r in rows
-                ],
-            )
+        print_table(
+            ["REGISTRY", "REPOSITORY", "TAG"],
+            [
+                [r["registryName"] or r["registryId"], r["repository"] or "", r["tag"] or "-"]
+                for r in rows
+            ],
         )
     return EXIT_PARTIAL if failed else 0
 
@@ -104,7 +104,7 @@ class _EnoughPolls(Exception):
     """Raised from the poll hook to end ``watch --polls N`` after its last poll."""
 
 
-async def watch(client: RegistryClient, args: argparse.Namespace) -> int:
+async def _watch(client: RegistryClient, args: argparse.Namespace) -> int:
     snapshot = _load_state(args.state)
     targets = await _targets(client, args.repository)
     if not targets:
@@ -137,7 +137,7 @@ async def watch(client: RegistryClient, args: argparse.Namespace) -> int:
                 line["tag"] = event.tag
             else:
                 line["error"] = str(event.error)
-            sys.stdout.write(orjson.dumps(line).decode() + "\n")
+            write_json_line(line)
             sys.stdout.flush()
     except _EnoughPolls:
         pass

@@ -1,6 +1,6 @@
 """The one cattrs converter: snake_case attrs fields <-> the spec's camelCase JSON.
 
-Reading is tolerant (unknown keys ignored, unknown enum values kept as plain strings);
+Reading is tolerant (unknown keys ignored, unknown enum values kept as pseudo-members);
 writing omits optional fields left as None. Decoding failures become ``DecodeError``
 naming the JSON path that failed.
 """
@@ -59,38 +59,6 @@ converter.register_structure_hook_factory(attrs.has, _structure_attrs)
 converter.register_unstructure_hook_factory(attrs.has, _unstructure_attrs)
 
 
-def _tolerant_enum(tp: Any) -> type[Enum] | None:
-    """The enum of a ``SomeEnum | str`` (or ``| None``) annotation, else None."""
-    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
-        return None
-    args = set(typing.get_args(tp)) - {type(None)}
-    enums = [a for a in args if isinstance(a, type) and issubclass(a, Enum)]
-    if len(enums) == 1 and args == {enums[0], str}:
-        return enums[0]
-    return None
-
-
-def _structure_tolerant_enum(tp: Any) -> Callable[[Any, Any], Any]:
-    enum = _tolerant_enum(tp)
-    assert enum is not None
-    members = {m.value: m for m in enum}
-    nullable = type(None) in typing.get_args(tp)
-
-    def structure(value: Any, _: Any) -> Any:
-        if type(value) is str:
-            return members.get(value, value)
-        if value is None and nullable:
-            return None
-        raise WrongType(f"expected a string, got {type(value).__name__}")
-
-    return structure
-
-
-converter.register_structure_hook_factory(
-    lambda tp: _tolerant_enum(tp) is not None, _structure_tolerant_enum
-)
-
-
 if sys.version_info >= (3, 11):
     _parse_iso = datetime.fromisoformat
 else:  # pragma: no cover - Python 3.10's fromisoformat knows no "Z"
@@ -118,12 +86,21 @@ def _unstructure_datetime(value: datetime) -> str:
 
 # Unstructured data is plain JSON types, so it round-trips without orjson in between.
 converter.register_unstructure_hook(datetime, _unstructure_datetime)
+
+
+def _structure_open_enum(value: Any, enum: type[Enum]) -> Enum:
+    # An unknown string becomes a pseudo-member (the models' _OpenEnum): servers add
+    # scopes and kinds before clients learn them.
+    if type(value) is not str:
+        raise WrongType(f"expected a string, got {type(value).__name__}")
+    return enum(value)
+
+
 # Each str-based enum is registered by name: as a str subclass it would otherwise
-# dispatch to the str hooks. A bare enum annotation (request objects) is strict; the
-# ``Enum | str`` of response fields is tolerant (below).
+# dispatch to the str hooks.
 for _enum in (Scope, AssetKind, CredentialKind, DistFramework):
     converter.register_unstructure_hook(_enum, lambda member: member.value)
-    converter.register_structure_hook(_enum, lambda value, enum: enum(value))
+    converter.register_structure_hook(_enum, _structure_open_enum)
 
 
 _JOIN_CHUNK = 4096
@@ -177,8 +154,8 @@ for _kind in _SCALARS:
 
 
 def _optional_inner(tp: Any) -> Any:
-    """X for an ``X | None`` annotation (that is not a tolerant enum), else None."""
-    if typing.get_origin(tp) not in (typing.Union, types.UnionType) or _tolerant_enum(tp):
+    """X for an ``X | None`` annotation, else None."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
         return None
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     return args[0] if len(args) == 1 and len(typing.get_args(tp)) == 2 else None

@@ -27,26 +27,46 @@ RegistrySource = Iterable[RegistryRef] | AsyncIterable[RegistryRef]
 
 
 @frozen
-class CrawlResult:
-    """One outcome of a crawl.
+class CrawlTags:
+    """A repository's tags, or (``repository=None``, ``tags=[]``) a registry with no
+    repository at all, so that an inventory can tell "empty" from "skipped".
 
-    A repository's tags (``tags`` set); a registry with no repository at all
-    (``repository=None``, ``tags=[]``, :attr:`empty` true), so that an inventory can
-    tell "empty" from "skipped"; or an error: with ``repository=None`` when the
-    registry's repositories could not be listed, else for that repository's tags.
     ``registry_name`` is None when the registry was given by id.
     """
 
     registry_id: str
     registry_name: str | None
     repository: str | None
-    tags: list[str] | None
-    error: RunaiError | None = None
+    tags: list[str]
+    #: Always None here; ``result.error is None`` tells this class from :class:`CrawlFailure`.
+    error: None = None
 
     @property
     def empty(self) -> bool:
         """True for a registry that has no repository (matching the search)."""
-        return self.repository is None and self.error is None
+        return self.repository is None
+
+
+@frozen
+class CrawlFailure:
+    """A lookup that failed: with ``repository=None`` when the registry's repositories
+    could not be listed, else for that repository's tags."""
+
+    registry_id: str
+    registry_name: str | None
+    repository: str | None
+    error: RunaiError
+    #: Always None here.
+    tags: None = None
+
+    @property
+    def empty(self) -> bool:
+        """Always false: a failure says nothing about what the registry holds."""
+        return False
+
+
+#: One outcome of a crawl. ``if result.error is None:`` narrows it to :class:`CrawlTags`.
+CrawlResult = CrawlTags | CrawlFailure
 
 
 @define
@@ -377,7 +397,7 @@ class _CrawlRun:
                 stats.registries += 1
                 stats.repositories_found += len(repositories)
                 if not repositories:
-                    return CrawlResult(work.id, work.name, None, []), []
+                    return CrawlTags(work.id, work.name, None, []), []
                 return None, repositories
             if not repository:
                 raise DecodeError(
@@ -400,7 +420,7 @@ class _CrawlRun:
                 stats.repositories_done += 1
             if self.on_error == "raise":
                 raise
-            return CrawlResult(work.id, work.name, repository, None, exc), []
+            return CrawlFailure(work.id, work.name, repository, exc), []
         finally:
             if self._aimd is not None:
                 # Throttled while this job ran (any retry of it included): fewer at once.
@@ -413,7 +433,7 @@ class _CrawlRun:
         stats.tags += len(found.tags)
         if self.skip_empty and not found.tags:
             return None, []
-        return CrawlResult(work.id, work.name, repository, found.tags), []
+        return CrawlTags(work.id, work.name, repository, found.tags), []
 
     def _time_left(self, work: _RegistryWork, repository: str | None) -> float | None:
         if self._until is None:

@@ -24,6 +24,7 @@ __all__ = [
     "Registry",
     "RegistryCreationRequest",
     "RegistrySpec",
+    "RegistrySpecRequest",
     "RegistryUpdateRequest",
     "RepositoryTags",
     "Scope",
@@ -31,7 +32,29 @@ __all__ = [
 ]
 
 
-class Scope(str, Enum):
+class _OpenEnum(str, Enum):
+    """A string enum that a server may extend: an unknown string value becomes a
+    pseudo-member (its own value and name) instead of an error, so that response fields
+    keep the enum type under a type checker. Request validators accept declared members
+    only (:func:`_one_of`)."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if type(value) is not str:
+            return None
+        # Not cached in the class: a hostile server could otherwise grow it without end.
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        return member
+
+    @classmethod
+    def declared(cls, value: object) -> bool:
+        """True for one of the members the spec declares (not a pseudo-member)."""
+        return isinstance(value, cls) and value._name_ in cls.__members__
+
+
+class Scope(_OpenEnum):
     """The scope in which an asset can be used."""
 
     SYSTEM = "system"
@@ -41,7 +64,7 @@ class Scope(str, Enum):
     PROJECT = "project"
 
 
-class AssetKind(str, Enum):
+class AssetKind(_OpenEnum):
     """The kind of an asset; registries are ``AssetKind.REGISTRY``."""
 
     COMPUTE = "compute"
@@ -64,13 +87,13 @@ class AssetKind(str, Enum):
     NGC_API_KEY = "ngcApiKey"
 
 
-class CredentialKind(str, Enum):
+class CredentialKind(_OpenEnum):
     """The kind of credential a registry uses; the spec knows only ``password``."""
 
     PASSWORD = "password"
 
 
-class DistFramework(str, Enum):
+class DistFramework(_OpenEnum):
     """The distributed training framework of a workload."""
 
     MPI = "MPI"
@@ -78,9 +101,6 @@ class DistFramework(str, Enum):
     TF = "TF"
     XGBOOST = "XGBoost"
 
-
-_SCOPES = {m.value: m for m in Scope}
-_CREDENTIAL_KINDS = {m.value: m for m in CredentialKind}
 
 # --- validators for request objects -------------------------------------------------
 
@@ -105,25 +125,26 @@ def _text(*, max_len: int | None = None, optional: bool = False) -> _Validator:
     return check
 
 
-def _one_of(enum: type[Enum], *, optional: bool = False) -> _Validator:
+def _one_of(enum: type[_OpenEnum], *, optional: bool = False) -> _Validator:
     def check(_: Any, attribute: Attribute[Any], value: Any) -> None:
         if value is None and optional:
             return
-        if not isinstance(value, enum):
+        if not enum.declared(value):
             allowed = ", ".join(repr(m.value) for m in enum)
             raise ValueError(f"{attribute.name} must be one of {allowed}, got {value!r}")
 
     return check
 
 
-def _to_scope(value: Any) -> Any:
-    """Accept a Scope or its wire value; anything else is left to the validator."""
-    return _SCOPES.get(value, value) if isinstance(value, str) else value
+# Converters accept a member or its wire value; anything else is left to the validator.
 
 
-def _to_credential_kind(value: Any) -> Any:
-    """A known wire value as its enum member; an unknown one (from a server) stays a str."""
-    return _CREDENTIAL_KINDS.get(value, value) if type(value) is str else value
+def _to_scope(value: Scope | str) -> Scope:
+    return Scope(value) if type(value) is str else value  # type: ignore[return-value]
+
+
+def _to_credential_kind(value: CredentialKind | str) -> CredentialKind:
+    return CredentialKind(value) if type(value) is str else value  # type: ignore[return-value]
 
 
 def _optional(kind: type) -> _Validator:
@@ -163,22 +184,41 @@ class WorkloadSupportedTypes:
     workspace: bool | None = None
     training: bool | None = None
     distributed: bool | None = None
-    dist_framework: DistFramework | str | None = None
+    dist_framework: DistFramework | None = None
 
 
 @frozen
 class RegistrySpec:
-    """Where a registry lives and how to log in to it. The password never shows in a repr.
+    """Where a registry lives and how to log in to it, as the server returns it.
 
-    ``password`` is optional only so that a server that withholds it in responses still
-    decodes; request objects insist on it.
+    ``password`` is optional: the server may withhold it. Requests take a
+    :class:`RegistrySpecRequest`, whose password is required. It never shows in a repr.
     """
 
     url: str
     user: str
     password: str | None = field(default=None, repr=_hide_secret)
-    credential_kind: CredentialKind | str = field(
+    credential_kind: CredentialKind = field(
         default=CredentialKind.PASSWORD, converter=_to_credential_kind
+    )
+
+
+@frozen
+class RegistrySpecRequest:
+    """Where a registry lives and how to log in to it, for a create or an update.
+
+    Every field is required (the API takes the password on each update and never
+    returns it) and checked when built: a bad one raises ValueError. The password
+    never shows in a repr.
+    """
+
+    url: str = field(validator=_text())
+    user: str = field(validator=_text())
+    password: str = field(validator=_text(), repr=_hide_secret)
+    credential_kind: CredentialKind = field(
+        default=CredentialKind.PASSWORD,
+        converter=_to_credential_kind,
+        validator=_one_of(CredentialKind),
     )
 
 
@@ -187,9 +227,9 @@ class AssetMeta:
     """The metadata of an asset as the server returns it."""
 
     name: str
-    scope: Scope | str
+    scope: Scope
     id: str
-    kind: AssetKind | str
+    kind: AssetKind
     created_by: str
     created_at: datetime
     updated_by: str
@@ -224,16 +264,6 @@ class RepositoryTags:
     tags: list[str]
 
 
-def _check_spec(instance: Any, attribute: Attribute[Any], spec: Any) -> None:
-    _instance(RegistrySpec)(instance, attribute, spec)
-    for name in ("url", "user", "password"):
-        value = getattr(spec, name)
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"spec.{name} is required and must be a non-empty string")
-    if spec.credential_kind is not CredentialKind.PASSWORD:
-        raise ValueError(f"spec.credential_kind must be 'password', got {spec.credential_kind!r}")
-
-
 @frozen
 class AssetCreationRequest:
     """The metadata of a new asset. Validated when built: a bad field raises ValueError."""
@@ -264,7 +294,7 @@ class RegistryCreationRequest:
     """The body of ``create_registry``."""
 
     meta: AssetCreationRequest = field(validator=_instance(AssetCreationRequest))
-    spec: RegistrySpec = field(validator=_check_spec)
+    spec: RegistrySpecRequest = field(validator=_instance(RegistrySpecRequest))
 
 
 @frozen
@@ -272,11 +302,11 @@ class RegistryUpdateRequest:
     """The body of ``update_registry``.
 
     The spec requires ``spec`` here but gives it no schema; the server takes the same
-    ``RegistrySpec`` as on create, so that is what this class carries and checks.
+    spec as on create, so this carries a :class:`RegistrySpecRequest` too.
     """
 
     meta: AssetUpdateRequest = field(validator=_instance(AssetUpdateRequest))
-    spec: RegistrySpec = field(validator=_check_spec)
+    spec: RegistrySpecRequest = field(validator=_instance(RegistrySpecRequest))
 
 
 # --- response envelopes (internal: the client unwraps them) ------------------------------

@@ -12,8 +12,8 @@ from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 
 from runai_registry_async import RegistryClient
+from runai_registry_async.testing import OPERATIONS as EMULATED_OPERATIONS
 from runai_registry_async.testing import RunaiEmulator
-from runai_registry_async.testing._emulator import OPERATIONS as EMULATED_OPERATIONS
 
 BASE = "https://runai.example.com"
 TOKEN = "tok-SECRET-abc123"

@@ -1,154 +1,87 @@
-"""The command line, end to end, as a subprocess against the emulator."""
+"""The command line as a whole: global options, exit codes, pipes, Ctrl-C, --help.
+
+Each test runs the installed console script in a subprocess against the emulator.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import re
-import sys
-from typing import Any
+import signal
+from pathlib import Path
 
-import orjson
 import pytest
 
+from runai_registry_async import __version__
+from runai_registry_async._cli import build_parser
 from runai_registry_async.testing import RunaiEmulator
 
-PASSWORD = "cli-PASSWORD-5150"
+from .cli import SCRIPT, as_json, cli, environment, eventually, start
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
 
 
-async def cli(
-    emulator: RunaiEmulator | None,
-    *args: str,
-    stdin: bytes = b"",
-    env: dict[str, str] | None = None,
-) -> tuple[int, str, str]:
-    """Run ``python -m runai_registry_async ARGS``; the emulator keeps serving meanwhile."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RUNAI_")}
-    if emulator is not None:
-        environment.update(RUNAI_BASE_URL=emulator.base_url, RUNAI_TOKEN=emulator.token)
-    environment.update(env or {})
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "runai_registry_async",
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=environment,
-    )
-    out, err = await asyncio.wait_for(process.communicate(stdin), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+async def test_global_options_go_before_or_after_the_command(emulator: RunaiEmulator) -> None:
+    emulator.add_registry("hub")
+    before = await cli(emulator, "--json", "registries", "list")
+    after = await cli(emulator, "registries", "list", "--json")
+    between = await cli(emulator, "registries", "--json", "list")
+    assert before[0] == after[0] == between[0] == 0
+    assert [r["meta"]["name"] for r in as_json(after[1])] == ["hub"]
+    assert before[1] == after[1] == between[1]
+    # After the command, an option takes effect too: no retry of the 503 here.
+    emulator.fail_next("list_registries", 1, status=503)
+    code, _, err = await cli(emulator, "registries", "list", "--retries", "0")
+    assert (code, "HTTP 503" in err) == (1, True)
+    assert emulator.count("list_registries") == 4
 
 
-def as_json(text: str) -> Any:
-    return orjson.loads(text)
+async def test_version() -> None:
+    code, out, _ = await cli(None, "--version")
+    assert (code, out.strip()) == (0, f"runai-registry {__version__}")
 
 
-async def test_registries_crud_round_trip(emulator: RunaiEmulator) -> None:
-    command = [
-        "--json",
-        "registries",
-        "create",
-        "--name",
-        "hub",
-        "--url",
-        "https://hub.example.com",
-        "--user",
-        "robot",
-        "--scope",
-        "project",
-        "--description",
-        "the hub",
-    ]
-    assert PASSWORD not in " ".join(command)
-    code, out, err = await cli(emulator, *command, stdin=PASSWORD.encode() + b"\n")
-    assert (code, err) == (0, "")
-    created = as_json(out)
-    assert created["meta"]["name"] == "hub"
-    assert created["meta"]["scope"] == "project"
-    assert created["spec"]["password"] == "***"
-    assert emulator.registries[created["meta"]["id"]].spec["password"] == PASSWORD
-    rid = created["meta"]["id"]
-
-    code, out, _ = await cli(emulator, "--json", "registries", "get", rid)
-    assert code == 0
-    assert as_json(out)["meta"]["id"] == rid
-
-    code, out, _ = await cli(emulator, "--json", "registries", "list", "--name", "hub")
-    assert [r["meta"]["name"] for r in as_json(out)] == ["hub"]
-
-    code, out, _ = await cli(emulator, "registries", "list")
-    header, row = out.splitlines()
-    assert header.split() == ["ID", "NAME", "SCOPE", "URL", "USER", "UPDATED"]
-    assert row.split()[:5] == [rid, "hub", "project", "https://hub.example.com", "robot"]
-    assert header.index("NAME") == row.index("hub")  # aligned columns
-
-    code, out, _ = await cli(
-        emulator,
-        "--json",
-        "registries",
-        "update",
-        rid,
-        "--name",
-        "hub2",
-        "--url",
-        "https://hub.example.com",
-        "--user",
-        "robot",
-        stdin=b"new-" + PASSWORD.encode(),
-    )
-    assert code == 0
-    assert as_json(out)["meta"]["updateCount"] == 1
-
-    code, out, _ = await cli(emulator, "registries", "delete", rid)
-    assert (code, out.strip()) == (0, f"deleted {rid}")
-    assert emulator.registries == {}
-    for text in (out, err):
-        assert PASSWORD not in text
+@pytest.mark.parametrize(
+    ("args", "env", "names"),
+    [
+        (["crawl", "--concurrency", "0"], {}, "--concurrency"),
+        (["--timeout", "-1", "registries", "list"], {}, "--timeout"),
+        (["registries", "list", "--timeout", "nan"], {}, "--timeout"),
+        (["registries", "list", "--retries", "-1"], {}, "--retries"),
+        (["registries", "list", "--max-per-second", "0"], {}, "--max-per-second"),
+        (["crawl", "--per-registry", "0"], {}, "--per-registry"),
+        (["watch", "--interval", "0"], {}, "--interval"),
+        (["watch", "--polls", "0"], {}, "--polls"),
+        (["registries", "frobnicate"], {}, "invalid choice"),
+        (["registries", "list"], {"RUNAI_BASE_URL": ""}, "RUNAI_BASE_URL"),
+        (["registries", "list"], {"RUNAI_TOKEN": ""}, "RUNAI_TOKEN"),
+        (["registries", "list"], {"RUNAI_TOKEN": "", "RUNAI_CLIENT_ID": "id"}, "CLIENT_SECRET"),
+        (
+            ["registries", "list", "--base-url", "http://runai.example.com"],
+            {},
+            "--allow-insecure-http",
+        ),
+        (["registries", "list", "--base-url", "https://x.example.com/api/v1"], {}, "--base-url"),
+        (["registries", "create", "--name", "n", "--url", "u", "--user", "u"], {}, "password"),
+        (["registries", "update", "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"], {}, "password"),
+    ],
+)
+async def test_usage_errors_exit_2_before_any_request(
+    emulator: RunaiEmulator, args: list[str], env: dict[str, str], names: str
+) -> None:
+    code, out, err = await cli(emulator, *args, env=env)
+    assert (code, out) == (2, "")
+    assert "error:" in err
+    assert names in err
+    # The CLI's words, never the library's parameter names.
+    assert not re.search(r"\b(allow_insecure_http|base_url|max_per_second)\b", err)
+    assert "Traceback" not in err
+    assert emulator.requests == []
 
 
-async def test_repositories_and_tags(emulator: RunaiEmulator) -> None:
-    registry = emulator.add_registry("r")
-    emulator.add_repository(registry.id, "team/app", tags=["1.0", "1.1", "latest"])
-    emulator.add_repository(registry.id, "team/db", tags=["15"])
-    code, out, _ = await cli(emulator, "--json", "repositories", registry.id, "--search", "app")
-    assert (code, as_json(out)) == (0, {"repositories": ["team/app"]})
-    code, out, _ = await cli(emulator, "tags", registry.id, "team/app", "--search", "1.")
-    assert (code, out.splitlines()) == (0, ["TAG", "1.0", "1.1"])
-    code, out, _ = await cli(emulator, "--json", "tags", registry.id, "team/app")
-    assert as_json(out) == {"tags": ["1.0", "1.1", "latest"]}
-
-
-async def test_crawl_streams_json_lines(emulator: RunaiEmulator) -> None:
-    emulator.seed(registries=3, repositories=4, tags=6)
-    code, out, err = await cli(emulator, "crawl", "--concurrency", "4", "--tag-search", "cuda12.0")
-    assert code == 0
-    # No live progress line (stderr is not a terminal), but always the summary.
-    assert re.fullmatch(
-        r"crawled 3 registries, 12 repositories, 24 tags; 0 errors; 16 requests in [\d.]+ s\n",
-        err,
-    ), err
-    lines = [as_json(line) for line in out.splitlines()]
-    assert len(lines) == 12
-    assert {tuple(sorted(line)) for line in lines} == {
-        ("registryId", "registryName", "repository", "tags")
-    }
-    assert all(all(t.endswith("cuda12.0") for t in line["tags"]) for line in lines)
-
-
-async def test_crawl_reports_errors_as_lines(emulator: RunaiEmulator) -> None:
-    emulator.seed(registries=1, repositories=2, tags=1)
-    emulator.fail_next("list_tags", 1, status=404)
-    code, out, err = await cli(emulator, "crawl")
-    lines = [as_json(line) for line in out.splitlines()]
-    assert code == 3  # some results failed; the others were printed
-    assert sum("error" in line for line in lines) == 1
-    assert "; 1 errors;" in err
-
-
-async def test_errors_are_one_line_and_exit_1(emulator: RunaiEmulator) -> None:
+async def test_api_errors_are_one_line_and_exit_1(emulator: RunaiEmulator) -> None:
     code, out, err = await cli(
         emulator, "registries", "get", "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
     )
@@ -156,196 +89,81 @@ async def test_errors_are_one_line_and_exit_1(emulator: RunaiEmulator) -> None:
     assert err.count("\n") == 1
     assert err.startswith("runai-registry: error: GET /api/v1/asset/registries/")
     assert "404" in err
-    assert "Traceback" not in err
-    code, _, err = await cli(emulator, "registries", "get", "not-a-uuid")
-    assert code == 1
-    assert "asset_id must be a UUID" in err
     code, _, err = await cli(emulator, "registries", "list", env={"RUNAI_TOKEN": "wrong"})
-    assert code == 1
-    assert "HTTP 401" in err
-    assert "wrong" not in err
+    assert (code, "HTTP 401" in err, "wrong" in err) == (1, True, False)
 
 
-async def test_usage_errors_exit_2() -> None:
-    code, _, err = await cli(None, "registries", "list")
-    assert code == 2
-    assert "RUNAI_BASE_URL" in err
-    code, _, err = await cli(None, "registries", "frobnicate")
-    assert code == 2
-    assert "invalid choice" in err
-    code, _, _ = await cli(
-        None,
-        "--base-url",
-        "https://x.example.com",
-        "registries",
-        "list",
-        env={"RUNAI_CLIENT_ID": "only-the-id"},
-    )
-    assert code == 2
+async def test_stdout_closed_before_anything_is_written_exits_quietly(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.seed(registries=2, repositories=3, tags=5)
+    for args in (["crawl"], ["registries", "list"], ["--json", "registries", "list"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # nobody will ever read: every write is EPIPE
+        process = await start(emulator, *args, stdout=write_end)
+        os.close(write_end)
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+        assert (process.returncode, err.decode()) == (141, ""), args
 
 
-async def test_missing_password_is_refused(emulator: RunaiEmulator) -> None:
-    code, _, err = await cli(
-        emulator, "registries", "create", "--name", "n", "--url", "u", "--user", "u"
-    )
-    assert code == 2
-    assert "password is required" in err
-    assert emulator.requests == []
-
-
-async def test_client_credentials_from_the_environment(emulator: RunaiEmulator) -> None:
-    env = {
-        "RUNAI_TOKEN": "",
-        "RUNAI_CLIENT_ID": emulator.client_id,
-        "RUNAI_CLIENT_SECRET": emulator.client_secret,
-    }
-    code, out, err = await cli(emulator, "--json", "registries", "list", env=env)
-    assert (code, as_json(out), err) == (0, [], "")
-    assert emulator.tokens_issued == 1
-
-
-async def test_demo_runs_without_credentials() -> None:
-    code, out, err = await cli(
-        None, "demo", "--registries", "2", "--repositories", "3", "--tags", "40"
-    )
-    assert code == 0, err
-    assert "Emulated Run:ai control plane at http://127.0.0.1:" in err
-    assert "Crawled 2 registries, 6 repositories and 240 tags" in out
-    assert "0 errors" in out
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-async def test_ctrl_c_exits_130() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "runai_registry_async",
-        "demo",
-        "--registries",
-        "30",
-        "--repositories",
-        "100",
-        "--tags",
-        "100",
-        "--concurrency",
-        "1",
+async def test_crawl_into_head_exits_quietly_as_other_tools(
+    emulator: RunaiEmulator, tmp_path: Path
+) -> None:
+    # More lines than a pipe holds, so the crawl is still writing when head leaves.
+    emulator.seed(registries=4, repositories=40, tags=60)
+    shell = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        f"'{SCRIPT}' crawl 2>stderr.txt | head -n 1; echo \"${{PIPESTATUS[0]}}\" >status.txt",
+        env=environment(emulator, None),
+        cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    assert process.stderr is not None
-    await asyncio.wait_for(process.stderr.readline(), 60)  # the emulator is up
-    process.send_signal(__import__("signal").SIGINT)
-    _, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 130
-    assert "interrupted" in err.decode()
-    assert "Traceback" not in err.decode()
+    out, _ = await asyncio.wait_for(shell.communicate(), 60)
+    workdir = tmp_path
+    assert len(out.splitlines()) == 1
+    assert as_json(out)["registryName"].startswith("demo-registry-")
+    assert (workdir / "status.txt").read_text().strip() == "141"
+    assert (workdir / "stderr.txt").read_text() == ""
 
 
-def test_progress_line_overwrites_itself(capsys: pytest.CaptureFixture[str]) -> None:
-    from runai_registry_async import CrawlStats
-    from runai_registry_async._cli import _Progress
-
-    stats = CrawlStats(registries=2, repositories=7, tags=300, errors=1)
-    progress = _Progress(stats)
-    progress.show()
-    progress.show()  # within 0.1 s of the last: not redrawn
-    progress.show(final=True)
-    err = capsys.readouterr().err
-    assert err.count("\r") == 2
-    assert err.endswith("\n")
-    assert "2 registries, 7 repositories, 300 tags, 0 requests (0 retried, 1 errors)" in err
-
-
-async def test_crawl_error_lines_carry_status_and_attempts(emulator: RunaiEmulator) -> None:
-    registry = emulator.add_registry("r")
-    emulator.add_repository(registry.id, "team/app", tags=["1"])
-    emulator.fail_next("list_tags", 10, status=503)
-    code, out, _ = await cli(emulator, "--retries", "1", "crawl")
-    lines = [as_json(line) for line in out.splitlines()]
-    assert code == 3
-    assert lines == [
-        {
-            "registryId": registry.id,
-            "registryName": "r",
-            "repository": "team/app",
-            "tags": None,
-            "error": lines[0]["error"],
-            "errorType": "ServiceUnavailableError",
-            "status": 503,
-            "attempts": 2,
-        }
-    ]
-    assert "HTTP 503" in lines[0]["error"]
-
-
-async def test_tags_sorted_filtered_and_latest(emulator: RunaiEmulator) -> None:
-    registry = emulator.add_registry("r")
-    emulator.add_repository(
-        registry.id, "team/app", tags=["v1.10.0", "latest", "v1.9.2", "1.10.1-rc.1", "x.sig"]
-    )
-    base = ["--json", "tags", registry.id, "team/app"]
-    code, out, _ = await cli(emulator, *base, "--sort", "version")
-    assert (code, as_json(out)) == (0, {"tags": ["v1.9.2", "v1.10.0", "1.10.1-rc.1", "latest"]})
-    code, out, _ = await cli(emulator, *base, "--include", "v*", "--latest")
-    assert as_json(out) == {"tags": ["v1.10.0"]}
-    code, out, _ = await cli(emulator, *base, "--exclude", "*rc*", "--sort", "lexical")
-    assert as_json(out) == {"tags": ["latest", "v1.10.0", "v1.9.2"]}
-
-
-async def test_find_prints_failures_as_crawl_does(emulator: RunaiEmulator) -> None:
+async def test_ctrl_c_during_a_request_exits_130(emulator: RunaiEmulator) -> None:
     registry = emulator.add_registry("hub")
-    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
-    emulator.fail_next("list_tags", 10, status=503)
-    code, out, _ = await cli(emulator, "--retries", "0", "find", "team/app")
-    [line] = [as_json(text) for text in out.splitlines()]
-    assert code == 3
-    assert (line["errorType"], line["status"], line["attempts"]) == (
-        "ServiceUnavailableError",
-        503,
-        1,
-    )
+    emulator.add_repository(registry.id, "team/app", tags=["1"])
+    emulator.delay("list_tags", 120)  # far longer than this test may take
+    process = await start(emulator, "crawl")
+
+    await eventually(lambda: emulator.in_flight > 0)  # the tags request is waiting
+    process.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 130
+    assert (out, err.decode()) == (b"", "interrupted\n")
+
+    await eventually(lambda: emulator.in_flight == 0)  # the client hung up: handler cancelled
+    assert emulator.disconnects == 1
 
 
-async def test_find_and_latest_across_registries(emulator: RunaiEmulator) -> None:
-    for name, tags in (("hub", ["1.0", "1.2-cuda12"]), ("ecr", ["2.0"]), ("gcr", [])):
-        registry = emulator.add_registry(name)
-        emulator.add_repository(registry.id, "team/app", tags=tags)
-        emulator.add_repository(registry.id, "team/app-old", tags=["9.9"])
-    code, out, _ = await cli(emulator, "find", "team/app", "--tag", "1.*")
+async def test_help_and_the_readme_synopsis_agree() -> None:
+    code, out, _ = await cli(None, "--help")
     assert code == 0
-    assert [(line["registryName"], line["tags"]) for line in map(as_json, out.splitlines())] == [
-        ("hub", ["1.0", "1.2-cuda12"])
+    [subcommands] = [
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
     ]
-    code, out, _ = await cli(emulator, "--json", "latest", "team/app")
-    assert code == 0
-    assert sorted((r["registryName"], r["tag"]) for r in map(as_json, out.splitlines())) == [
-        ("ecr", "2.0"),
-        ("hub", "1.2-cuda12"),
-    ]
-    code, out, _ = await cli(emulator, "latest", "team/app", "--include", "2*")
-    assert out.splitlines()[0].split() == ["REGISTRY", "REPOSITORY", "TAG"]
-    assert out.splitlines()[1].split() == ["ecr", "team/app", "2.0"]
-
-
-async def test_watch_resumes_from_its_state_file(emulator: RunaiEmulator, tmp_path: Any) -> None:
-    registry = emulator.add_registry("r")
-    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
-    emulator.add_repository(registry.id, "team/app-old", tags=["0.1"])
-    state = tmp_path / "watch.json"
-    command = ["watch", "--repository", "team/app", "--interval", "0.05", "--polls", "1"]
-    code, out, err = await cli(emulator, *command, "--state", str(state))
-    assert (code, out, err) == (0, "", "")  # the baseline is silent...
-    assert as_json(state.read_bytes())["targets"] == [
-        {"registryId": registry.id, "repository": "team/app", "tags": ["1.0"]}
-    ]  # ...and saved
-    emulator.add_repository(registry.id, "team/app", tags=["1.1"])
-    code, out, _ = await cli(emulator, *command, "--state", str(state))
-    events = [as_json(line) for line in out.splitlines()]
-    assert code == 0
-    assert [(e["event"], e["repository"], e["tag"]) for e in events] == [
-        ("added", "team/app", "1.1"),
-        ("removed", "team/app", "1.0"),
-    ]
-    code, _, err = await cli(emulator, "watch", "--repository", "nope", "--polls", "1")
-    assert code == 3
-    assert "no such repository" in err
+    commands = list(subcommands.choices)
+    assert len(commands) == 9
+    for command in commands:
+        assert re.search(rf"^    {command} ", out, re.MULTILINE), command
+    synopsis = README[README.index("## Command line") : README.index("## Notes on the spec")]
+    for command in commands:
+        assert f"runai-registry {command}" in synopsis, command
+    for option in sorted(set(re.findall(r"--[a-z][a-z-]+", out)) - {"--help"}):
+        assert option in synopsis, option
+    for command in commands:
+        code, help_text, _ = await cli(None, command, "--help")
+        assert code == 0
+        assert "global options (before or after the command)" in help_text or command in (
+            "demo",
+            "emulator",
+        )

@@ -23,6 +23,7 @@ from runai_registry_async import (
     Registry,
     RegistryCreationRequest,
     RegistrySpec,
+    RegistrySpecRequest,
     RegistryUpdateRequest,
     RepositoryTags,
     Scope,
@@ -50,7 +51,9 @@ moments = st.datetimes(timezones=st.sampled_from([timezone.utc, timezone(timedel
 
 
 def tolerant(enum: Any) -> st.SearchStrategy[Any]:
-    return st.sampled_from(list(enum)) | text.filter(lambda v: v not in {m.value for m in enum})
+    # Declared members, and the pseudo-members a server's new values become.
+    unknown = text.filter(lambda v: v not in {m.value for m in enum}).map(enum)
+    return st.sampled_from(list(enum)) | unknown
 
 
 workload_types = st.builds(
@@ -86,7 +89,7 @@ metas = st.builds(
     update_count=st.none() | st.integers(0, 2**63 - 1),
 )
 registries = st.builds(Registry, metas, registry_specs)
-full_specs = st.builds(RegistrySpec, text, text, text)
+full_specs = st.builds(RegistrySpecRequest, text, text, text)
 creation_requests = st.builds(
     RegistryCreationRequest,
     st.builds(
@@ -114,6 +117,7 @@ SCHEMA_OF = {
     Registry: "Registry",
     AssetMeta: "AssetMeta",
     RegistrySpec: "RegistrySpec",
+    RegistrySpecRequest: "RegistrySpec",
     WorkloadSupportedTypes: "WorkloadSupportedTypes",
     RegistryCreationRequest: "RegistryCreationRequest",
     AssetCreationRequest: "AssetCreationRequest",

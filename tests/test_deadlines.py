@@ -20,8 +20,8 @@ from runai_registry_async import (
 )
 from runai_registry_async.testing import RunaiEmulator
 
+from .cli import cli
 from .conftest import OPERATIONS, Handler
-from .test_cli import cli
 
 ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
 
@@ -169,13 +169,13 @@ async def test_every_operation_takes_a_deadline(emulator: RunaiEmulator, operati
         AssetCreationRequest,
         AssetUpdateRequest,
         RegistryCreationRequest,
-        RegistrySpec,
+        RegistrySpecRequest,
         RegistryUpdateRequest,
     )
 
     registry = emulator.add_registry("r")
     emulator.add_repository(registry.id, "team/app", tags=["1"])
-    spec = RegistrySpec("https://r.example.com", user="u", password="p")
+    spec = RegistrySpecRequest("https://r.example.com", user="u", password="p")
     calls = {
         "list_registries": lambda c: c.list_registries(deadline=0.3),
         "create_registry": lambda c: c.create_registry(

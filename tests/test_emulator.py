@@ -16,7 +16,7 @@ from runai_registry_async import (
     NotFoundError,
     RegistryClient,
     RegistryCreationRequest,
-    RegistrySpec,
+    RegistrySpecRequest,
     RegistryUpdateRequest,
     Scope,
 )
@@ -112,7 +112,7 @@ async def test_conflicts_filters_and_lookups_through_the_client(emulator: RunaiE
     emulator.add_repository(other.id, "team/app", tags=["1.0", "2.0-rc", "latest"])
     emulator.add_repository(other.id, "infra/db", tags=[])
     request = RegistryCreationRequest(
-        AssetCreationRequest("hub", Scope.TENANT), RegistrySpec("https://h", "u", "p")
+        AssetCreationRequest("hub", Scope.TENANT), RegistrySpecRequest("https://h", "u", "p")
     )
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
         created = await client.create_registry(request)
@@ -121,7 +121,9 @@ async def test_conflicts_filters_and_lookups_through_the_client(emulator: RunaiE
         with pytest.raises(ConflictError):
             await client.update_registry(
                 other.id,
-                RegistryUpdateRequest(AssetUpdateRequest("hub"), RegistrySpec("h", "u", "p")),
+                RegistryUpdateRequest(
+                    AssetUpdateRequest("hub"), RegistrySpecRequest("h", "u", "p")
+                ),
             )
         assert [r.meta.id for r in await client.list_registries("hub")] == [created.meta.id]
         assert len(await client.list_registries()) == 2

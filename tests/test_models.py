@@ -11,6 +11,7 @@ from runai_registry_async import (
     AssetUpdateRequest,
     RegistryCreationRequest,
     RegistrySpec,
+    RegistrySpecRequest,
     RegistryUpdateRequest,
     Scope,
     WorkloadSupportedTypes,
@@ -18,7 +19,7 @@ from runai_registry_async import (
 
 from .conftest import PASSWORD
 
-SPEC = RegistrySpec("https://r.example.com", "robot", PASSWORD)
+SPEC = RegistrySpecRequest("https://r.example.com", "robot", PASSWORD)
 
 
 def test_scope_accepts_the_wire_value() -> None:
@@ -58,23 +59,28 @@ def test_description_of_exactly_250_characters_is_fine() -> None:
 
 
 @pytest.mark.parametrize("missing", ["url", "user", "password"])
-def test_requests_need_every_spec_field(missing: str) -> None:
-    fields = {"url": "https://r", "user": "u", "password": "p"}
-    fields[missing] = ""
-    spec = RegistrySpec(**fields)
-    with pytest.raises(ValueError, match=f"spec.{missing}"):
-        RegistryCreationRequest(AssetCreationRequest("n", Scope.TENANT), spec)
-    with pytest.raises(ValueError, match=f"spec.{missing}"):
-        RegistryUpdateRequest(AssetUpdateRequest("n"), spec)
+@pytest.mark.parametrize("value", ["", None, 5])
+def test_a_request_spec_needs_every_field(missing: str, value: Any) -> None:
+    fields: dict[str, Any] = {"url": "https://r", "user": "u", "password": "p"}
+    fields[missing] = value
+    with pytest.raises(ValueError, match=f"^{missing} must"):
+        RegistrySpecRequest(**fields)
+
+
+def test_a_response_spec_cannot_stand_in_for_a_request_spec() -> None:
+    # The read side's password is optional; a request insists on the request type.
+    spec = RegistrySpec("https://r", "u")
+    with pytest.raises(ValueError, match="spec must be a RegistrySpecRequest"):
+        RegistryCreationRequest(AssetCreationRequest("n", Scope.TENANT), spec)  # type: ignore[arg-type]
 
 
 def test_requests_check_their_parts_types() -> None:
     with pytest.raises(ValueError, match="meta must be a AssetCreationRequest"):
         RegistryCreationRequest(AssetUpdateRequest("n"), SPEC)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="spec must be a RegistrySpec"):
+    with pytest.raises(ValueError, match="spec must be a RegistrySpecRequest"):
         RegistryUpdateRequest(AssetUpdateRequest("n"), {"url": "u"})  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="credential_kind"):
-        RegistryUpdateRequest(AssetUpdateRequest("n"), RegistrySpec("u", "u", "p", "token"))
+    with pytest.raises(ValueError, match="credential_kind must be one of 'password'"):
+        RegistrySpecRequest("u", "u", "p", "token")
 
 
 def test_credential_kind_defaults_to_password() -> None:
@@ -91,6 +97,19 @@ def test_reprs_hide_the_password() -> None:
         assert PASSWORD not in str(obj)
         assert "password='***'" in repr(obj)
     assert "password=None" in repr(RegistrySpec("u", "u"))
+    assert "password='***'" in repr(RegistrySpec("u", "u", PASSWORD))
+
+
+def test_an_unknown_scope_from_a_server_keeps_the_enum_type() -> None:
+    # A pseudo-member: its own value, still a Scope (and so a str), never declared.
+    scope = Scope("galaxy")
+    assert isinstance(scope, Scope)
+    assert (scope.value, scope == "galaxy", Scope.declared(scope)) == ("galaxy", True, False)
+    assert Scope("tenant") is Scope.TENANT
+    assert Scope.declared(Scope.TENANT)
+    assert "galaxy" not in [m.value for m in Scope]  # not added to the class
+    with pytest.raises(ValueError, match="not a valid Scope"):
+        Scope(5)
 
 
 def test_models_are_frozen() -> None:

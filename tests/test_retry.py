@@ -21,7 +21,7 @@ from runai_registry_async import (
     AssetCreationRequest,
     RegistryClient,
     RegistryCreationRequest,
-    RegistrySpec,
+    RegistrySpecRequest,
     RetryPolicy,
     Scope,
     ServiceUnavailableError,
@@ -126,7 +126,7 @@ async def test_connection_reset_on_get_then_success(emulator: RunaiEmulator) -> 
 async def test_post_is_not_retried_on_an_error_status(emulator: RunaiEmulator, status: int) -> None:
     emulator.fail_next("create_registry", 1, status=status)
     request = RegistryCreationRequest(
-        AssetCreationRequest("new", Scope.TENANT), RegistrySpec("https://r", "u", "p")
+        AssetCreationRequest("new", Scope.TENANT), RegistrySpecRequest("https://r", "u", "p")
     )
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
         with pytest.raises(ApiError) as caught:
@@ -139,7 +139,7 @@ async def test_post_is_not_retried_on_an_error_status(emulator: RunaiEmulator, s
 async def test_post_is_not_retried_after_a_reset(emulator: RunaiEmulator) -> None:
     emulator.reset_next("create_registry", 1)
     request = RegistryCreationRequest(
-        AssetCreationRequest("new", Scope.TENANT), RegistrySpec("https://r", "u", "p")
+        AssetCreationRequest("new", Scope.TENANT), RegistrySpecRequest("https://r", "u", "p")
     )
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
         with pytest.raises(TransportError):
@@ -165,7 +165,9 @@ async def test_put_and_delete_are_retried(emulator: RunaiEmulator) -> None:
     registry = emulator.add_registry("r")
     emulator.fail_next("update_registry", 1, status=503)
     emulator.fail_next("delete_registry", 1, status=502)
-    update = RegistryUpdateRequest(AssetUpdateRequest("r2"), RegistrySpec("https://r", "u", "p"))
+    update = RegistryUpdateRequest(
+        AssetUpdateRequest("r2"), RegistrySpecRequest("https://r", "u", "p")
+    )
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
         assert (await client.update_registry(registry.id, update)).meta.name == "r2"
         await client.delete_registry(registry.id)
@@ -386,7 +388,7 @@ async def test_create_is_retried_when_the_connection_was_never_opened(
 ) -> None:
     resolver = ScriptedResolver(socket.EAI_AGAIN)  # no connection: the server saw nothing
     request = RegistryCreationRequest(
-        AssetCreationRequest("new", Scope.TENANT), RegistrySpec("https://r", "u", "p")
+        AssetCreationRequest("new", Scope.TENANT), RegistrySpecRequest("https://r", "u", "p")
     )
     async with resolved_by(resolver, emulator) as client:
         created = await client.create_registry(request)

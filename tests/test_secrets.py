@@ -20,7 +20,7 @@ from runai_registry_async import (
     ClientCredentials,
     RegistryClient,
     RegistryCreationRequest,
-    RegistrySpec,
+    RegistrySpecRequest,
     RegistryUpdateRequest,
     RunaiError,
     Scope,
@@ -65,7 +65,7 @@ async def test_nothing_leaks_into_debug_logs_or_errors(
             await client.create_registry(
                 RegistryCreationRequest(
                     AssetCreationRequest("n", Scope.TENANT),
-                    RegistrySpec("https://r", "u", PASSWORD),
+                    RegistrySpecRequest("https://r", "u", PASSWORD),
                 )
             )
         except RunaiError as exc:
@@ -154,7 +154,7 @@ async def _provoke(base: str, operation: str, secrets: tuple[str, ...]) -> BaseE
         operation = "list_registries"
     else:
         client = RegistryClient(base, token=token, retry=None, timeout=0.3)
-    spec = RegistrySpec("https://r.example.com", user="u", password=password)
+    spec = RegistrySpecRequest("https://r.example.com", user="u", password=password)
     calls: dict[str, Callable[[], Awaitable[Any]]] = {
         "list_registries": lambda: client.list_registries(),
         "create_registry": lambda: client.create_registry(

@@ -12,7 +12,7 @@ from runai_registry_async import (
     AssetUpdateRequest,
     RegistryClient,
     RegistryCreationRequest,
-    RegistrySpec,
+    RegistrySpecRequest,
     RegistryUpdateRequest,
     ServiceUnavailableError,
 )
@@ -73,7 +73,7 @@ async def test_a_shared_failure_reaches_every_caller_and_is_not_cached(
 async def test_cached_results_until_the_ttl_or_a_write(emulator: RunaiEmulator) -> None:
     registry = emulator.add_registry("r")
     emulator.add_repository(registry.id, "team/app", tags=["1"])
-    spec = RegistrySpec("https://r.example.com", user="u", password="p")
+    spec = RegistrySpecRequest("https://r.example.com", user="u", password="p")
     async with RegistryClient(emulator.base_url, token=emulator.token, cache_ttl=60) as client:
         for _ in range(3):
             assert (await client.list_tags(registry.id, "team/app")).tags == ["1"]
@@ -131,7 +131,7 @@ async def test_every_operation_takes_retry_per_call(
 ) -> None:
     registry = emulator.add_registry("r")
     emulator.add_repository(registry.id, "team/app", tags=["1"])
-    spec = RegistrySpec("https://r.example.com", user="u", password="p")
+    spec = RegistrySpecRequest("https://r.example.com", user="u", password="p")
     calls = {
         "list_registries": lambda c: c.list_registries(retry=None),
         "create_registry": lambda c: c.create_registry(

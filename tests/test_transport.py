@@ -133,11 +133,11 @@ def _calls(client: RegistryClient) -> dict[str, Callable[[], Awaitable[object]]]
         AssetCreationRequest,
         AssetUpdateRequest,
         RegistryCreationRequest,
-        RegistrySpec,
+        RegistrySpecRequest,
         RegistryUpdateRequest,
     )
 
-    spec = RegistrySpec("https://r.example.com", user="u", password="registry-PASSWORD-77")
+    spec = RegistrySpecRequest("https://r.example.com", user="u", password="registry-PASSWORD-77")
     return {
         "GET": lambda: client.list_registries(),
         "POST": lambda: client.create_registry(

@@ -6,9 +6,12 @@
         async with RegistryClient(emulator.base_url, token=emulator.token) as client:
             ...
 
-With pytest, the ``runai_emulator`` fixture gives a started emulator.
+With pytest, the ``runai_emulator`` fixture gives a started emulator. From a shell,
+``runai-registry emulator`` serves one until Ctrl-C.
 """
 
-from ._emulator import Fault, RecordedRequest, RunaiEmulator, StoredRegistry
+from ._emulator import RecordedRequest, RunaiEmulator
+from ._faults import OPERATIONS, Fault
+from ._store import StoredRegistry
 
-__all__ = ["Fault", "RecordedRequest", "RunaiEmulator", "StoredRegistry"]
+__all__ = ["OPERATIONS", "Fault", "RecordedRequest", "RunaiEmulator", "StoredRegistry"]

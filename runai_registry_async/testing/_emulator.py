@@ -1,53 +1,34 @@
-"""An in-memory emulator of the Run:ai Registry API and token endpoint, on aiohttp.web."""
+"""An in-memory emulator of the Run:ai Registry API and token endpoints, on aiohttp.web.
+
+This module is the HTTP face; the data lives in ``_store``, the faults in ``_faults``
+and the token endpoints' logic in ``_tokens``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-import random
-import re
 import ssl
 import uuid
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timezone
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
-from attrs import define, field
+from attrs import define
 
-from .._ratelimit import RateLimiter
+from ._faults import Fault, FaultPlan
+from ._store import UUID, RegistryStore, StoredRegistry, invalid_body
+from ._tokens import TokenIssuer
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_SCOPES = {"system", "tenant", "cluster", "department", "project"}
-_UPDATABLE_META = {"name", "description"}
-_SPEC_FIELDS = {"url", "user", "password", "credentialKind"}
-OPERATIONS = (
-    "list_registries",
-    "create_registry",
-    "get_registry",
-    "update_registry",
-    "delete_registry",
-    "list_repositories",
-    "list_tags",
-    "token",
-)
-
-
-@define
-class Fault:
-    """What to do to the next matching request instead of (or before) serving it."""
-
-    status: int | None = None
-    retry_after: str | None = None
-    reset: bool = False
-    delay: float = 0.0
-    body: bytes | None = None
+logger = logging.getLogger("runai_registry_async.testing")
 
 
 @define
@@ -63,44 +44,30 @@ class RecordedRequest:
     asset_id: str | None = None
 
 
-@define
-class StoredRegistry:
-    """A registry held by the emulator, with its repositories and their tags."""
-
-    id: str
-    meta: dict[str, Any]
-    spec: dict[str, Any] = field(repr=False)
-    repositories: dict[str, list[str]] = field(factory=dict, repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"meta": self.meta, "spec": self.spec}
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _error(status: int, message: str, details: str | None = None) -> web.Response:
     body: dict[str, Any] = {"code": status, "message": message}
     if details:
         body["details"] = details
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+    return _json(body, status)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
 
 
-class RunaiEmulator:
+class RunaiEmulator(RegistryStore, FaultPlan):
     """The seven Registry operations and ``POST /api/v{1,2}/token``, in memory.
 
     Faithful to the spec: camelCase bodies, 201 on create, 204 on delete, 400 with an
     Error body for invalid bodies, 401 without a valid bearer token, 404 for unknown
-    ids, 409 for a duplicate name, server-set read-only fields.
+    ids, 409 for a duplicate name, server-set read-only fields. The token endpoints
+    answer as the 2.24 control plane does (see ``_tokens``), so the official SDK logs in.
 
-    Faults for resilience tests: :meth:`fail_next`, :meth:`reset_next`,
-    :meth:`delay`, :meth:`expire_tokens`. :attr:`requests` logs what arrived;
-    :attr:`max_in_flight` and :attr:`max_in_flight_per_registry` record concurrency.
+    Data: :meth:`add_registry`, :meth:`add_repository`, :meth:`seed`. Faults for
+    resilience tests, per operation and optionally per registry: :meth:`fail_next`,
+    :meth:`reset_next`, :meth:`flaky`, :meth:`delay`, :meth:`rate_limit`,
+    :meth:`expire_tokens`. :attr:`requests` logs what arrived; :attr:`max_in_flight`
+    and :attr:`max_in_flight_per_registry` record concurrency.
     """
 
     def __init__(
@@ -115,32 +82,24 @@ class RunaiEmulator:
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        RegistryStore.__init__(self)
+        FaultPlan.__init__(self)
         self.token = token
         self.client_id = client_id
         self.client_secret = client_secret
-        self.token_lifetime = token_lifetime
         self.require_auth = require_auth
+        self._tokens = TokenIssuer(token, client_id, client_secret, token_lifetime)
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
-        self._valid_tokens = {token}
-        self._issued = 0
-        self.registries: dict[str, StoredRegistry] = {}
         self.requests: list[RecordedRequest] = []
         self.record_requests = True
-        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
-        self._delays: dict[str, float] = {}
-        self._flaky: dict[str, tuple[float, int, bool, random.Random]] = {}
-        self._body_cache: dict[tuple[str, ...], bytes] = {}
         self.in_flight = 0
         self.max_in_flight = 0
         self._in_flight_by_registry: dict[str, int] = defaultdict(int)
         self.max_in_flight_per_registry: dict[str, int] = defaultdict(int)
+        #: Requests whose client went away before the answer (cancelled or reset).
         self.disconnects = 0
-        self._rate_limit: tuple[float, int, str] | None = None
-        self._limiters: dict[str, RateLimiter] = {}
-        #: How many requests the emulator answered with 429 for its rate limit.
-        self.rate_limited = 0
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -149,7 +108,7 @@ class RunaiEmulator:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    async def __aenter__(self) -> RunaiEmulator:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -176,7 +135,7 @@ class RunaiEmulator:
         return app
 
     async def start(self) -> None:
-        """Listen on ``host`` (127.0.0.1) at an ephemeral port; sets :attr:`base_url`.
+        """Listen on ``host`` (127.0.0.1) at ``port`` (0: any free one); sets :attr:`base_url`.
 
         With ``ssl_context`` it serves HTTPS (``base_url`` starts with ``https://``).
         """
@@ -197,148 +156,31 @@ class RunaiEmulator:
             await self._runner.cleanup()
             self._runner = None
 
-    # --- data ------------------------------------------------------------------------------
-
-    def add_registry(
-        self,
-        name: str,
-        *,
-        url: str = "https://registry.example.com",
-        user: str = "robot",
-        password: str = "s3cret-password",
-        scope: str = "tenant",
-        description: str | None = None,
-        asset_id: str | None = None,
-    ) -> StoredRegistry:
-        """Store a registry as if it had been created; returns it (``.id`` is its id)."""
-        meta: dict[str, Any] = {"name": name, "scope": scope}
-        if description is not None:
-            meta["description"] = description
-        spec = {"url": url, "credentialKind": "password", "user": user, "password": password}
-        return self._store(meta, spec, asset_id or str(uuid.uuid4()))
-
-    def add_repository(self, asset_id: str, name: str, *, tags: Iterable[str] = ()) -> None:
-        """Give a registry a repository with these tags."""
-        self.registries[str(asset_id)].repositories[name] = list(tags)
-        self._body_cache.clear()
-
-    def seed(
-        self,
-        *,
-        registries: int = 3,
-        repositories: int = 10,
-        tags: int = 50,
-        prefix: str = "demo",
-    ) -> list[StoredRegistry]:
-        """A generated data set: registries x repositories x tags, with realistic names."""
-        teams = ("ml", "infra", "research", "platform", "data")
-        apps = ("trainer", "server", "notebook", "etl", "inference", "tokenizer", "eval")
-        created = []
-        for r in range(registries):
-            registry = self.add_registry(
-                f"{prefix}-registry-{r}",
-                url=f"https://registry-{r}.example.com",
-                description=f"Generated registry {r}",
-            )
-            for p in range(repositories):
-                repo = f"{teams[p % len(teams)]}/{apps[p % len(apps)]}-{p}"
-                versions = [
-                    f"v{t // 100}.{(t // 10) % 10}.{t % 10}-cuda12.{t % 4}" for t in range(tags)
-                ]
-                self.add_repository(registry.id, repo, tags=versions)
-            created.append(registry)
-        return created
-
-    def _store(self, meta: dict[str, Any], spec: dict[str, Any], asset_id: str) -> StoredRegistry:
-        now = _now()
-        full_meta = {
-            **meta,
-            "id": asset_id,
-            "kind": "registry",
-            "tenantId": 1001,
-            "createdBy": "emulator@example.com",
-            "createdAt": now,
-            "updatedBy": "emulator@example.com",
-            "updatedAt": now,
-            "updateCount": 0,
-        }
-        registry = StoredRegistry(asset_id, full_meta, dict(spec))
-        self.registries[asset_id] = registry
-        self._body_cache.clear()
-        return registry
-
-    # --- faults ----------------------------------------------------------------------------
-
-    def fail_next(
-        self,
-        operation: str,
-        count: int = 1,
-        *,
-        status: int = 503,
-        retry_after: str | None = None,
-        body: bytes | None = None,
-    ) -> None:
-        """Answer the next ``count`` requests of ``operation`` with ``status``."""
-        self._add_faults(operation, count, Fault(status=status, retry_after=retry_after, body=body))
-
-    def flaky(
-        self, operation: str, rate: float, *, status: int = 503, resets: bool = False, seed: int = 0
-    ) -> None:
-        """Fail a random share ``rate`` of ``operation``'s requests from now on.
-
-        Failures answer ``status``, or with ``resets=True`` half of them drop the
-        connection instead. ``rate=0`` stops it.
-        """
-        self._check_operation(operation)
-        if not 0 <= rate <= 1:
-            raise ValueError("rate must be between 0 and 1")
-        self._flaky[operation] = (rate, status, resets, random.Random(seed))
-
-    def reset_next(self, operation: str, count: int = 1) -> None:
-        """Drop the connection of the next ``count`` requests of ``operation`` unanswered."""
-        self._add_faults(operation, count, Fault(reset=True))
-
-    def delay(self, operation: str, seconds: float) -> None:
-        """Answer every request of ``operation`` after ``seconds`` (0 to stop)."""
-        self._check_operation(operation)
-        self._delays[operation] = seconds
-
-    def rate_limit(
-        self, per_second: float | None, *, burst: int = 1, scope: str = "client"
-    ) -> None:
-        """Answer 429 (the spec's Error body, ``Retry-After`` in whole seconds) past
-        ``per_second`` requests, with bursts of ``burst``: per bearer token with
-        ``scope="client"``, per registry with ``scope="registry"``. None stops it."""
-        if scope not in ("client", "registry"):
-            raise ValueError("scope must be 'client' or 'registry'")
-        if per_second is not None:
-            RateLimiter(per_second, burst)  # checks both
-        self._rate_limit = None if per_second is None else (per_second, burst, scope)
-        self._limiters.clear()
+    # --- tokens ------------------------------------------------------------------------------
 
     def expire_tokens(self) -> None:
         """Make every token issued so far, the static one included, invalid."""
-        self._valid_tokens.clear()
+        self._tokens.expire_all()
 
-    def _add_faults(self, operation: str, count: int, fault: Fault) -> None:
-        self._check_operation(operation)
-        self._faults[operation].extend([fault] * count)
+    @property
+    def tokens_issued(self) -> int:
+        """How many access tokens the token endpoints have handed out."""
+        return self._tokens.issued
 
-    @staticmethod
-    def _check_operation(operation: str) -> None:
-        if operation not in OPERATIONS:
-            raise ValueError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")
+    def count(self, operation: str) -> int:
+        """How many requests of ``operation`` arrived."""
+        return sum(1 for r in self.requests if r.operation == operation)
 
     # --- request handling ------------------------------------------------------------------
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route
-        operation = getattr(route.handler, "__name__", "").lstrip("_").replace("token_v1", "token")
-        operation = operation.replace("token_v2", "token")
+        name = getattr(route.handler, "__name__", "").lstrip("_")
+        operation = "token" if name.startswith("token_") else name
         asset_id = request.match_info.get("id")
         header = request.headers.get("Authorization", "")
-        authorized = header.startswith("Bearer ") and header[7:] in self._valid_tokens
+        authorized = header.startswith("Bearer ") and self._tokens.is_valid(header[7:])
         record = RecordedRequest(
             operation,
             request.method,
@@ -351,7 +193,7 @@ class RunaiEmulator:
             self.requests.append(record)
         self._enter(asset_id)
         try:
-            response = await self._serve(request, handler, operation, authorized)
+            response = await self._serve(request, handler, operation, authorized, asset_id)
         except asyncio.CancelledError:
             self.disconnects += 1
             raise
@@ -361,65 +203,31 @@ class RunaiEmulator:
         return response
 
     async def _serve(
-        self, request: web.Request, handler: Handler, operation: str, authorized: bool
+        self,
+        request: web.Request,
+        handler: Handler,
+        operation: str,
+        authorized: bool,
+        asset_id: str | None,
     ) -> web.StreamResponse:
-        delay = self._delays.get(operation, 0.0)
+        delay = self.delay_for(operation)
         if delay:
             await asyncio.sleep(delay)
-        fault = self._next_fault(operation)
+        fault = self.next_fault(operation, asset_id)
         if fault is not None:
-            if fault.reset:
-                assert request.transport is not None
-                request.transport.abort()
-                return web.Response(status=500)
-            if fault.status is not None:
-                if fault.body is not None:
-                    response = web.Response(status=fault.status, body=fault.body)
-                else:
-                    response = _error(fault.status, "injected fault")
-                if fault.retry_after is not None:
-                    response.headers["Retry-After"] = fault.retry_after
-                return response
-        limited = self._over_rate_limit(request)
-        if limited is not None:
-            return limited
+            answer = _faulty_answer(request, fault)
+            if answer is not None:
+                return answer
+        wait = self.rate_limit_wait(request.headers.get("Authorization", ""), asset_id)
+        if wait is not None:
+            response = _error(
+                429, "Too many requests", f"at most {self.rate_limit_per_second:g} a second"
+            )
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
         if operation != "token" and self.require_auth and not authorized:
             return _error(401, "Unauthorized", "missing, invalid or expired bearer token")
         return await handler(request)
-
-    def _over_rate_limit(self, request: web.Request) -> web.Response | None:
-        if self._rate_limit is None:
-            return None
-        per_second, burst, scope = self._rate_limit
-        key = (
-            request.headers.get("Authorization", "")
-            if scope == "client"
-            else request.match_info.get("id")
-        )
-        if key is None:
-            return None
-        limiter = self._limiters.get(key)
-        if limiter is None:
-            limiter = self._limiters[key] = RateLimiter(per_second, burst)
-        wait = limiter.delay()
-        if wait <= 0:
-            limiter.reserve()
-            return None
-        self.rate_limited += 1
-        response = _error(429, "Too many requests", f"at most {per_second:g} a second")
-        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-        return response
-
-    def _next_fault(self, operation: str) -> Fault | None:
-        faults = self._faults.get(operation)
-        if faults:
-            return faults.popleft()
-        flaky = self._flaky.get(operation)
-        if flaky is not None:
-            rate, status, resets, rng = flaky
-            if rate and rng.random() < rate:
-                return Fault(reset=True) if resets and rng.random() < 0.5 else Fault(status=status)
-        return None
 
     def _enter(self, asset_id: str | None) -> None:
         self.in_flight += 1
@@ -437,7 +245,7 @@ class RunaiEmulator:
 
     def _lookup(self, request: web.Request) -> StoredRegistry | web.Response:
         asset_id = request.match_info["id"]
-        if not _UUID.fullmatch(asset_id):
+        if not UUID.fullmatch(asset_id):
             return _error(400, "Invalid asset id", f"{asset_id!r} is not a UUID")
         registry = self.registries.get(asset_id)
         if registry is None:
@@ -460,10 +268,10 @@ class RunaiEmulator:
         if isinstance(body, web.Response):
             return body
         meta, spec = dict(body["meta"]), dict(body["spec"])
-        if self._name_taken(meta["name"], None):
+        if self.name_taken(meta["name"], None):
             return _error(409, "Registry already exists", f"name {meta['name']!r} is taken")
         spec.setdefault("credentialKind", "password")
-        registry = self._store(meta, spec, str(uuid.uuid4()))
+        registry = self.store(meta, spec, str(uuid.uuid4()))
         return _json(registry.to_json(), status=201)
 
     async def _update_registry(self, request: web.Request) -> web.Response:
@@ -473,44 +281,23 @@ class RunaiEmulator:
         body = await _read_valid_body(request, creating=False)
         if isinstance(body, web.Response):
             return body
-        if self._name_taken(body["meta"]["name"], found.id):
+        if self.name_taken(body["meta"]["name"], found.id):
             return _error(409, "Registry already exists", "name is taken")
-        # Only what an update may change: the rest (id, kind, createdAt...) is the server's.
-        found.meta.pop("description", None)
-        changed = {k: v for k, v in body["meta"].items() if k in _UPDATABLE_META}
-        found.meta.update(
-            {
-                **changed,
-                "updatedAt": _now(),
-                "updatedBy": "emulator@example.com",
-                "updateCount": found.meta["updateCount"] + 1,
-            }
-        )
-        found.spec = {
-            "credentialKind": "password",
-            **{k: v for k, v in body["spec"].items() if k in _SPEC_FIELDS},
-        }
-        self._body_cache.clear()
+        self.update(found, body)
         return _json(found.to_json())
 
     async def _delete_registry(self, request: web.Request) -> web.Response:
         found = self._lookup(request)
         if isinstance(found, web.Response):
             return found
-        del self.registries[found.id]
-        self._body_cache.clear()
+        self.delete(found)
         return web.Response(status=204)
 
     async def _list_repositories(self, request: web.Request) -> web.Response:
         found = self._lookup(request)
         if isinstance(found, web.Response):
             return found
-        search = request.query.get("searchName")
-        key = ("repos", found.id, search or "")
-        body = self._body_cache.get(key)
-        if body is None:
-            names = [n for n in found.repositories if search is None or search in n]
-            body = self._body_cache[key] = orjson.dumps({"repositories": names})
+        body = self.repositories_body(found, request.query.get("searchName"))
         return web.Response(body=body, content_type="application/json")
 
     async def _list_tags(self, request: web.Request) -> web.Response:
@@ -520,108 +307,48 @@ class RunaiEmulator:
         repository = request.query.get("repository")
         if not repository:
             return _error(400, "Missing query parameter", "repository is required")
-        tags = found.repositories.get(repository)
-        if tags is None:
+        if repository not in found.repositories:
             return _error(404, "Repository not found", f"no repository {repository!r}")
-        search = request.query.get("searchName")
-        key = ("tags", found.id, repository, search or "")
-        body = self._body_cache.get(key)
-        if body is None:
-            selected = [t for t in tags if search is None or search in t]
-            body = self._body_cache[key] = orjson.dumps({"name": repository, "tags": selected})
+        body = self.tags_body(found, repository, request.query.get("searchName"))
         return web.Response(body=body, content_type="application/json")
 
-    def _name_taken(self, name: str, except_id: str | None) -> bool:
-        return any(r.meta["name"] == name and r.id != except_id for r in self.registries.values())
-
-    # --- tokens ------------------------------------------------------------------------------
-
     async def _token_v1(self, request: web.Request) -> web.Response:
-        body = await _read_object(request)
-        if isinstance(body, web.Response):
-            return body
-        if body.get("grantType") != "client_credentials":
-            return _error(400, "Unsupported grant type")
-        if body.get("clientId") != self.client_id or body.get("clientSecret") != self.client_secret:
-            return _error(401, "Invalid client credentials")
-        return _json({"accessToken": self._issue(), "expiresIn": self.token_lifetime})
+        status, answer = self._tokens.answer_v1(await request.read())
+        return _json(answer, status)
 
     async def _token_v2(self, request: web.Request) -> web.Response:
-        form = parse_qs((await request.read()).decode("utf-8", "replace"))
-        fields = {k: v[0] for k, v in form.items()}
-        if fields.get("grant_type") != "client_credentials":
-            return _error(400, "Unsupported grant type")
-        if (
-            fields.get("client_id") != self.client_id
-            or fields.get("client_secret") != self.client_secret
-        ):
-            return _error(401, "Invalid client credentials")
-        return _json(
-            {
-                "access_token": self._issue(),
-                "expires_in": self.token_lifetime,
-                "token_type": "Bearer",
-            }
-        )
-
-    def _issue(self) -> str:
-        self._issued += 1
-        token = f"issued-{self._issued}-{uuid.uuid4().hex[:8]}"
-        self._valid_tokens.add(token)
-        return token
-
-    @property
-    def tokens_issued(self) -> int:
-        """How many tokens the token endpoints have handed out."""
-        return self._issued
-
-    def count(self, operation: str) -> int:
-        """How many requests of ``operation`` arrived."""
-        return sum(1 for r in self.requests if r.operation == operation)
+        status, answer = self._tokens.answer_v2(await request.read(), request.content_type)
+        response = _json(answer, status)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Basic realm="runai"'
+        return response
 
 
-async def _read_object(request: web.Request) -> dict[str, Any] | web.Response:
+def _faulty_answer(request: web.Request, fault: Fault) -> web.Response | None:
+    """The answer a fault gives instead of the real one (None: serve normally)."""
+    if fault.reset:
+        assert request.transport is not None
+        request.transport.abort()
+        return web.Response(status=500)
+    if fault.status is None:
+        return None
+    if fault.body is not None:
+        response = web.Response(status=fault.status, body=fault.body)
+    else:
+        response = _error(fault.status, "injected fault")
+    if fault.retry_after is not None:
+        response.headers["Retry-After"] = fault.retry_after
+    return response
+
+
+async def _read_valid_body(
+    request: web.Request, *, creating: bool
+) -> dict[str, Any] | web.Response:
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         return _error(400, "Invalid request body", "body is not JSON")
     if not isinstance(body, dict):
         return _error(400, "Invalid request body", "body must be a JSON object")
-    return body
-
-
-async def _read_valid_body(
-    request: web.Request, *, creating: bool
-) -> dict[str, Any] | web.Response:
-    body = await _read_object(request)
-    if isinstance(body, web.Response):
-        return body
-    problem = _validate(body, creating=creating)
+    problem = invalid_body(body, creating=creating)
     return body if problem is None else _error(400, "Invalid request body", problem)
-
-
-def _validate(body: dict[str, Any], *, creating: bool) -> str | None:
-    """What is wrong with a create/update body, or None; values are never echoed."""
-    meta, spec = body.get("meta"), body.get("spec")
-    if not isinstance(meta, dict):
-        return "meta is required"
-    if not isinstance(spec, dict):
-        return "spec is required"
-    name = meta.get("name")
-    if not isinstance(name, str) or not name:
-        return "meta.name is required and must not be empty"
-    description = meta.get("description")
-    if description is not None and (
-        not isinstance(description, str) or not 1 <= len(description) <= 250
-    ):
-        return "meta.description must be 1 to 250 characters"
-    scope = meta.get("scope")
-    if creating and (not isinstance(scope, str) or scope not in _SCOPES):
-        return "meta.scope must be one of " + ", ".join(sorted(_SCOPES))
-    for key in ("url", "user", "password"):
-        value = spec.get(key)
-        if not isinstance(value, str) or not value:
-            return f"spec.{key} is required and must not be empty"
-    if spec.get("credentialKind", "password") != "password":
-        return "spec.credentialKind must be 'password'"
-    return None

@@ -1,0 +1,142 @@
+"""What every command-line group shares: exit codes, option types, global options."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from ._tags import TagFilter
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+#: A run in which some result failed (the others were printed).
+EXIT_PARTIAL = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports `cmd | head` for other tools
+
+
+class UsageError(Exception):
+    """Wrong or missing input, found before any request: exit 2."""
+
+
+def _number(
+    kind: Callable[[str], float], minimum: float, *, strict: bool
+) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            bound = f"more than {minimum:g}" if strict else f"{minimum:g} or more"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def positive(text: str) -> float:
+    """A finite float above 0 (seconds, a rate)."""
+    return _number(float, 0, strict=True)(text)
+
+
+def count(text: str) -> int:
+    """An int of at least 1 (``--concurrency``, ``--polls``)."""
+    return int(_number(int, 1, strict=False)(text))
+
+
+def zero_or_more(text: str) -> int:
+    return int(_number(int, 0, strict=False)(text))
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """The options of every command that talks to a control plane.
+
+    They are accepted before the command and after it. After it they default to
+    SUPPRESS, so an option given before the command is not reset by the subparser.
+    """
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if after_command else value
+
+    group = parser.add_argument_group("global options (before or after the command)")
+    group.add_argument(
+        "--base-url",
+        default=default(os.environ.get("RUNAI_BASE_URL")),
+        help="control plane URL (default: $RUNAI_BASE_URL)",
+    )
+    group.add_argument(
+        "--client-id",
+        default=default(os.environ.get("RUNAI_CLIENT_ID")),
+        help="application client id (default: $RUNAI_CLIENT_ID; its secret: $RUNAI_CLIENT_SECRET)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=positive,
+        default=default(30.0),
+        help="seconds allowed per attempt (default: 30)",
+    )
+    group.add_argument(
+        "--deadline",
+        type=positive,
+        default=default(None),
+        help="seconds allowed for the whole command: token, every attempt and every wait",
+    )
+    group.add_argument(
+        "--max-per-second",
+        type=positive,
+        default=default(None),
+        help="start at most this many requests a second (default: no limit)",
+    )
+    group.add_argument(
+        "--retries",
+        type=zero_or_more,
+        default=default(3),
+        help="how many times a failed request is tried again (default: 3; 0: never)",
+    )
+    group.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=default(False),
+        help="allow plain http:// to a host that is not loopback",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="print JSON instead of a table",
+    )
+
+
+class Budget:
+    """What is left of ``--deadline`` for a command that makes several calls."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self._ends = None if seconds is None else time.monotonic() + seconds
+
+    def left(self) -> float | None:
+        if self._ends is None:
+            return None
+        # A spent budget still passes a positive value: the call then fails as a deadline.
+        return max(self._ends - time.monotonic(), 1e-6)
+
+
+def read_password() -> str:
+    """A registry password from the terminal (not echoed) or the first line of stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Registry password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("a registry password is required (on stdin, or typed at the prompt)")
+    return password
+
+
+def tag_filter(include: list[str], exclude: list[str]) -> TagFilter:
+    """The TagFilter of repeatable --include/--tag and --exclude globs."""
+    return TagFilter(include=tuple(include), exclude=tuple(exclude))

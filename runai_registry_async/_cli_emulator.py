@@ -1,0 +1,134 @@
+"""``runai-registry emulator``: the bundled emulator as a stand-alone service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import shlex
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ._cli_args import UsageError
+
+
+def add_commands(commands: Any) -> None:
+    emulator = commands.add_parser(
+        "emulator",
+        help="serve a local Run:ai emulator until Ctrl-C",
+        description="Serve the bundled Run:ai emulator (the seven Registry operations and "
+        "both token endpoints) until Ctrl-C or SIGTERM. It prints its base URL, a token, "
+        "and an application's client id and secret, all made up for this run.",
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    emulator.add_argument("--port", type=_port, default=0, help="default: any free port")
+    emulator.add_argument(
+        "--seed",
+        type=_seed,
+        metavar="R,P,T",
+        help="generate R registries of P repositories of T tags each",
+    )
+    emulator.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a throwaway CA, whose certificate file it prints "
+        "(needs the 'emulator' extra)",
+    )
+    emulator.add_argument(
+        "--env", action="store_true", help="print shell export lines (RUNAI_BASE_URL...) only"
+    )
+    emulator.set_defaults(handler=None, run=serve)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def _seed(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"must be three counts R,P,T (registries, repositories, tags), got {text!r}"
+        )
+    r, p, t = (int(part) for part in parts)
+    return r, p, t
+
+
+async def serve(args: argparse.Namespace) -> int:
+    from .testing import RunaiEmulator
+
+    with tempfile.TemporaryDirectory(prefix="runai-emulator-") as workdir:
+        ssl_context, ca_file = _tls(Path(workdir)) if args.tls else (None, None)
+        emulator = RunaiEmulator(
+            token=secrets.token_urlsafe(24),
+            client_id="emulator-" + secrets.token_hex(4),
+            client_secret=secrets.token_urlsafe(24),
+            host=args.host,
+            port=args.port,
+            ssl_context=ssl_context,
+        )
+        if args.seed is not None:
+            registries, repositories, tags = args.seed
+            emulator.seed(registries=registries, repositories=repositories, tags=tags)
+        async with emulator:
+            settings = {
+                "RUNAI_BASE_URL": emulator.base_url,
+                "RUNAI_TOKEN": emulator.token,
+                "RUNAI_CLIENT_ID": emulator.client_id,
+                "RUNAI_CLIENT_SECRET": emulator.client_secret,
+            }
+            if ca_file is not None:
+                settings["SSL_CERT_FILE"] = str(ca_file)
+            _announce(settings, env=args.env)
+            await _until_stopped()
+    print("runai-registry: emulator stopped", file=sys.stderr)
+    return 0
+
+
+def _tls(workdir: Path) -> tuple[Any, Path]:
+    try:
+        import trustme
+    except ImportError:
+        raise UsageError(
+            "--tls needs trustme: pip install 'runai-registry-async[emulator]'"
+        ) from None
+    authority = trustme.CA()
+    ca_file = workdir / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1", "localhost", "::1").configure_cert(context)
+    return context, ca_file
+
+
+def _announce(settings: dict[str, str], *, env: bool) -> None:
+    if env:
+        for name, value in settings.items():
+            print(f"export {name}={shlex.quote(value)}")
+    else:
+        print(f"Run:ai emulator at {settings['RUNAI_BASE_URL']} (Ctrl-C stops it)")
+        print(f"  token          {settings['RUNAI_TOKEN']}")
+        print(f"  client id      {settings['RUNAI_CLIENT_ID']}")
+        print(f"  client secret  {settings['RUNAI_CLIENT_SECRET']}")
+        if "SSL_CERT_FILE" in settings:
+            print(f"  CA certificate {settings['SSL_CERT_FILE']}")
+    sys.stdout.flush()
+
+
+async def _until_stopped() -> None:
+    """Wait for Ctrl-C or SIGTERM: both are the normal way to stop a service."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,169 @@
+"""The emulator's faults: failures, resets, delays and rate limits, per operation and
+per registry. Pure bookkeeping: the HTTP app asks, this answers."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict, deque
+
+from attrs import define
+
+from .._ratelimit import RateLimiter
+
+OPERATIONS = (
+    "list_registries",
+    "create_registry",
+    "get_registry",
+    "update_registry",
+    "delete_registry",
+    "list_repositories",
+    "list_tags",
+    "token",
+)
+
+# A fault for every registry of an operation is kept under this key.
+_ANY = None
+
+
+@define
+class Fault:
+    """What to do to the next matching request instead of (or before) serving it."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    reset: bool = False
+    delay: float = 0.0
+    body: bytes | None = None
+
+
+@define
+class _Flaky:
+    rate: float
+    status: int
+    resets: bool
+    rng: random.Random
+
+    def draw(self) -> Fault | None:
+        if not self.rate or self.rng.random() >= self.rate:
+            return None
+        return Fault(reset=True) if self.resets and self.rng.random() < 0.5 else Fault(self.status)
+
+
+class FaultPlan:
+    """Faults to inject; ``registry=`` narrows one to the requests about that registry."""
+
+    def __init__(self) -> None:
+        self._faults: dict[tuple[str, str | None], deque[Fault]] = defaultdict(deque)
+        self._flaky: dict[tuple[str, str | None], _Flaky] = {}
+        self._delays: dict[str, float] = {}
+        self._rate_limit: tuple[float, int, str] | None = None
+        self._limiters: dict[str, RateLimiter] = {}
+        #: How many requests the emulator answered with 429 for its rate limit.
+        self.rate_limited = 0
+
+    def fail_next(
+        self,
+        operation: str,
+        count: int = 1,
+        *,
+        status: int = 503,
+        retry_after: str | None = None,
+        body: bytes | None = None,
+        registry: str | None = None,
+    ) -> None:
+        """Answer the next ``count`` requests of ``operation`` with ``status``
+        (only those about ``registry``, an asset id, if given)."""
+        fault = Fault(status=status, retry_after=retry_after, body=body)
+        self._add_faults(operation, count, fault, registry)
+
+    def reset_next(self, operation: str, count: int = 1, *, registry: str | None = None) -> None:
+        """Drop the connection of the next ``count`` requests of ``operation`` unanswered."""
+        self._add_faults(operation, count, Fault(reset=True), registry)
+
+    def flaky(
+        self,
+        operation: str,
+        rate: float,
+        *,
+        status: int = 503,
+        resets: bool = False,
+        seed: int = 0,
+        registry: str | None = None,
+    ) -> None:
+        """Fail a random share ``rate`` of ``operation``'s requests from now on (only
+        those about ``registry``, if given).
+
+        Failures answer ``status``, or with ``resets=True`` half of them drop the
+        connection instead. ``rate=0`` stops it.
+        """
+        _check_operation(operation)
+        if not 0 <= rate <= 1:
+            raise ValueError("rate must be between 0 and 1")
+        self._flaky[operation, registry] = _Flaky(rate, status, resets, random.Random(seed))
+
+    def delay(self, operation: str, seconds: float) -> None:
+        """Answer every request of ``operation`` after ``seconds`` (0 to stop)."""
+        _check_operation(operation)
+        self._delays[operation] = seconds
+
+    def rate_limit(
+        self, per_second: float | None, *, burst: int = 1, scope: str = "client"
+    ) -> None:
+        """Answer 429 (the spec's Error body, ``Retry-After`` in whole seconds) past
+        ``per_second`` requests, with bursts of ``burst``: per bearer token with
+        ``scope="client"``, per registry with ``scope="registry"``. None stops it."""
+        if scope not in ("client", "registry"):
+            raise ValueError("scope must be 'client' or 'registry'")
+        if per_second is not None:
+            RateLimiter(per_second, burst)  # checks both
+        self._rate_limit = None if per_second is None else (per_second, burst, scope)
+        self._limiters.clear()
+
+    # --- asked by the HTTP app ---------------------------------------------------------
+
+    def delay_for(self, operation: str) -> float:
+        return self._delays.get(operation, 0.0)
+
+    def next_fault(self, operation: str, registry: str | None) -> Fault | None:
+        """The fault for this request, if any: the registry's own before the operation's."""
+        for key in ((operation, registry), (operation, _ANY)) if registry else ((operation, _ANY),):
+            faults = self._faults.get(key)
+            if faults:
+                return faults.popleft()
+        for key in ((operation, registry), (operation, _ANY)) if registry else ((operation, _ANY),):
+            flaky = self._flaky.get(key)
+            if flaky is not None:
+                return flaky.draw()
+        return None
+
+    def rate_limit_wait(self, client: str, registry: str | None) -> float | None:
+        """Seconds until this request would be allowed; None when it is allowed now
+        (and counted)."""
+        if self._rate_limit is None:
+            return None
+        per_second, burst, scope = self._rate_limit
+        key = client if scope == "client" else registry
+        if key is None:
+            return None
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = RateLimiter(per_second, burst)
+        wait = limiter.delay()
+        if wait <= 0:
+            limiter.reserve()
+            return None
+        self.rate_limited += 1
+        return wait
+
+    @property
+    def rate_limit_per_second(self) -> float | None:
+        return None if self._rate_limit is None else self._rate_limit[0]
+
+    def _add_faults(self, operation: str, count: int, fault: Fault, registry: str | None) -> None:
+        _check_operation(operation)
+        self._faults[operation, registry].extend([fault] * count)
+
+
+def _check_operation(operation: str) -> None:
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")

@@ -1,0 +1,181 @@
+"""The emulator's data: registries, their repositories and tags, and body validation."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from attrs import define, field
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SCOPES = {"system", "tenant", "cluster", "department", "project"}
+_UPDATABLE_META = {"name", "description"}
+_SPEC_FIELDS = {"url", "user", "password", "credentialKind"}
+
+
+@define
+class StoredRegistry:
+    """A registry held by the emulator, with its repositories and their tags."""
+
+    id: str
+    meta: dict[str, Any]
+    spec: dict[str, Any] = field(repr=False)
+    repositories: dict[str, list[str]] = field(factory=dict, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"meta": self.meta, "spec": self.spec}
+
+
+def now() -> str:
+    """The current time as the control plane writes it (ISO 8601, milliseconds, Z)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class RegistryStore:
+    """Registries in memory, and the JSON bodies the emulator serves from them."""
+
+    def __init__(self) -> None:
+        self.registries: dict[str, StoredRegistry] = {}
+        self._body_cache: dict[tuple[str, ...], bytes] = {}
+
+    def add_registry(
+        self,
+        name: str,
+        *,
+        url: str = "https://registry.example.com",
+        user: str = "robot",
+        password: str = "s3cret-password",
+        scope: str = "tenant",
+        description: str | None = None,
+        asset_id: str | None = None,
+    ) -> StoredRegistry:
+        """Store a registry as if it had been created; returns it (``.id`` is its id)."""
+        meta: dict[str, Any] = {"name": name, "scope": scope}
+        if description is not None:
+            meta["description"] = description
+        spec = {"url": url, "credentialKind": "password", "user": user, "password": password}
+        return self.store(meta, spec, asset_id or str(uuid.uuid4()))
+
+    def add_repository(self, asset_id: str, name: str, *, tags: Iterable[str] = ()) -> None:
+        """Give a registry a repository with these tags."""
+        self.registries[str(asset_id)].repositories[name] = list(tags)
+        self._body_cache.clear()
+
+    def seed(
+        self,
+        *,
+        registries: int = 3,
+        repositories: int = 10,
+        tags: int = 50,
+        prefix: str = "demo",
+    ) -> list[StoredRegistry]:
+        """A generated data set: registries x repositories x tags, with realistic names."""
+        teams = ("ml", "infra", "research", "platform", "data")
+        apps = ("trainer", "server", "notebook", "etl", "inference", "tokenizer", "eval")
+        created = []
+        for r in range(registries):
+            registry = self.add_registry(
+                f"{prefix}-registry-{r}",
+                url=f"https://registry-{r}.example.com",
+                description=f"Generated registry {r}",
+            )
+            for p in range(repositories):
+                repo = f"{teams[p % len(teams)]}/{apps[p % len(apps)]}-{p}"
+                versions = [
+                    f"v{t // 100}.{(t // 10) % 10}.{t % 10}-cuda12.{t % 4}" for t in range(tags)
+                ]
+                self.add_repository(registry.id, repo, tags=versions)
+            created.append(registry)
+        return created
+
+    def store(self, meta: dict[str, Any], spec: dict[str, Any], asset_id: str) -> StoredRegistry:
+        """Keep a registry with the fields the server sets itself (id, times, counts)."""
+        stamp = now()
+        full_meta = {
+            **meta,
+            "id": asset_id,
+            "kind": "registry",
+            "tenantId": 1001,
+            "createdBy": "emulator@example.com",
+            "createdAt": stamp,
+            "updatedBy": "emulator@example.com",
+            "updatedAt": stamp,
+            "updateCount": 0,
+        }
+        registry = StoredRegistry(asset_id, full_meta, dict(spec))
+        self.registries[asset_id] = registry
+        self._body_cache.clear()
+        return registry
+
+    def update(self, registry: StoredRegistry, body: dict[str, Any]) -> None:
+        """Apply a valid update body: only what an update may change."""
+        registry.meta.pop("description", None)
+        changed = {k: v for k, v in body["meta"].items() if k in _UPDATABLE_META}
+        registry.meta.update(
+            {
+                **changed,
+                "updatedAt": now(),
+                "updatedBy": "emulator@example.com",
+                "updateCount": registry.meta["updateCount"] + 1,
+            }
+        )
+        registry.spec = {
+            "credentialKind": "password",
+            **{k: v for k, v in body["spec"].items() if k in _SPEC_FIELDS},
+        }
+        self._body_cache.clear()
+
+    def delete(self, registry: StoredRegistry) -> None:
+        del self.registries[registry.id]
+        self._body_cache.clear()
+
+    def name_taken(self, name: str, except_id: str | None) -> bool:
+        return any(r.meta["name"] == name and r.id != except_id for r in self.registries.values())
+
+    def repositories_body(self, registry: StoredRegistry, search: str | None) -> bytes:
+        key = ("repos", registry.id, search or "")
+        body = self._body_cache.get(key)
+        if body is None:
+            names = [n for n in registry.repositories if search is None or search in n]
+            body = self._body_cache[key] = orjson.dumps({"repositories": names})
+        return body
+
+    def tags_body(self, registry: StoredRegistry, repository: str, search: str | None) -> bytes:
+        key = ("tags", registry.id, repository, search or "")
+        body = self._body_cache.get(key)
+        if body is None:
+            tags = registry.repositories[repository]
+            selected = [t for t in tags if search is None or search in t]
+            body = self._body_cache[key] = orjson.dumps({"name": repository, "tags": selected})
+        return body
+
+
+def invalid_body(body: dict[str, Any], *, creating: bool) -> str | None:
+    """What is wrong with a create/update body, or None; values are never echoed."""
+    meta, spec = body.get("meta"), body.get("spec")
+    if not isinstance(meta, dict):
+        return "meta is required"
+    if not isinstance(spec, dict):
+        return "spec is required"
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        return "meta.name is required and must not be empty"
+    description = meta.get("description")
+    if description is not None and (
+        not isinstance(description, str) or not 1 <= len(description) <= 250
+    ):
+        return "meta.description must be 1 to 250 characters"
+    scope = meta.get("scope")
+    if creating and (not isinstance(scope, str) or scope not in _SCOPES):
+        return "meta.scope must be one of " + ", ".join(sorted(_SCOPES))
+    for key in ("url", "user", "password"):
+        value = spec.get(key)
+        if not isinstance(value, str) or not value:
+            return f"spec.{key} is required and must not be empty"
+    if spec.get("credentialKind", "password") != "password":
+        return "spec.credentialKind must be 'password'"
+    return None

@@ -1,0 +1,87 @@
+"""``crawl`` and ``demo`` on the command line."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from runai_registry_async import CrawlStats
+from runai_registry_async._cli_crawl import Progress
+from runai_registry_async.testing import RunaiEmulator
+
+from .cli import cli, json_lines
+
+
+async def test_crawl_streams_json_lines(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=3, repositories=4, tags=6)
+    code, out, err = await cli(emulator, "crawl", "--concurrency", "4", "--tag-search", "cuda12.0")
+    assert code == 0
+    # No live progress line (stderr is not a terminal), but always the summary.
+    assert re.fullmatch(
+        r"crawled 3 registries, 12 repositories, 24 tags; 0 errors; 16 requests in [\d.]+ s\n",
+        err,
+    ), err
+    lines = json_lines(out)
+    assert len(lines) == 12
+    assert {tuple(sorted(line)) for line in lines} == {
+        ("registryId", "registryName", "repository", "tags")
+    }
+    assert all(all(t.endswith("cuda12.0") for t in line["tags"]) for line in lines)
+
+
+async def test_crawl_per_registry_caps_each_registry_not_the_crawl(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.seed(registries=3, repositories=6, tags=2)
+    emulator.delay("list_tags", 0.05)  # so that requests overlap
+    code, out, _ = await cli(emulator, "crawl", "--concurrency", "6", "--per-registry", "1")
+    assert (code, len(json_lines(out))) == (0, 18)
+    assert max(emulator.max_in_flight_per_registry.values()) == 1
+    assert emulator.max_in_flight > 1  # the registries still ran side by side
+
+
+async def test_crawl_reports_errors_as_lines_and_exits_3(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1"])
+    emulator.add_repository(registry.id, "team/db", tags=["2"])
+    emulator.fail_next("list_tags", 10, status=503)
+    code, out, err = await cli(emulator, "--retries", "1", "crawl", "--concurrency", "1")
+    lines = json_lines(out)
+    assert code == 3  # some results failed; the others were printed
+    assert "; 2 errors;" in err  # 10 injected 503s outlast both repositories' 2 attempts
+    failed = [line for line in lines if "error" in line]
+    assert len(failed) == len(lines) == 2
+    assert failed[0] == {
+        "registryId": registry.id,
+        "registryName": "r",
+        "repository": failed[0]["repository"],
+        "tags": None,
+        "error": failed[0]["error"],
+        "errorType": "ServiceUnavailableError",
+        "status": 503,
+        "attempts": 2,
+    }
+    assert "HTTP 503" in failed[0]["error"]
+
+
+async def test_demo_runs_without_credentials() -> None:
+    code, out, err = await cli(
+        None, "demo", "--registries", "2", "--repositories", "3", "--tags", "40"
+    )
+    assert code == 0, err
+    assert "Emulated Run:ai control plane at http://127.0.0.1:" in err
+    assert "Crawled 2 registries, 6 repositories and 240 tags" in out
+    assert "0 errors" in out
+
+
+def test_progress_line_overwrites_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    stats = CrawlStats(registries=2, repositories=7, tags=300, errors=1)
+    progress = Progress(stats)
+    progress.show()
+    progress.show()  # within 0.1 s of the last: not redrawn
+    progress.show(final=True)
+    err = capsys.readouterr().err
+    assert err.count("\r") == 2
+    assert err.endswith("\n")
+    assert "2 registries, 7 repositories, 300 tags, 0 requests (0 retried, 1 errors)" in err

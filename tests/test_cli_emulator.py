@@ -1,0 +1,105 @@
+"""``runai-registry emulator``: a stand-alone emulator that clients of any kind can use."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import signal
+import ssl
+from collections.abc import AsyncIterator
+
+import pytest
+
+from runai_registry_async import ClientCredentials, RegistryClient
+
+from .cli import cli, json_lines, start
+
+
+async def serving(*args: str) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+    """Start ``runai-registry emulator --env ARGS``; its process and settings."""
+    process = await start(None, "emulator", "--env", *args)
+    assert process.stdout is not None
+    settings: dict[str, str] = {}
+    expected = 5 if "--tls" in args else 4
+    while len(settings) < expected:
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        assert line.startswith("export "), line
+        name, _, value = line[len("export ") :].strip().partition("=")
+        settings[name] = shlex.split(value)[0]
+    return process, settings
+
+
+@pytest.fixture
+async def emulator_process() -> AsyncIterator[tuple[asyncio.subprocess.Process, dict[str, str]]]:
+    process, settings = await serving("--seed", "2,3,4")
+    yield process, settings
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
+async def test_serves_seeded_data_to_the_library_and_the_cli(
+    emulator_process: tuple[asyncio.subprocess.Process, dict[str, str]],
+) -> None:
+    process, settings = emulator_process
+    assert settings["RUNAI_BASE_URL"].startswith("http://127.0.0.1:")
+    credentials = ClientCredentials(settings["RUNAI_CLIENT_ID"], settings["RUNAI_CLIENT_SECRET"])
+    async with RegistryClient(settings["RUNAI_BASE_URL"], auth=credentials) as client:
+        registries = await client.list_registries()
+        assert len(registries) == 2
+        repositories = await client.list_repositories(registries[0].meta.id)
+        assert len(repositories) == 3
+        tags = await client.list_tags(registries[0].meta.id, repositories[0])
+        assert len(tags.tags) == 4
+    code, out, err = await cli(None, "crawl", env=settings)
+    assert (code, len(json_lines(out))) == (0, 6), err
+    # Made up for this run: not the library emulator's fixed defaults.
+    assert settings["RUNAI_TOKEN"] != "emulator-token"
+    process.send_signal(signal.SIGINT)
+    _, err_bytes = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0  # Ctrl-C is how a service is stopped: not a failure
+    assert err_bytes.decode().strip() == "runai-registry: emulator stopped"
+
+
+async def test_sigterm_stops_it_too(
+    emulator_process: tuple[asyncio.subprocess.Process, dict[str, str]],
+) -> None:
+    process, _ = emulator_process
+    process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(process.wait(), 30)
+    assert process.returncode == 0
+
+
+async def test_tls_with_a_throwaway_ca() -> None:
+    process, settings = await serving("--tls")
+    try:
+        assert settings["RUNAI_BASE_URL"].startswith("https://127.0.0.1:")
+        trusted = ssl.create_default_context(cafile=settings["SSL_CERT_FILE"])
+        async with RegistryClient(
+            settings["RUNAI_BASE_URL"], token=settings["RUNAI_TOKEN"], ssl=trusted
+        ) as client:
+            assert await client.list_registries() == []
+        # The CLI trusts it through SSL_CERT_FILE, as the printed lines set it.
+        code, out, err = await cli(None, "registries", "list", "--json", env=settings)
+        assert (code, out.strip(), err) == (0, "[]", "")
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 30)
+    assert process.returncode == 0
+
+
+async def test_without_env_it_prints_a_readable_summary() -> None:
+    process = await start(None, "emulator", "--port", "0")
+    assert process.stdout is not None
+    lines = [(await asyncio.wait_for(process.stdout.readline(), 60)).decode() for _ in range(4)]
+    process.send_signal(signal.SIGINT)
+    await asyncio.wait_for(process.wait(), 30)
+    assert lines[0].startswith("Run:ai emulator at http://127.0.0.1:")
+    assert [line.split()[0] for line in lines[1:]] == ["token", "client", "client"]
+
+
+@pytest.mark.parametrize("args", [["--seed", "1,2"], ["--seed", "a,b,c"], ["--port", "70000"]])
+async def test_bad_options_are_usage_errors(args: list[str]) -> None:
+    code, out, err = await cli(None, "emulator", *args)
+    assert (code, out) == (2, "")
+    assert "error: argument" in err

@@ -1,0 +1,161 @@
+"""``registries``, ``repositories`` and ``tags`` on the command line, against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+
+from runai_registry_async.testing import RunaiEmulator
+
+from .cli import as_json, cli, start
+
+PASSWORD = "cli-PASSWORD-5150"
+
+
+async def test_registries_crud_round_trip(emulator: RunaiEmulator) -> None:
+    command = [
+        "registries",
+        "create",
+        "--name",
+        "hub",
+        "--url",
+        "https://hub.example.com",
+        "--user",
+        "robot",
+        "--scope",
+        "project",
+        "--description",
+        "the hub",
+        "--json",
+    ]
+    code, out, err = await cli(emulator, *command, stdin=PASSWORD.encode() + b"\n")
+    assert (code, err) == (0, "")
+    created = as_json(out)
+    assert (created["meta"]["name"], created["meta"]["scope"]) == ("hub", "project")
+    assert created["spec"]["password"] == "***"
+    assert emulator.registries[created["meta"]["id"]].spec["password"] == PASSWORD
+    rid = created["meta"]["id"]
+
+    code, out, _ = await cli(emulator, "--json", "registries", "get", rid)
+    assert (code, as_json(out)["meta"]["id"]) == (0, rid)
+    code, out, _ = await cli(emulator, "--json", "registries", "list", "--name", "hub")
+    assert [r["meta"]["name"] for r in as_json(out)] == ["hub"]
+    code, out, _ = await cli(emulator, "registries", "list")
+    header, row = out.splitlines()
+    assert header.split() == ["ID", "NAME", "SCOPE", "URL", "USER", "UPDATED"]
+    assert row.split()[:5] == [rid, "hub", "project", "https://hub.example.com", "robot"]
+    assert header.index("NAME") == row.index("hub")  # aligned columns
+
+    code, out, _ = await cli(emulator, "registries", "delete", rid)
+    assert (code, out.strip()) == (0, f"deleted {rid}")
+    assert emulator.registries == {}
+
+
+async def test_update_changes_only_the_options_given(emulator: RunaiEmulator) -> None:
+    stored = emulator.add_registry(
+        "hub", url="https://hub.example.com", user="robot", description="the hub"
+    )
+    code, out, err = await cli(
+        emulator,
+        "registries",
+        "update",
+        stored.id,
+        "--name",
+        "hub2",
+        "--json",
+        stdin=b"rotated-" + PASSWORD.encode(),
+    )
+    assert (code, err) == (0, "")
+    assert [r.operation for r in emulator.requests] == ["get_registry", "update_registry"]
+    assert stored.meta["name"] == "hub2"
+    assert stored.meta["description"] == "the hub"  # kept, not erased
+    assert (stored.spec["url"], stored.spec["user"]) == ("https://hub.example.com", "robot")
+    assert stored.spec["password"] == "rotated-" + PASSWORD
+    assert as_json(out)["meta"]["updateCount"] == 1
+    assert PASSWORD not in out + err
+
+    code, _, _ = await cli(
+        emulator,
+        "registries",
+        "update",
+        stored.id,
+        "--user",
+        "bot",
+        "--description",
+        "",
+        stdin=PASSWORD.encode(),
+    )
+    assert code == 0
+    assert (stored.meta["name"], stored.spec["user"]) == ("hub2", "bot")
+    assert "description" not in stored.meta  # '' removes it
+
+
+async def test_update_help_says_what_it_merges_and_why_it_wants_the_password() -> None:
+    code, out, _ = await cli(None, "registries", "update", "--help")
+    text = " ".join(out.split())
+    assert code == 0
+    assert "only the options given change" in text
+    assert "password on every update and never returns it" in text
+
+
+async def test_repositories_and_tags(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0", "1.1", "latest"])
+    emulator.add_repository(registry.id, "team/db", tags=["15"])
+    code, out, _ = await cli(emulator, "repositories", registry.id, "--search", "app", "--json")
+    assert (code, as_json(out)) == (0, {"repositories": ["team/app"]})
+    code, out, _ = await cli(emulator, "tags", registry.id, "team/app", "--search", "1.")
+    assert (code, out.splitlines()) == (0, ["TAG", "1.0", "1.1"])
+    code, out, _ = await cli(emulator, "--json", "tags", registry.id, "team/app")
+    assert as_json(out) == {"tags": ["1.0", "1.1", "latest"]}
+
+
+async def test_tags_sorted_filtered_and_latest(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(
+        registry.id, "team/app", tags=["v1.10.0", "latest", "v1.9.2", "1.10.1-rc.1", "x.sig"]
+    )
+    base = ["--json", "tags", registry.id, "team/app"]
+    code, out, _ = await cli(emulator, *base, "--sort", "version")
+    assert (code, as_json(out)) == (0, {"tags": ["v1.9.2", "v1.10.0", "1.10.1-rc.1", "latest"]})
+    code, out, _ = await cli(emulator, *base, "--include", "v*", "--latest")
+    assert as_json(out) == {"tags": ["v1.10.0"]}
+    code, out, _ = await cli(emulator, *base, "--exclude", "*rc*", "--sort", "lexical")
+    assert as_json(out) == {"tags": ["latest", "v1.10.0", "v1.9.2"]}
+
+
+async def on_a_terminal(emulator: RunaiEmulator, columns: int, *args: str) -> str:
+    """Run the CLI with stdout on a pseudo-terminal ``columns`` wide; what it showed."""
+    controller, terminal = pty.openpty()
+    process = await start(emulator, *args, stdout=terminal, env={"COLUMNS": str(columns)})
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = await asyncio.to_thread(os.read, controller, 65536)
+        except OSError:  # EIO: the terminal's other side closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    await asyncio.wait_for(process.wait(), 60)
+    assert process.returncode == 0
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+async def test_tables_fit_the_terminal_and_json_stays_whole(emulator: RunaiEmulator) -> None:
+    long_url = "https://registry.example.com/" + "very-long-path/" * 6
+    emulator.add_registry("a-registry-with-a-long-name", url=long_url, description="d")
+    shown = await on_a_terminal(emulator, 70, "registries", "list")
+    lines = shown.splitlines()
+    assert len(lines) == 2
+    assert all(len(line) <= 70 for line in lines), lines
+    assert "…" in lines[1]
+    assert lines[0].split()[:3] == ["ID", "NAME", "SCOPE"]
+    # Piped, the same table is whole; --json on a terminal is complete too.
+    _, piped, _ = await cli(emulator, "registries", "list")
+    assert (long_url in piped, "…" in piped) == (True, False)
+    shown = await on_a_terminal(emulator, 70, "registries", "list", "--json")
+    assert as_json(shown)[0]["spec"]["url"] == long_url
