@@ -8,7 +8,7 @@ import ssl as ssl_module
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import EllipsisType, TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -31,6 +31,9 @@ from ._secrets import Secret
 from ._sharing import SharedGets
 from ._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport, checked_base_url
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 T = TypeVar("T")
 
@@ -182,7 +185,7 @@ class RegistryClient:
         """How many HTTP requests the client has sent, retries and token requests included."""
         return self._transport.requests_sent
 
-    async def __aenter__(self) -> RegistryClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(

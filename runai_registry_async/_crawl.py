@@ -20,6 +20,8 @@ from ._retry import Deadline, RetryPolicy
 from ._urls import checked_id, registry_path
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from ._client import RegistryClient
 
 RegistryRef = str | uuid.UUID | Registry
@@ -275,7 +277,7 @@ class TagCrawl:
         if generator is not None:
             await generator.aclose()
 
-    async def __aenter__(self) -> TagCrawl:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -198,7 +198,7 @@ def api_error(
     the token endpoints, whose answers may hold a credential).
     """
     cls = _BY_STATUS.get(status, RedirectError if 300 <= status < 400 else ApiError)
-    parsed = _parse_error_body(body)
+    parsed = _parse_error_body(body) or (_parse_oauth_error(body) if keys_only else None)
     if parsed is not None:
         code, message, details = parsed
     else:
@@ -220,6 +220,30 @@ def redirect_error(status: int, location: str | None, *, operation: str) -> Redi
     )
     error.location = location
     return error
+
+
+#: RFC 6749 5.2's error codes: fixed words, safe to quote (unlike error_description,
+#: which a server may fill with anything, the request's secret included).
+_OAUTH_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)
+
+
+def _parse_oauth_error(body: bytes) -> tuple[int | None, str, str | None] | None:
+    try:
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or data.get("error") not in _OAUTH_ERRORS:
+        return None
+    return None, f"OAuth2 error {data['error']}", None
 
 
 def _parse_error_body(body: bytes) -> tuple[int | None, str, str | None] | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
+from aiohttp import web
 
 from runai_registry_async import (
     ClientCredentials,
@@ -294,3 +296,40 @@ async def test_a_token_with_control_characters_is_refused_before_any_request(
             await client.list_registries()
     assert bad not in str(caught.value)
     assert emulator.requests == []
+
+
+async def test_v1_sends_the_spec_s_exact_key_names(serve: Any) -> None:
+    received: list[Any] = []
+
+    async def token_endpoint(request: web.Request) -> web.Response:
+        received.append((request.content_type, orjson.loads(await request.read())))
+        return web.json_response({"accessToken": "t0k-1234567890", "expiresIn": 60})
+
+    base_url = await serve(token_endpoint)
+    credentials = ClientCredentials("app-id", "app-SECRET-1")
+    async with RegistryClient(base_url, auth=credentials) as client:
+        await client._tokens.get(5.0)
+    assert received == [
+        (
+            "application/json",
+            {
+                "grantType": "client_credentials",
+                "clientID": "app-id",
+                "clientSecret": "app-SECRET-1",
+            },
+        )
+    ]
+
+
+async def test_an_oauth2_error_names_its_code_and_nothing_the_server_wrote(serve: Any) -> None:
+    async def token_endpoint(request: web.Request) -> web.Response:
+        body = {"error": "invalid_client", "error_description": "bad secret v2-SECRET-9"}
+        return web.json_response(body, status=401)
+
+    base_url = await serve(token_endpoint)
+    credentials = ClientCredentials("app-id", "v2-SECRET-9", endpoint="v2")
+    async with RegistryClient(base_url, auth=credentials, retry=None) as client:
+        with pytest.raises(UnauthorizedError) as caught:
+            await client.list_registries()
+    assert str(caught.value) == "POST /api/v2/token: HTTP 401: OAuth2 error invalid_client"
+    assert "SECRET" not in repr(caught.value.__dict__)

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from runai_registry_async import (
+    CrawlFailure,
     CrawlResult,
+    CrawlTags,
     DecodeError,
     NotFoundError,
     Registry,
@@ -362,3 +364,23 @@ async def test_stats_show_progress_as_a_fraction(emulator: RunaiEmulator) -> Non
     assert "requests=15" in text
     assert "retries=0" in text
     assert "elapsed=" in text
+
+
+async def test_results_narrow_on_error_is_none(emulator: RunaiEmulator) -> None:
+    # The code users write, with no assert: mypy --strict (run on tests/ in CI) checks
+    # that `result.tags` is a list once `result.error is None`, and the error otherwise.
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1", "2"])
+    emulator.add_repository(registry.id, "team/db", tags=["3"])
+    emulator.fail_next("list_tags", 1, status=404)
+    tags, errors = 0, []
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        async for result in crawl_tags(client, concurrency=1):
+            if result.error is None:
+                tags += len(result.tags)
+                assert isinstance(result, CrawlTags)
+            else:
+                errors.append(result.error.attempts)
+                assert isinstance(result, CrawlFailure)
+                assert (result.tags, result.empty) == (None, False)
+    assert (tags in (1, 2), errors) == (True, [1])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from runai_registry_async import (
     AssetCreationRequest,
+    AssetKind,
+    AssetMeta,
     AssetUpdateRequest,
     RegistryCreationRequest,
     RegistrySpec,
@@ -18,6 +20,9 @@ from runai_registry_async import (
 )
 
 from .conftest import PASSWORD
+
+if TYPE_CHECKING:
+    from typing_extensions import assert_type
 
 SPEC = RegistrySpecRequest("https://r.example.com", "robot", PASSWORD)
 
@@ -115,3 +120,28 @@ def test_an_unknown_scope_from_a_server_keeps_the_enum_type() -> None:
 def test_models_are_frozen() -> None:
     with pytest.raises(AttributeError):
         SPEC.url = "other"  # type: ignore[misc]
+
+
+def test_response_enums_stay_enums_to_a_type_checker() -> None:
+    # assert_type is checked by mypy --strict in CI; at run time, the converter's result.
+    from runai_registry_async._converter import structure
+
+    meta = structure(
+        {
+            "name": "n",
+            "scope": "galaxy",
+            "id": "i",
+            "kind": "registry",
+            "createdBy": "a",
+            "createdAt": "2024-05-01T10:20:30Z",
+            "updatedBy": "b",
+            "updatedAt": "2024-05-01T10:20:30Z",
+        },
+        AssetMeta,
+        operation="test",
+    )
+    if TYPE_CHECKING:
+        assert_type(meta.scope, Scope)
+        assert_type(meta.kind, AssetKind)
+    assert isinstance(meta.scope, Scope)
+    assert meta.kind is AssetKind.REGISTRY
