@@ -71,20 +71,14 @@ def test_readme_example_runs(script: str, tmp_path: Path) -> None:
         assert re.search(line, done.stdout, re.MULTILINE), (line, done.stdout)
 
 
-def test_readme_fixture_example_passes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_readme_fixture_example_passes_in_a_fresh_project(tmp_path: Path, mode: str) -> None:
+    # A project of its own (its own pytest.ini), so none of this repository's settings
+    # apply: "strict" is pytest-asyncio's default, the one a fresh project gets.
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\nasyncio_mode = {mode}\n")
     (tmp_path / "test_example.py").write_text(FIXTURE_EXAMPLES[0])
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "asyncio_mode=auto",
-            str(tmp_path / "test_example.py"),
-        ],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         capture_output=True,
         text=True,
         timeout=120,
