@@ -3,10 +3,10 @@ and those are the lower bounds pyproject.toml declares (so the two files cannot 
 
 import re
 import sys
-import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import tomllib
 from packaging.version import Version
 
 root = Path(__file__).resolve().parent.parent

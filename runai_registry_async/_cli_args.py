@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ._tags import TagFilter
 
@@ -54,63 +55,82 @@ def zero_or_more(text: str) -> int:
     return int(_number(int, 0, strict=False)(text))
 
 
+def _global_options() -> list[tuple[str, dict[str, Any]]]:
+    """Each global option's flag and add_argument keywords, its default included."""
+    return [
+        (
+            "--base-url",
+            {
+                "default": os.environ.get("RUNAI_BASE_URL"),
+                "help": "control plane URL (default: $RUNAI_BASE_URL)",
+            },
+        ),
+        (
+            "--client-id",
+            {
+                "default": os.environ.get("RUNAI_CLIENT_ID"),
+                "help": "application client id (default: $RUNAI_CLIENT_ID; its secret: "
+                "$RUNAI_CLIENT_SECRET)",
+            },
+        ),
+        (
+            "--timeout",
+            {
+                "type": positive,
+                "default": 30.0,
+                "help": "seconds allowed per attempt (default: 30)",
+            },
+        ),
+        (
+            "--deadline",
+            {
+                "type": positive,
+                "default": None,
+                "help": "seconds allowed for the whole command: token, attempts and waits",
+            },
+        ),
+        (
+            "--max-per-second",
+            {
+                "type": positive,
+                "default": None,
+                "help": "start at most this many requests a second (default: no limit)",
+            },
+        ),
+        (
+            "--retries",
+            {
+                "type": zero_or_more,
+                "default": 3,
+                "help": "how many times a failed request is tried again (default: 3; 0: never)",
+            },
+        ),
+        (
+            "--allow-insecure-http",
+            {
+                "action": "store_true",
+                "default": False,
+                "help": "allow plain http:// to a host that is not loopback",
+            },
+        ),
+        (
+            "--json",
+            {"action": "store_true", "default": False, "help": "print JSON instead of a table"},
+        ),
+    ]
+
+
 def add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
     """The options of every command that talks to a control plane.
 
     They are accepted before the command and after it. After it they default to
     SUPPRESS, so an option given before the command is not reset by the subparser.
     """
-
-    def default(value: object) -> object:
-        return argparse.SUPPRESS if after_command else value
-
     group = parser.add_argument_group("global options (before or after the command)")
-    group.add_argument(
-        "--base-url",
-        default=default(os.environ.get("RUNAI_BASE_URL")),
-        help="control plane URL (default: $RUNAI_BASE_URL)",
-    )
-    group.add_argument(
-        "--client-id",
-        default=default(os.environ.get("RUNAI_CLIENT_ID")),
-        help="application client id (default: $RUNAI_CLIENT_ID; its secret: $RUNAI_CLIENT_SECRET)",
-    )
-    group.add_argument(
-        "--timeout",
-        type=positive,
-        default=default(30.0),
-        help="seconds allowed per attempt (default: 30)",
-    )
-    group.add_argument(
-        "--deadline",
-        type=positive,
-        default=default(None),
-        help="seconds allowed for the whole command: token, every attempt and every wait",
-    )
-    group.add_argument(
-        "--max-per-second",
-        type=positive,
-        default=default(None),
-        help="start at most this many requests a second (default: no limit)",
-    )
-    group.add_argument(
-        "--retries",
-        type=zero_or_more,
-        default=default(3),
-        help="how many times a failed request is tried again (default: 3; 0: never)",
-    )
-    group.add_argument(
-        "--allow-insecure-http",
-        action="store_true",
-        default=default(False),
-        help="allow plain http:// to a host that is not loopback",
-    )
-    group.add_argument(
-        "--json",
-        action="store_true",
-        default=default(False),
-        help="print JSON instead of a table",
-    )
+    for flag, options in _global_options():
+        if after_command:
+            options["default"] = argparse.SUPPRESS
+        group.add_argument(flag, **options)
 
 
 class Budget:

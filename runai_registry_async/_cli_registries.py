@@ -34,9 +34,13 @@ def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     listing = actions.add_parser("list", help="list registries", parents=parents)
     listing.add_argument("--name", help="only registries with this name")
     listing.set_defaults(handler=_list_registries)
-    get = actions.add_parser("get", help="show one registry", parents=parents)
-    get.add_argument("id")
-    get.set_defaults(handler=_get_registry)
+    for name, help_text, handler in (
+        ("get", "show one registry", _get_registry),
+        ("delete", "delete a registry", _delete_registry),
+    ):
+        by_id = actions.add_parser(name, help=help_text, parents=parents)
+        by_id.add_argument("id")
+        by_id.set_defaults(handler=handler)
 
     create = actions.add_parser(
         "create", help="create a registry (password on stdin or at the prompt)", parents=parents
@@ -60,10 +64,6 @@ def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     update.add_argument("--user", help="default: unchanged")
     update.add_argument("--description", help="default: unchanged; '' removes it")
     update.set_defaults(handler=_update_registry)
-
-    delete = actions.add_parser("delete", help="delete a registry", parents=parents)
-    delete.add_argument("id")
-    delete.set_defaults(handler=_delete_registry)
 
     repositories = commands.add_parser(
         "repositories", help="list a registry's repositories", parents=parents

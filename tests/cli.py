@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,17 +59,6 @@ async def cli(
     out, err = await asyncio.wait_for(process.communicate(stdin), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 60) -> None:
-    """Wait until ``condition()`` holds: state that another process's requests change,
-    which no event announces."""
-
-    async def poll() -> None:
-        while not condition():  # noqa: ASYNC110 - no event to wait on, see above
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 def as_json(text: str | bytes) -> Any:

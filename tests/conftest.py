@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -91,6 +92,33 @@ async def client() -> AsyncIterator[RegistryClient]:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 60) -> None:
+    """Wait until ``condition()`` holds: state that another process's requests change,
+    which no event announces."""
+
+    async def poll() -> None:
+        while not condition():  # noqa: ASYNC110 - no event to wait on, see above
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def settled(value: Callable[[], int], *, polls: int = 20, timeout: float = 60) -> int:
+    """``value()`` once it has stopped changing for ``polls`` checks in a row: for a
+    bound that holds only if nothing more happens (workers blocked, not just slow)."""
+
+    async def poll() -> int:
+        last, same = value(), 0
+        while same < polls:
+            await asyncio.sleep(0.01)
+            current = value()
+            same = same + 1 if current == last else 0
+            last = current
+        return last
+
+    return await asyncio.wait_for(poll(), timeout)
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from runai_registry_async import __version__
 from runai_registry_async._cli import build_parser
 from runai_registry_async.testing import RunaiEmulator
 
-from .cli import SCRIPT, as_json, cli, environment, eventually, start
+from .cli import SCRIPT, as_json, cli, environment, start
+from .conftest import eventually
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

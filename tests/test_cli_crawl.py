@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import pty
 import re
 
 import pytest
@@ -10,7 +13,7 @@ from runai_registry_async import CrawlStats
 from runai_registry_async._cli_crawl import Progress
 from runai_registry_async.testing import RunaiEmulator
 
-from .cli import cli, json_lines
+from .cli import cli, json_lines, start
 
 
 async def test_crawl_streams_json_lines(emulator: RunaiEmulator) -> None:
@@ -85,3 +88,27 @@ def test_progress_line_overwrites_itself(capsys: pytest.CaptureFixture[str]) -> 
     assert err.count("\r") == 2
     assert err.endswith("\n")
     assert "2 registries, 7 repositories, 300 tags, 0 requests (0 retried, 1 errors)" in err
+
+
+async def test_a_progress_line_when_stderr_is_a_terminal(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=2, repositories=3, tags=2)
+    controller, terminal = pty.openpty()
+    process = await start(emulator, "crawl", stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = await asyncio.to_thread(os.read, controller, 65536)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert len(json_lines(out.decode())) == 6
+    text = shown.decode()
+    # The self-overwriting line ends with the totals, then the one-line summary.
+    assert "\r2 registries, 6 repositories, 12 tags, 9 requests (0 retried, 0 errors)" in text
+    assert "crawled 2 registries, 6 repositories, 12 tags; 0 errors; 9 requests" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pty
 
@@ -159,3 +160,41 @@ async def test_tables_fit_the_terminal_and_json_stays_whole(emulator: RunaiEmula
     assert (long_url in piped, "…" in piped) == (True, False)
     shown = await on_a_terminal(emulator, 70, "registries", "list", "--json")
     assert as_json(shown)[0]["spec"]["url"] == long_url
+
+
+async def test_the_password_prompt_on_a_terminal_does_not_echo(emulator: RunaiEmulator) -> None:
+    controller, terminal = pty.openpty()
+    process = await start(
+        emulator,
+        *("registries", "create", "--name", "hub", "--url", "https://h", "--user", "u"),
+        stdin=terminal,
+        start_new_session=True,  # no controlling terminal: getpass uses stdin, the pty
+    )
+    os.close(terminal)
+    assert process.stderr is not None
+    prompt = await asyncio.wait_for(process.stderr.readuntil(b": "), 60)
+    assert prompt == b"Registry password: "
+    os.write(controller, PASSWORD.encode() + b"\n")
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    echoed = b""
+    os.set_blocking(controller, False)
+    with contextlib.suppress(BlockingIOError, OSError):
+        echoed = os.read(controller, 4096)
+    os.close(controller)
+    assert process.returncode == 0
+    assert PASSWORD.encode() not in echoed + out
+    [stored] = emulator.registries.values()
+    assert stored.spec["password"] == PASSWORD
+
+
+async def test_client_id_flag_with_the_secret_from_the_environment(
+    emulator: RunaiEmulator,
+) -> None:
+    env = {"RUNAI_TOKEN": "", "RUNAI_CLIENT_SECRET": emulator.client_secret}
+    code, out, err = await cli(
+        emulator, "registries", "list", "--client-id", emulator.client_id, "--json", env=env
+    )
+    assert (code, as_json(out), err) == (0, [], "")
+    assert emulator.tokens_issued == 1
+    code, _, err = await cli(emulator, "registries", "list", "--client-id", "someone-else", env=env)
+    assert (code, "401" in err, emulator.client_secret in err) == (1, True, False)

@@ -23,6 +23,8 @@ from runai_registry_async import (
 )
 from runai_registry_async.testing import RunaiEmulator
 
+from .conftest import eventually, settled
+
 RETRY = RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01)
 UNKNOWN = str(uuid.UUID(int=12345))
 
@@ -228,9 +230,10 @@ async def test_a_slow_consumer_holds_the_workers_back(emulator: RunaiEmulator) -
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         crawl = crawl_tags(client, concurrency=4)
         await crawl.__anext__()
-        await asyncio.sleep(0.3)
-        # 4 repository calls, at most 4 in flight and 2 x 4 queued results, one handed out
-        assert emulator.count("list_tags") <= 4 + 8 + 1 + 4
+        # The workers fill the queue (2 x 4 results, one handed out)...
+        await eventually(lambda: emulator.count("list_tags") >= 8 + 1)
+        # ...then stop: at most 4 more in flight, blocked on the full queue.
+        assert await settled(lambda: emulator.count("list_tags")) <= 8 + 1 + 4 + 4
         await crawl.aclose()
 
 

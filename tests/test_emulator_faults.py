@@ -18,6 +18,8 @@ from runai_registry_async import (
 )
 from runai_registry_async.testing import RunaiEmulator
 
+from .conftest import eventually
+
 if TYPE_CHECKING:
     from typing_extensions import assert_type
 
@@ -76,13 +78,11 @@ async def test_a_client_cancelling_during_a_slow_token_request_logs_no_error(
     caplog.set_level(logging.DEBUG)
     async with RegistryClient(emulator.base_url, auth=credentials, retry=RetryPolicy(1)) as client:
         call = asyncio.create_task(client.list_registries())
-        while emulator.in_flight == 0:  # noqa: ASYNC110 - the server's state, no event
-            await asyncio.sleep(0.01)
+        await eventually(lambda: emulator.in_flight > 0)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-    while emulator.in_flight:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
+    await eventually(lambda: emulator.in_flight == 0)
     assert emulator.disconnects == 1
     server_side = [
         record
