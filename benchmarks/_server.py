@@ -19,8 +19,10 @@ from aiohttp import web
 TAGS_PATH = "/api/v1/asset/registries/{id}/repositories/tags"
 
 
-def tag_names(count: int, seed: int = 0) -> list[str]:
-    """``count`` tags of 20 to 40 characters, like real image tags."""
+def tag_names(count: int, seed: int = 0, *, short: bool = False) -> list[str]:
+    """``count`` tags of 20 to 40 characters, like real image tags (``short``: ``v0000001``)."""
+    if short:
+        return [f"v{i:07d}" for i in range(count)]
     rng = random.Random(seed)
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     return [
@@ -68,7 +70,7 @@ def build_app(args: argparse.Namespace) -> web.Application:
     registries_body = orjson.dumps({"entries": [registry(i, rid) for i, rid in enumerate(ids)]})
     repos = [f"team-{p % 7}/app-{p}" for p in range(args.repositories)]
     repos_body = orjson.dumps({"repositories": repos})
-    tags = tag_names(args.tags)
+    tags = tag_names(args.tags, short=args.short_tags)
     tags_bodies = {repo: orjson.dumps({"name": repo, "tags": tags}) for repo in repos}
     known = set(ids)
     rng = random.Random(1)
@@ -129,6 +131,7 @@ def main() -> None:
     parser.add_argument("--repositories", type=int, default=1)
     parser.add_argument("--tags", type=int, default=50)
     parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--short-tags", action="store_true", help="v0000001, v0000002, ...")
     args = parser.parse_args()
     try:
         asyncio.run(serve(args))

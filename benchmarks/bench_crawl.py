@@ -305,7 +305,9 @@ def count_instructions(variant: str, base_url: str, concurrency: int, limit: int
     return int(match.group(1))
 
 
-def run_instructions(args: argparse.Namespace, server_args: list[str]) -> None:
+def run_instructions(
+    args: argparse.Namespace, server_args: list[str], variants: list[str]
+) -> None:
     """Instructions per request: (crawl of 75 registries - crawl of 25) / requests between."""
     if not shutil.which("valgrind"):
         sys.exit("--instructions needs valgrind (apt-get install valgrind)")
@@ -320,9 +322,9 @@ def run_instructions(args: argparse.Namespace, server_args: list[str]) -> None:
                     - count_instructions(variant, base_url, level, small)
                 )
                 / requests
-                for variant in VARIANTS
+                for variant in variants
             }
-            floor = per_request[VARIANTS[0]]
+            floor = per_request[variants[0]]
             rows += [
                 [level, variant, f"{count / 1000:,.1f} k ({count / floor:.2f}x)"]
                 for variant, count in per_request.items()
@@ -370,10 +372,10 @@ def main() -> None:
 
     server_args = ["--registries", str(args.registries), "--repositories", str(args.repositories)]
     server_args += ["--tags", str(args.tags)]
-    if args.instructions:
-        run_instructions(args, server_args)
-        return
     variants = [VARIANTS[0], *(v for v in args.variants if v != VARIANTS[0])]
+    if args.instructions:
+        run_instructions(args, server_args, variants)
+        return
     rows = []
     with server(*server_args) as base_url:
         for level in args.levels:

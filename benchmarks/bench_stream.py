@@ -1,6 +1,6 @@
 """iter_tags vs list_tags vs a raw aiohttp + orjson floor, on one 1,000,000-tag response.
 
-    python benchmarks/bench_stream.py [--tags 1000000] [--runs 5]
+    python benchmarks/bench_stream.py [--tags 1000000] [--runs 5] [--short-tags]
 
 The server runs in its own process; every measurement runs in a fresh child process,
 which reports wall time, tags/s, time from the response headers to the first tag, and
@@ -79,6 +79,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tags", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--short-tags", action="store_true", help="v0000001... instead of 20-40 characters"
+    )
     parser.add_argument("--child", nargs=2, metavar=("VARIANT", "BASE_URL"))
     args = parser.parse_args()
     if args.child:
@@ -86,7 +89,8 @@ def main() -> None:
         return
 
     results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
-    with server("--tags", str(args.tags)) as base_url:
+    server_args = ["--tags", str(args.tags)] + (["--short-tags"] if args.short_tags else [])
+    with server(*server_args) as base_url:
         for turn in range(args.runs):  # interleaved, so drift on a noisy machine hits all alike
             for variant in rotated(VARIANTS, turn):
                 results[variant].append(run_child("bench_stream.py", variant, base_url))
@@ -106,7 +110,8 @@ def main() -> None:
                 f"{rss:.1f} MB",
             ]
         )
-    print(f"{args.tags:,} tags, medians of {args.runs} runs; {machine()}")
+    style = "short (v0000001)" if args.short_tags else "20-40 character"
+    print(f"{args.tags:,} {style} tags, medians of {args.runs} runs; {machine()}")
     print(
         table(
             ["variant", "wall (x floor)", "tags/s", "first tag after headers", "peak RSS growth"],

@@ -34,29 +34,9 @@ class WrongType(ValueError):
     """A JSON value of the wrong type; its message names types, never the value."""
 
 
-converter = make_converter(forbid_extra_keys=False, detailed_validation=True)
-
-
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
-
-
-def _structure_attrs(cls: type[Any]) -> Callable[[Any, Any], Any]:
-    renames = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
-    return make_dict_structure_fn(cls, converter, **renames)  # type: ignore[arg-type]
-
-
-def _unstructure_attrs(cls: type[Any]) -> Callable[[Any], Any]:
-    overrides = {
-        a.name: override(rename=_camel(a.name), omit_if_default=a.default is None)
-        for a in attrs.fields(cls)
-    }
-    return make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
-
-
-converter.register_structure_hook_factory(attrs.has, _structure_attrs)
-converter.register_unstructure_hook_factory(attrs.has, _unstructure_attrs)
 
 
 if sys.version_info >= (3, 11):
@@ -76,31 +56,25 @@ def _structure_datetime(value: Any, _: Any) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
-converter.register_structure_hook(datetime, _structure_datetime)
-
-
 def _unstructure_datetime(value: datetime) -> str:
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-# Unstructured data is plain JSON types, so it round-trips without orjson in between.
-converter.register_unstructure_hook(datetime, _unstructure_datetime)
+def _open_enum_hook(enum: type[Enum]) -> Callable[[Any, Any], Enum]:
+    members: dict[Any, Enum] = {m.value: m for m in enum}
 
+    def structure(value: Any, _: Any) -> Enum:
+        member = members.get(value) if type(value) is str else None
+        if member is not None:
+            return member  # a dict lookup: Enum.__call__ costs ten times as much
+        if type(value) is not str:
+            raise WrongType(f"expected a string, got {type(value).__name__}")
+        # An unknown string becomes a pseudo-member (the models' _OpenEnum): servers
+        # add scopes and kinds before clients learn them.
+        return enum(value)
 
-def _structure_open_enum(value: Any, enum: type[Enum]) -> Enum:
-    # An unknown string becomes a pseudo-member (the models' _OpenEnum): servers add
-    # scopes and kinds before clients learn them.
-    if type(value) is not str:
-        raise WrongType(f"expected a string, got {type(value).__name__}")
-    return enum(value)
-
-
-# Each str-based enum is registered by name: as a str subclass it would otherwise
-# dispatch to the str hooks.
-for _enum in (Scope, AssetKind, CredentialKind, DistFramework):
-    converter.register_unstructure_hook(_enum, lambda member: member.value)
-    converter.register_structure_hook(_enum, _structure_open_enum)
+    return structure
 
 
 _JOIN_CHUNK = 4096
@@ -131,9 +105,6 @@ def _structure_str_list(value: Any, _: Any) -> list[str]:
     raise IterableValidationError("While structuring list[str]", [wrong], list[str])
 
 
-converter.register_structure_hook_func(lambda tp: tp == list[str], _structure_str_list)
-
-
 def _strict_scalar(kind: type, *, nullable: bool = False) -> Callable[[Any, Any], Any]:
     def structure(value: Any, _: Any) -> Any:
         if type(value) is kind:
@@ -149,8 +120,6 @@ def _strict_scalar(kind: type, *, nullable: bool = False) -> Callable[[Any, Any]
 
 
 _SCALARS = (str, bool, int)
-for _kind in _SCALARS:
-    converter.register_structure_hook(_kind, _strict_scalar(_kind))
 
 
 def _optional_inner(tp: Any) -> Any:
@@ -161,23 +130,59 @@ def _optional_inner(tp: Any) -> Any:
     return args[0] if len(args) == 1 and len(typing.get_args(tp)) == 2 else None
 
 
-def _structure_optional(tp: Any) -> Callable[[Any, Any], Any]:
-    # cattrs' generic Optional hook dispatches on every call; binding the inner hook
-    # once makes decoding a big registry list about 25% faster.
-    inner_type = _optional_inner(tp)
-    if inner_type in _SCALARS:
-        return _strict_scalar(inner_type, nullable=True)
-    inner = converter.get_structure_hook(inner_type)
+def _compiled(*, detailed: bool) -> cattrs.Converter:
+    """A converter with this module's rules; ``detailed`` adds cattrs' bookkeeping of
+    where each problem is (the JSON path), at a cost on every field."""
+    conv = make_converter(forbid_extra_keys=False, detailed_validation=detailed)
 
-    def structure(value: Any, _: Any) -> Any:
-        return None if value is None else inner(value, inner_type)
+    def structure_attrs(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        renames = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+        return make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
 
-    return structure
+    def unstructure_attrs(cls: type[Any]) -> Callable[[Any], Any]:
+        overrides = {
+            a.name: override(rename=_camel(a.name), omit_if_default=a.default is None)
+            for a in attrs.fields(cls)
+        }
+        return make_dict_unstructure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
+
+    def structure_optional(tp: Any) -> Callable[[Any, Any], Any]:
+        # cattrs' generic Optional hook dispatches on every call; binding the inner hook
+        # once makes decoding a big registry list about 25% faster.
+        inner_type = _optional_inner(tp)
+        if inner_type in _SCALARS:
+            return _strict_scalar(inner_type, nullable=True)
+        inner = conv.get_structure_hook(inner_type)
+
+        def structure(value: Any, _: Any) -> Any:
+            return None if value is None else inner(value, inner_type)
+
+        return structure
+
+    conv.register_structure_hook_factory(attrs.has, structure_attrs)
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_attrs)
+    conv.register_structure_hook(datetime, _structure_datetime)
+    # Unstructured data is plain JSON types, so it round-trips without orjson in between.
+    conv.register_unstructure_hook(datetime, _unstructure_datetime)
+    # Each str-based enum is registered by name: as a str subclass it would otherwise
+    # dispatch to the str hooks.
+    for enum in (Scope, AssetKind, CredentialKind, DistFramework):
+        conv.register_unstructure_hook(enum, lambda member: member.value)
+        conv.register_structure_hook(enum, _open_enum_hook(enum))
+    conv.register_structure_hook_func(lambda tp: tp == list[str], _structure_str_list)
+    for kind in _SCALARS:
+        conv.register_structure_hook(kind, _strict_scalar(kind))
+    conv.register_structure_hook_factory(
+        lambda tp: _optional_inner(tp) is not None, structure_optional
+    )
+    return conv
 
 
-converter.register_structure_hook_factory(
-    lambda tp: _optional_inner(tp) is not None, _structure_optional
-)
+#: The one set of rules, compiled to pass each field straight to its class.
+converter = _compiled(detailed=False)
+# The same rules with cattrs' bookkeeping, run only on a body that already failed, to
+# name the JSON path of every problem: valid bodies (nearly all) never pay for it.
+_explaining = _compiled(detailed=True)
 
 
 _ATTRIBUTE_SEGMENT = re.compile(r"\.([a-z0-9_]+)")
@@ -227,9 +232,9 @@ def structure(data: Any, cls: type[T], *, operation: str, path: str = "$") -> T:
     """Structure decoded JSON into ``cls``; a mismatch raises ``DecodeError``."""
     try:
         return converter.structure(data, cls)
-    except _STRUCTURE_ERRORS as exc:
-        error = _schema_error(exc, path, operation)
-    raise error
+    except _STRUCTURE_ERRORS:
+        pass
+    raise _explained(data, cls, path, operation)
 
 
 def body_decoder(cls: type[T]) -> Callable[[bytes, str], T]:
@@ -243,11 +248,22 @@ def body_decoder(cls: type[T]) -> Callable[[bytes, str], T]:
         data = loads(body, operation=operation)
         try:
             return hook(data, cls)  # type: ignore[no-any-return]
-        except _STRUCTURE_ERRORS as exc:
-            error = _schema_error(exc, "$", operation)
-        raise error
+        except _STRUCTURE_ERRORS:
+            pass
+        raise _explained(data, cls, "$", operation)
 
     return decode
+
+
+def _explained(data: Any, cls: type, path: str, operation: str) -> DecodeError:
+    """The error for data that failed to structure, with the path of what was wrong."""
+    try:
+        _explaining.structure(data, cls)
+    except _STRUCTURE_ERRORS as exc:
+        error = _schema_error(exc, path, operation)
+    else:  # pragma: no cover - both compile the same rules
+        error = DecodeError(f"{operation}: response does not match the schema", operation=operation)
+    return error
 
 
 def loads(body: bytes, *, operation: str) -> Any:

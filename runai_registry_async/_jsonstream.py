@@ -219,8 +219,14 @@ class ArrayParser:
         # An element still arriving is resumed where its scan stopped: scanning it from
         # its start on every chunk would cost time quadratic in its size.
         resuming = self._scan is not None and self._scan[0] == first
-        if self._strings and not resuming and self._take_string_run(first, items):
-            return True
+        if self._strings:
+            if resuming:
+                # Most chunks end inside a string: finish it alone, so that the rest of
+                # the chunk can take the fast path below on the next turn.
+                if self._take_resumed_string(first, items):
+                    return True
+            elif self._take_string_run(first, items):
+                return True
         last_end = -1  # end of the last complete element of this run
         mixed = False  # an element not matched as a string
         while True:
@@ -262,6 +268,27 @@ class ArrayParser:
         items.extend(batch)
         # Past the last element taken; the comma (if any) is consumed by _AFTER_ELEMENT.
         self._pos, self._state = last_end, _AFTER_ELEMENT
+        return True
+
+    def _take_resumed_string(self, first: int, items: list[Any]) -> bool:
+        """The element whose scan a chunk boundary interrupted, if it is now complete and
+        a comma follows it; False leaves it to the exact scanner."""
+        buf = self._buf
+        end = self._value_end(first, depth=2)  # resumes the scan; checks the item limit
+        if end is None:
+            return False
+        after = _WS.match(buf, end).end()  # type: ignore[union-attr]
+        if after >= len(buf) or buf[after] != _COMMA:
+            return False
+        element = self._loads(first, end)
+        if type(element) is not str:
+            raise JsonStreamError(
+                f"expected a string, got {type(element).__name__} @ $.{self._key}[{self._count}]",
+                kind=_SCHEMA,
+            )
+        self._count += 1
+        items.append(element)
+        self._pos, self._state = end, _AFTER_ELEMENT
         return True
 
     def _take_string_run(self, first: int, items: list[Any]) -> bool:
