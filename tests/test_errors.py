@@ -14,12 +14,14 @@ from runai_registry_async import (
     ConflictError,
     ForbiddenError,
     NotFoundError,
+    RedirectError,
     RegistryClient,
     RunaiError,
     ServiceUnavailableError,
+    TransportError,
     UnauthorizedError,
 )
-from runai_registry_async._errors import api_error
+from runai_registry_async._errors import api_error, redirect_error
 from runai_registry_async._secrets import snippet
 
 from .conftest import BASE, PASSWORD, REGISTRY_ID, TOKEN
@@ -169,3 +171,69 @@ def test_a_client_used_from_a_second_event_loop_says_so() -> None:
     # Not aiohttp's bare "Event loop is closed": the cause, named.
     with pytest.raises(RuntimeError, match="bound to the event loop it was first used on"):
         asyncio.run(second())
+
+
+# --- the constructors and api_error, as other modules rely on them -----------------------
+
+
+def test_error_defaults_are_one_attempt_no_operation_and_retryable() -> None:
+    error = RunaiError("m")
+    assert (error.operation, error.attempts, str(error)) == ("", 1, "m")
+    transport = TransportError("t", operation="GET /x", attempts=3)
+    assert (transport.operation, transport.attempts) == ("GET /x", 3)
+    assert (transport.connect_failed, transport.retryable) == (False, True)
+    assert str(transport) == "t (after 3 attempts)"
+    assert str(RunaiError("m", attempts=2)) == "m (after 2 attempts)"
+    assert (TransportError("t").operation, TransportError("t").attempts) == ("", 1)
+    assert (ApiError(500, None, "m").operation, ApiError(500, None, "m").attempts) == ("", 1)
+
+
+def test_api_error_keeps_what_it_was_given() -> None:
+    error = ApiError(
+        429, 429, "slow down", "later", operation="GET /x", attempts=2, retry_after="7"
+    )
+    assert (error.status, error.code, error.message, error.details) == (
+        429,
+        429,
+        "slow down",
+        "later",
+    )
+    assert (error.operation, error.attempts, error.retry_after) == ("GET /x", 2, "7")
+    assert str(error) == "GET /x: HTTP 429: slow down (later) (after 2 attempts)"
+    assert str(ApiError(404, None, "gone")) == "HTTP 404: gone"
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (300, RedirectError),
+        (301, RedirectError),
+        (399, RedirectError),
+        (400, BadRequestError),
+        (402, ApiError),
+        (500, ApiError),
+        (299, ApiError),
+    ],
+)
+def test_api_error_class_by_status_range(status: int, cls: type[ApiError]) -> None:
+    error = api_error(status, b"", operation="GET /x", retry_after="3")
+    assert type(error) is cls
+    assert (error.message, error.retry_after, error.operation) == ("empty body", "3", "GET /x")
+
+
+def test_api_error_describes_other_bodies_by_snippet_or_by_key_names() -> None:
+    body = b'{"error": "invalid_client", "hint": "x"}'
+    assert api_error(400, body, operation="POST /t").message.startswith("unexpected body ")
+    # The OAuth2 reading applies to token endpoints only (keys_only).
+    assert api_error(400, body, operation="POST /t", keys_only=True).message == (
+        "OAuth2 error invalid_client"
+    )
+    assert "'hint'" in api_error(400, b'{"hint": 1}', operation="POST /t", keys_only=True).message
+    assert api_error(400, b"[1, 2]", operation="POST /t", keys_only=True).message  # no crash
+
+
+def test_a_redirect_error_names_its_operation_and_where_it_pointed() -> None:
+    error = redirect_error(302, None, operation="GET /x")
+    assert (error.status, error.location, error.operation) == (302, None, "GET /x")
+    assert str(error) == ("GET /x: HTTP 302: redirected to nowhere; redirects are never followed")
+    assert redirect_error(301, "https://b", operation="GET /x").location == "https://b"

@@ -22,6 +22,9 @@ ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
         ("sp ace+100%", True, "sp%20ace%2B100%25"),
         ("ünï", True, "%C3%BCn%C3%AF"),
         ("", True, ""),
+        # A slash among characters that need encoding stays a slash only where allowed.
+        ("team/a b", True, "team/a%20b"),
+        ("team/a b", False, "team%2Fa%20b"),
     ],
 )
 def test_encode_keeps_only_unreserved_characters_and_slash_when_allowed(
@@ -47,3 +50,23 @@ def test_registry_path_accepts_str_and_uuid_and_normalises_case() -> None:
     assert _urls.registry_path(uuid.UUID(ID)) == f"{_urls.REGISTRIES}/{ID}"
     with pytest.raises(ValueError, match="asset_id must be a UUID"):
         _urls.registry_path(f"{ID}/../x")
+
+
+def test_the_defaults_encode_a_slash() -> None:
+    # Only `repository` and `searchName` are allowReserved in the spec: by default a
+    # value (a registry `name`) keeps no slash raw.
+    assert _urls.encode("name", "a/b") == "a%2Fb"
+    assert _urls.query(name="a/b") == "?name=a%2Fb"
+
+
+def test_a_str_subclass_is_encoded_as_its_text() -> None:
+    class Name(str):
+        pass
+
+    assert _urls.encode("name", Name("a b")) == "a%20b"
+    assert type(_urls.encode("name", Name("plain"))) is str
+
+
+def test_query_names_the_parameter_that_is_not_a_string() -> None:
+    with pytest.raises(ValueError, match=r"^searchName must be a string, not int$"):
+        _urls.query(searchName=5)  # type: ignore[arg-type]
