@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-import math
 import ssl as ssl_module
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from types import EllipsisType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import _urls
-from ._auth import Auth, Fetch, TokenCache, token_cache
+from ._auth import Auth, TokenCache, token_cache
 from ._converter import body_decoder, dumps, structure
-from ._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError, UnauthorizedError
 from ._models import (
     Registry,
     RegistryCreationRequest,
@@ -26,10 +22,11 @@ from ._models import (
     RepositoryTags,
 )
 from ._ratelimit import Pause, RateLimiter
-from ._retry import NO_RETRY, Deadline, RetryPolicy, call_with_retries, parse_retry_after
+from ._request_path import Handler, RequestPath, checked_timeout, default_burst
+from ._retry import NO_RETRY, RetryPolicy
 from ._secrets import Secret
 from ._sharing import SharedGets
-from ._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
+from ._stream import DEFAULT_MAX_ITEM_BYTES
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport, checked_base_url
 
 if TYPE_CHECKING:
@@ -42,7 +39,7 @@ AssetId = str | uuid.UUID
 _DEFAULT_RETRY = RetryPolicy()
 
 
-class RegistryClient:
+class RegistryClient(RequestPath):
     """An async client for the Registry assets of a Run:ai control plane.
 
     Use it as ``async with RegistryClient(base_url, token=...) as client:`` (or call
@@ -84,20 +81,7 @@ class RegistryClient:
             treat them as read-only.
     """
 
-    __slots__ = (
-        "_transport",
-        "_tokens",
-        "_timeout",
-        "_retry",
-        "_bodiless_headers",
-        "_max_item_bytes",
-        "_sharing",
-        "_base_path",
-        "_limiter",
-        "_pause",
-        "retries",
-        "throttled",
-    )
+    __slots__ = ()
 
     def __init__(
         self,
@@ -132,11 +116,11 @@ class RegistryClient:
             raise ValueError("retry must be a RetryPolicy or None")
         _check_size(max_response_bytes, "max_response_bytes")
         _check_size(max_item_bytes, "max_item_bytes")
-        self._timeout = _checked_timeout(timeout)
+        self._timeout = checked_timeout(timeout)
         self._retry = retry or NO_RETRY
         self._max_item_bytes = max_item_bytes
         if cache_ttl is not None:
-            _checked_timeout(cache_ttl, "cache_ttl")
+            checked_timeout(cache_ttl, "cache_ttl")
         self._sharing = (
             SharedGets(coalesce=bool(coalesce), ttl=cache_ttl)
             if coalesce or cache_ttl is not None
@@ -164,7 +148,7 @@ class RegistryClient:
             None
             if max_per_second is None
             else RateLimiter(
-                max_per_second, _default_burst(max_per_second) if burst is None else burst
+                max_per_second, default_burst(max_per_second) if burst is None else burst
             )
         )
         self._pause = Pause()
@@ -428,265 +412,19 @@ class RegistryClient:
             about=_about(repository),
         )
 
-    # --- the one request path ---------------------------------------------------------
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        handle: _Handler[T],
-        *,
-        body: Secret[bytes] | None = None,
-        timeout: float | None = None,
-        deadline: float | Deadline | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
-        stream: bool = False,
-        about: str = "",
-        cacheable: bool = False,
-    ) -> Awaitable[T]:
-        """Send ``method path`` with auth and retries; ``handle`` reads the 2xx response."""
-        # A plain function handing back the retry loop's coroutine: one frame fewer on
-        # every resume of every request.
-        operation = self._operation(method, path, about)
-        seconds = self._timeout if timeout is None else _checked_timeout(timeout)
-        if deadline is not None and not isinstance(deadline, Deadline):
-            deadline = Deadline(_checked_timeout(deadline, "deadline"))
-        args = (
-            method,
-            path,
-            handle,
-            body,
-            operation,
-            seconds,
-            _client_timeout(seconds, stream),
-            deadline,
-        )
-        policy = self._retry if retry is ... else self._policy(retry)
-        sharing = self._sharing
-        if sharing is not None and method == "GET" and not stream and sharing.active(cacheable):
-            return sharing.get(
-                path,
-                lambda: call_with_retries(
-                    self._attempt,
-                    args,
-                    policy,
-                    operation=operation,
-                    idempotent=True,
-                    on_retry=self._count_retry,
-                    deadline=deadline,
-                ),
-                cacheable=cacheable,
-            )
-        return call_with_retries(
-            self._attempt,
-            args,
-            policy,
-            operation=operation,
-            idempotent=method != "POST",
-            on_retry=self._count_retry,
-            deadline=deadline,
-        )
-
-    def _operation(self, method: str, path: str, about: str = "") -> str:
-        """What error messages call a request: the full path, base path included."""
-        return f"{method} {self._base_path}{path.partition('?')[0]}{about}"
-
-    def _policy(self, retry: RetryPolicy | EllipsisType | None) -> RetryPolicy:
-        if retry is ...:
-            return self._retry
-        if retry is None:
-            return NO_RETRY
-        if not isinstance(retry, RetryPolicy):
-            raise ValueError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
-        return retry
-
-    async def _attempt(
-        self,
-        method: str,
-        path: str,
-        handle: _Handler[T],
-        body: Secret[bytes] | None,
-        operation: str,
-        seconds: float,
-        client_timeout: aiohttp.ClientTimeout,
-        deadline: Deadline | None,
-    ) -> T:
-        """One try: the current token, the request, then ``handle`` on the 2xx response."""
-        if self._limiter is not None or self._pause.until:
-            await self._wait_for_turn(deadline, operation)
-        if deadline is not None:
-            left = deadline.left()
-            if left < seconds:  # this try gets only what is left of the call's time
-                if left <= 0:
-                    raise deadline.exceeded(operation, 1, None)
-                seconds = left
-                client_timeout = _clipped_timeout(client_timeout, left)
-        tokens, transport = self._tokens, self._transport
-        token = tokens.current() or await tokens.get(seconds)
-        try:
-            response = await transport.open(
-                method,
-                path,
-                operation=operation,
-                timeout=client_timeout,
-                headers=self._headers_for(token, body is not None),
-                body=body,
-            )
-        except UnauthorizedError as exc:
-            exc.token_rejected = tokens.reject(token)
-            raise
-        except ApiError as exc:
-            if exc.status in _THROTTLING:
-                self._throttled_by(exc)
-            raise
-        return await handle(transport, response, operation)
-
-    async def _wait_for_turn(self, deadline: Deadline | None, operation: str) -> None:
-        """The shared pause a 429/503 asked for, then a slot of ``max_per_second``."""
-        await self._pause.wait(None if deadline is None else deadline.left(), operation)
-        if self._limiter is not None:
-            await self._limiter.acquire(None if deadline is None else deadline.left(), operation)
-
-    def _throttled_by(self, error: ApiError) -> None:
-        self.throttled += 1
-        hinted = parse_retry_after(error.retry_after)
-        if hinted is not None:
-            # Every request of this client that has not started waits too (as octokit
-            # does), no longer than a retry would.
-            self._pause.extend(min(hinted, self._retry.max_delay))
-
-    def _headers_for(self, token: Secret[str] | None, has_body: bool) -> Secret[Mapping[str, str]]:
-        if has_body:
-            return Secret(_headers(token, has_body))
-        # Reused while the token stays the same: aiohttp copies a multidict as it is.
-        cached = self._bodiless_headers
-        if cached is None or cached[0] is not token:
-            headers: Secret[Mapping[str, str]] = Secret(
-                CIMultiDictProxy(CIMultiDict(_headers(token, False)))
-            )
-            cached = self._bodiless_headers = (token, headers)
-        return cached[1]
-
-    def _count_retry(self) -> None:
-        self.retries += 1
-
-    def _changed(self) -> None:
-        if self._sharing is not None:
-            self._sharing.invalidate()
-
-    def _token_fetch_with_retries(self, fetch: Fetch) -> Fetch:
-        """``fetch`` run through the client's retry policy: one loop for every waiter."""
-
-        def fetch_with_retries() -> Awaitable[tuple[Secret[str], float | None]]:
-            return call_with_retries(
-                fetch,
-                (),
-                self._retry,
-                operation="token request",
-                idempotent=True,
-                on_retry=self._count_retry,
-            )
-
-        return fetch_with_retries
-
-    async def _stream(
-        self,
-        path: str,
-        key: str,
-        envelope: type,
-        convert: Callable[[Any, int], Any] | None,
-        timeout: float | None,
-        *,
-        keep: frozenset[str] = frozenset(),
-        deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
-        about: str = "",
-    ) -> AsyncIterator[Any]:
-        max_item_bytes = self._max_item_bytes
-        whole = None if deadline is None else Deadline(_checked_timeout(deadline, "deadline"))
-
-        async def open_stream(
-            transport: Transport, response: aiohttp.ClientResponse, operation: str
-        ) -> tuple[ItemStream, list[Any] | None]:
-            stream = ItemStream(
-                response,
-                key,
-                envelope=envelope,
-                keep=keep,
-                convert=convert,
-                operation=operation,
-                max_item_bytes=max_item_bytes,
-                max_total_bytes=transport.max_response_bytes,
-                deadline=whole,
-            )
-            try:
-                return stream, await stream.next_batch()
-            except BaseException:
-                stream.close()
-                raise
-
-        stream, batch = await self._request(
-            "GET",
-            path,
-            open_stream,
-            timeout=timeout,
-            deadline=whole,
-            retry=retry,
-            stream=True,
-            about=about,
-        )
-        yielded = 0
-        try:
-            while batch is not None:
-                for item in batch:
-                    yield item
-                yielded += len(batch)
-                try:
-                    batch = await stream.next_batch()
-                except DeadlineExceeded:
-                    raise
-                except RunaiError as exc:
-                    error = DecodeError(
-                        f"{exc} ({yielded} items were yielded before)", operation=exc.operation
-                    )
-                else:
-                    continue
-                raise error
-        finally:
-            stream.close()
-
 
 _NAME = frozenset({"name"})
-
-
-_THROTTLING = frozenset({429, 503})
-
-
-def _default_burst(rate: float) -> int:
-    return max(1, min(10, int(rate // 10)))
 
 
 def _about(repository: str) -> str:
     return f" (repository {repository!r})"
 
 
-_Handler = Callable[[Transport, aiohttp.ClientResponse, str], Awaitable[T]]
-
-
 async def _discard(transport: Transport, response: aiohttp.ClientResponse, operation: str) -> None:
     response.release()
 
 
-def _headers(token: Secret[str] | None, has_body: bool) -> dict[str, str]:
-    headers = {"Accept": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token.value}"
-    if has_body:
-        headers["Content-Type"] = "application/json"
-    return headers
-
-
-def _decoder(model: type[T]) -> _Handler[T]:
+def _decoder(model: type[T]) -> Handler[T]:
     """The handler that reads a whole JSON body and structures it as ``model``."""
     decode_body = body_decoder(model)
 
@@ -700,14 +438,6 @@ _read_registry = _decoder(Registry)
 _read_registry_list = _decoder(RegistryListResponse)
 _read_repositories = _decoder(Repositories)
 _read_tags = _decoder(RepositoryTags)
-
-
-@functools.cache
-def _client_timeout(seconds: float, stream: bool) -> aiohttp.ClientTimeout:
-    # A stream may take long in total; bound each wait for data instead.
-    if stream:
-        return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-    return aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)
 
 
 def _repositories_path(asset_id: AssetId, search_name: str | None) -> str:
@@ -733,26 +463,6 @@ def _tags_path(asset_id: AssetId, repository: str, search_name: str | None) -> s
 def _check_type(value: object, expected: type, name: str) -> None:
     if not isinstance(value, expected):
         raise TypeError(f"{name} must be a {expected.__name__}, not {type(value).__name__}")
-
-
-def _clipped_timeout(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTimeout:
-    # Not cached: every value is new. A stream's total stays None; its reads are bounded
-    # by the stream itself.
-    return aiohttp.ClientTimeout(
-        total=None if timeout.total is None else left,
-        sock_connect=left,
-        sock_read=None if timeout.sock_read is None else min(timeout.sock_read, left),
-    )
-
-
-def _checked_timeout(timeout: float, name: str = "timeout") -> float:
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not 0 < timeout < math.inf
-    ):
-        raise ValueError(f"{name} must be a finite positive number of seconds, got {timeout!r}")
-    return float(timeout)
 
 
 def _check_size(value: object, name: str) -> None:

@@ -6,13 +6,13 @@ import asyncio
 import time
 import uuid
 import weakref
-from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from types import EllipsisType
 from typing import TYPE_CHECKING, Literal
 
 from attrs import define, field, frozen
 
+from ._crawl_scheduler import RegistryWork, Scheduler
 from ._errors import DeadlineExceeded, DecodeError, RunaiError
 from ._models import Registry
 from ._ratelimit import Aimd, RateLimiter
@@ -138,105 +138,6 @@ class CrawlStats:
         self._started = time.monotonic()
 
 
-class _RegistryWork:
-    """What is left to do for one registry."""
-
-    __slots__ = ("id", "name", "listed", "pending", "in_flight", "limiter")
-
-    def __init__(self, registry_id: str, name: str | None) -> None:
-        self.id = registry_id
-        self.name = name
-        self.limiter: RateLimiter | None = None  # per_registry_per_second
-        self.listed = False  # its repositories call has been handed out
-        self.pending: deque[str] = deque()
-        self.in_flight = 0
-
-    def finished(self) -> bool:
-        return self.listed and not self.pending and not self.in_flight
-
-
-_Job = tuple[_RegistryWork, str | None]  # (registry, None) lists its repositories
-
-
-class _Scheduler:
-    """Hands out jobs round-robin over the active registries, within the per-registry cap.
-
-    At most ``max_active`` registries are active at once; the feeder waits for room
-    before adding another, so memory does not grow with the number of registries.
-    """
-
-    def __init__(self, max_active: int, per_registry: int | None, aimd: Aimd | None) -> None:
-        self._active: OrderedDict[str, _RegistryWork] = OrderedDict()
-        self._max_active = max_active
-        self._per_registry = per_registry
-        self._aimd = aimd
-        self._in_flight = 0
-        self._source_done = False
-        # Everything runs on one event loop and no method awaits mid-update, so plain
-        # waiter futures suffice: no lock, and nobody is woken when nothing changed.
-        self._idle_workers: deque[asyncio.Future[None]] = deque()
-        self._feeder_waiting: asyncio.Future[None] | None = None
-
-    async def add(self, work: _RegistryWork) -> None:
-        while len(self._active) >= self._max_active:
-            self._feeder_waiting = asyncio.get_running_loop().create_future()
-            await self._feeder_waiting
-        self._active[work.id] = work
-        self._wake_workers()
-
-    def source_done(self) -> None:
-        self._source_done = True
-        self._wake_workers()
-
-    async def next_job(self) -> _Job | None:
-        """The next job, waiting for one; None once everything is done."""
-        while True:
-            job = self._pick()
-            if job is not None:
-                return job
-            if self._source_done and not self._active:
-                return None
-            waiter = asyncio.get_running_loop().create_future()
-            self._idle_workers.append(waiter)
-            await waiter
-
-    def _pick(self) -> _Job | None:
-        if self._aimd is not None and self._in_flight >= self._aimd.limit:
-            return None  # throttled: fewer requests at once for now
-        for work in self._active.values():
-            if self._per_registry is not None and work.in_flight >= self._per_registry:
-                continue
-            repository: str | None
-            if not work.listed:
-                work.listed, repository = True, None
-            elif work.pending:
-                repository = work.pending.popleft()
-            else:
-                continue
-            self._active.move_to_end(work.id)  # round robin: the others go first next time
-            work.in_flight += 1
-            self._in_flight += 1
-            return work, repository
-        return None
-
-    def done(self, work: _RegistryWork, repositories: Iterable[str] = ()) -> None:
-        work.in_flight -= 1
-        self._in_flight -= 1
-        work.pending.extend(repositories)
-        if work.finished():
-            del self._active[work.id]
-            if self._feeder_waiting is not None and not self._feeder_waiting.done():
-                self._feeder_waiting.set_result(None)
-        if self._idle_workers:
-            self._wake_workers()
-
-    def _wake_workers(self) -> None:
-        while self._idle_workers:
-            waiter = self._idle_workers.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-
-
 class TagCrawl:
     """The async iterator returned by :func:`crawl_tags`; :attr:`stats` has live counters.
 
@@ -314,7 +215,7 @@ class _CrawlRun:
             self._until = Deadline(self.deadline)
         self._aimd = Aimd(self.concurrency) if self.adaptive else None
         self.stats._aimd, self.stats._concurrency = self._aimd, self.concurrency
-        scheduler = _Scheduler(
+        scheduler = Scheduler(
             max_active=self.concurrency, per_registry=self.per_registry, aimd=self._aimd
         )
         # Bounded: when the consumer is slow, workers wait here instead of buffering.
@@ -343,7 +244,7 @@ class _CrawlRun:
             await asyncio.gather(*tasks, return_exceptions=True)
             self.stats._ended = time.monotonic()
 
-    async def _feed(self, scheduler: _Scheduler, results: _Results) -> None:
+    async def _feed(self, scheduler: Scheduler, results: _Results) -> None:
         # Ids already crawled: a registry given twice is crawled once.
         seen: set[str] = set()
         try:
@@ -360,7 +261,7 @@ class _CrawlRun:
             await results.put(exc)
         await results.put(None)
 
-    async def _registries(self) -> AsyncIterator[_RegistryWork]:
+    async def _registries(self) -> AsyncIterator[RegistryWork]:
         source = self.source
         if source is None:
             source = await self.client.list_registries()
@@ -371,7 +272,7 @@ class _CrawlRun:
             for ref in source:
                 yield _work_for(ref)
 
-    async def _work(self, scheduler: _Scheduler, results: _Results) -> None:
+    async def _work(self, scheduler: Scheduler, results: _Results) -> None:
         try:
             while (job := await scheduler.next_job()) is not None:
                 work, repository = job
@@ -384,7 +285,7 @@ class _CrawlRun:
         await results.put(None)
 
     async def _perform(
-        self, work: _RegistryWork, repository: str | None
+        self, work: RegistryWork, repository: str | None
     ) -> tuple[CrawlResult | None, list[str]]:
         stats = self.stats
         deadline = self._time_left(work, repository)
@@ -437,7 +338,7 @@ class _CrawlRun:
             return None, []
         return CrawlTags(work.id, work.name, repository, found.tags), []
 
-    def _time_left(self, work: _RegistryWork, repository: str | None) -> float | None:
+    def _time_left(self, work: RegistryWork, repository: str | None) -> float | None:
         if self._until is None:
             return None
         left = self._until.left()
@@ -451,10 +352,10 @@ def _urls_tags(registry_id: str) -> str:
     return f"{registry_path(registry_id)}/repositories/tags"
 
 
-def _work_for(ref: RegistryRef) -> _RegistryWork:
+def _work_for(ref: RegistryRef) -> RegistryWork:
     if isinstance(ref, Registry):
-        return _RegistryWork(checked_id(ref.meta.id), ref.meta.name)
-    return _RegistryWork(checked_id(ref), None)
+        return RegistryWork(checked_id(ref.meta.id), ref.meta.name)
+    return RegistryWork(checked_id(ref), None)
 
 
 def crawl_tags(

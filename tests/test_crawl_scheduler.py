@@ -1,0 +1,59 @@
+"""The crawl's scheduling on its own: which lookup comes next, no network."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from runai_registry_async._crawl_scheduler import RegistryWork, Scheduler
+from runai_registry_async._ratelimit import Aimd
+
+
+async def test_round_robin_over_registries_within_the_per_registry_cap() -> None:
+    scheduler = Scheduler(max_active=4, per_registry=1, aimd=None)
+    a, b = RegistryWork("a", None), RegistryWork("b", None)
+    await scheduler.add(a)
+    await scheduler.add(b)
+    first, second = await scheduler.next_job(), await scheduler.next_job()
+    assert [first, second] == [(a, None), (b, None)]  # each registry listed first
+    assert scheduler._pick() is None  # both at their cap of one
+    scheduler.done(a, ["r1", "r2"])
+    scheduler.done(b, ["s1"])
+    jobs = [await scheduler.next_job(), await scheduler.next_job()]
+    picked = [job for job in jobs if job is not None]
+    assert sorted((w.id, r) for w, r in picked) == [("a", "r1"), ("b", "s1")]
+    for work, _ in picked:
+        scheduler.done(work)
+    assert await scheduler.next_job() == (a, "r2")
+    scheduler.done(a)
+    scheduler.source_done()
+    assert await scheduler.next_job() is None  # everything finished
+
+
+async def test_the_feeder_waits_for_room_and_idle_workers_wake_for_new_work() -> None:
+    scheduler = Scheduler(max_active=1, per_registry=None, aimd=None)
+    a, b = RegistryWork("a", None), RegistryWork("b", None)
+    await scheduler.add(a)
+    adding = asyncio.create_task(scheduler.add(b))
+    job = await scheduler.next_job()
+    assert job == (a, None)
+    await asyncio.sleep(0)
+    assert not adding.done()  # one registry active at most
+    waiting = asyncio.create_task(scheduler.next_job())
+    await asyncio.sleep(0)
+    assert not waiting.done()  # nothing to hand out yet
+    scheduler.done(a, [])  # a is finished: room for b, and work for the idle worker
+    await adding
+    assert await waiting == (b, None)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_the_adaptive_limit_caps_requests_in_flight(limit: int) -> None:
+    aimd = Aimd(limit)
+    scheduler = Scheduler(max_active=8, per_registry=None, aimd=aimd)
+    for name in "abc":
+        await scheduler.add(RegistryWork(name, None))
+    handed = [await scheduler.next_job() for _ in range(limit)]
+    assert len(handed) == limit
+    assert scheduler._pick() is None
