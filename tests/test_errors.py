@@ -12,6 +12,7 @@ from runai_registry_async import (
     ApiError,
     BadRequestError,
     ConflictError,
+    DeadlineExceeded,
     ForbiddenError,
     NotFoundError,
     RedirectError,
@@ -237,3 +238,13 @@ def test_a_redirect_error_names_its_operation_and_where_it_pointed() -> None:
     assert (error.status, error.location, error.operation) == (302, None, "GET /x")
     assert str(error) == ("GET /x: HTTP 302: redirected to nowhere; redirects are never followed")
     assert redirect_error(301, "https://b", operation="GET /x").location == "https://b"
+
+
+def test_a_deadline_exceeded_is_never_retryable_and_says_its_attempts_once() -> None:
+    last = ApiError(503, None, "busy")
+    error = DeadlineExceeded("GET /x: 2 attempts in 1 s", operation="GET /x", attempts=2)
+    assert (error.operation, error.attempts, error.retryable) == ("GET /x", 2, False)
+    assert str(error) == "GET /x: 2 attempts in 1 s"  # no "(after 2 attempts)" again
+    assert DeadlineExceeded("m", last_error=last).last_error is last
+    default = DeadlineExceeded("m")
+    assert (default.operation, default.attempts, default.last_error) == ("", 1, None)
