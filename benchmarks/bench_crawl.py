@@ -305,9 +305,7 @@ def count_instructions(variant: str, base_url: str, concurrency: int, limit: int
     return int(match.group(1))
 
 
-def run_instructions(
-    args: argparse.Namespace, server_args: list[str], variants: list[str]
-) -> None:
+def run_instructions(args: argparse.Namespace, server_args: list[str], variants: list[str]) -> None:
     """Instructions per request: (crawl of 75 registries - crawl of 25) / requests between."""
     if not shutil.which("valgrind"):
         sys.exit("--instructions needs valgrind (apt-get install valgrind)")

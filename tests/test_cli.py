@@ -168,3 +168,23 @@ async def test_help_and_the_readme_synopsis_agree() -> None:
             "demo",
             "emulator",
         )
+
+
+async def test_allow_insecure_http_lets_plain_http_reach_a_host_that_is_not_loopback() -> None:
+    # 0.0.0.0 is not a loopback literal, so plain http to it is refused by default; with
+    # the flag the request goes out (and meets a closed port on this machine).
+    args = ["registries", "list", "--base-url", "http://0.0.0.0:9", "--retries", "0"]
+    env = {"RUNAI_TOKEN": "t"}
+    code, _, err = await cli(None, *args, env=env)
+    assert (code, "--allow-insecure-http" in err) == (2, True)
+    code, _, err = await cli(None, *args, "--allow-insecure-http", env=env)
+    assert code == 1
+    assert "GET /api/v1/asset/registries" in err
+    assert "--allow-insecure-http" not in err
+
+
+async def test_timeout_bounds_each_attempt(emulator: RunaiEmulator) -> None:
+    emulator.delay("list_registries", 60)  # far past the test's own limit
+    code, _, err = await cli(emulator, "registries", "list", "--timeout", "0.3", "--retries", "0")
+    assert (code, "timed out" in err.lower() or "timeout" in err.lower()) == (1, True), err
+    assert emulator.count("list_registries") == 1

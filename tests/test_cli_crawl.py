@@ -112,3 +112,14 @@ async def test_a_progress_line_when_stderr_is_a_terminal(emulator: RunaiEmulator
     # The self-overwriting line ends with the totals, then the one-line summary.
     assert "\r2 registries, 6 repositories, 12 tags, 9 requests (0 retried, 0 errors)" in text
     assert "crawled 2 registries, 6 repositories, 12 tags; 0 errors; 9 requests" in text
+
+
+async def test_crawl_repository_search_is_sent_to_the_server(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    for name in ("team/app", "team/db", "other/app"):
+        emulator.add_repository(registry.id, name, tags=["1"])
+    code, out, _ = await cli(emulator, "crawl", "--repository-search", "team/")
+    assert code == 0
+    assert sorted(line["repository"] for line in json_lines(out)) == ["team/app", "team/db"]
+    searches = [r.query for r in emulator.requests if r.operation == "list_repositories"]
+    assert searches == [{"searchName": "team/"}]
