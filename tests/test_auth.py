@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import pytest
@@ -333,3 +333,41 @@ async def test_an_oauth2_error_names_its_code_and_nothing_the_server_wrote(serve
             await client.list_registries()
     assert str(caught.value) == "POST /api/v2/token: HTTP 401: OAuth2 error invalid_client"
     assert "SECRET" not in repr(caught.value.__dict__)
+
+
+@pytest.mark.parametrize("endpoint", ["v1", "v2"])
+async def test_both_endpoints_read_the_lifetime_and_refresh_before_it_ends(
+    endpoint: Literal["v1", "v2"],
+) -> None:
+    clock = FakeClock()
+    async with RunaiEmulator(token_lifetime=600) as emulator:
+        credentials = ClientCredentials(
+            emulator.client_id, emulator.client_secret, endpoint=endpoint
+        )
+        async with RegistryClient(emulator.base_url, auth=credentials) as client:
+            client._tokens._clock = clock
+            await client.list_registries()
+            clock.now += 500  # well inside the lifetime: the same token
+            await client.list_registries()
+            assert emulator.tokens_issued == 1
+            clock.now += 90  # within the refresh margin of the 600 s lifetime
+            await client.list_registries()
+        assert emulator.tokens_issued == 2
+
+
+async def test_a_static_token_is_sent_on_every_request(emulator: RunaiEmulator) -> None:
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        await client.list_registries()
+        await client.list_registries()
+    assert [r.authorized for r in emulator.requests] == [True, True]
+    assert emulator.tokens_issued == 0
+
+
+def test_client_credentials_check_both_parts_and_hide_the_secret() -> None:
+    for client_id, secret in (("id", 5), (5, "secret")):
+        with pytest.raises(ValueError, match=r"^client_id and client_secret must be strings$"):
+            ClientCredentials(client_id, secret)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^client_id and client_secret must not be empty$"):
+        ClientCredentials("id", "")
+    shown = repr(ClientCredentials("app", "s3cr3t"))
+    assert shown == "ClientCredentials(client_id='app', client_secret='***', endpoint='v1')"
