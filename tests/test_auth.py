@@ -371,3 +371,15 @@ def test_client_credentials_check_both_parts_and_hide_the_secret() -> None:
         ClientCredentials("id", "")
     shown = repr(ClientCredentials("app", "s3cr3t"))
     assert shown == "ClientCredentials(client_id='app', client_secret='***', endpoint='v1')"
+
+
+async def test_a_token_from_a_callable_is_checked_before_it_is_sent(
+    emulator: RunaiEmulator,
+) -> None:
+    async def injects_a_header() -> str:
+        return "tok\r\nX-Injected: 1"
+
+    async with RegistryClient(emulator.base_url, auth=injects_a_header, retry=None) as client:
+        with pytest.raises(ValueError, match="control character"):
+            await client.list_registries()
+    assert emulator.requests == []
