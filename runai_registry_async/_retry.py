@@ -133,6 +133,7 @@ async def call_with_retries(
     started = time.monotonic()
     attempt = 0
     token_refreshed = False
+    previous: RunaiError | None = None  # the failure of the attempt before this one
     while True:
         attempt += 1
         try:
@@ -145,7 +146,7 @@ async def call_with_retries(
             log.debug("%s: token rejected, retrying once with a fresh one", operation)
         except RunaiError as exc:
             if deadline is not None and (isinstance(exc, DeadlineExceeded) or deadline.left() <= 0):
-                raise _past(deadline, exc, operation, attempt)  # noqa: B904 - not a cause
+                raise _past(deadline, exc, operation, attempt, previous)  # noqa: B904
             if attempt >= policy.attempts or not _is_retryable(exc, idempotent):
                 raise detached(_final(exc, attempt))  # noqa: B904 - the same exception
             wait = _wait_for(exc, policy, attempt)
@@ -153,7 +154,7 @@ async def call_with_retries(
                 raise detached(_final(exc, attempt))  # noqa: B904 - the same exception
             if deadline is not None and wait >= deadline.left():
                 # A wait that would end past the deadline is not started.
-                raise _past(deadline, exc, operation, attempt)  # noqa: B904 - not a cause
+                raise _past(deadline, exc, operation, attempt, previous)  # noqa: B904
             log.debug(
                 "%s: attempt %d of %d failed, waiting %.3f s before the next: %s",
                 operation,
@@ -164,6 +165,7 @@ async def call_with_retries(
             )
             if on_retry is not None:
                 on_retry()
+            previous = detached(exc)
             await asyncio.sleep(wait)
 
 
@@ -174,9 +176,20 @@ def _final(exc: RunaiError, attempt: int) -> RunaiError:
     return exc
 
 
-def _past(deadline: Deadline, exc: RunaiError, operation: str, attempt: int) -> RunaiError:
+def _past(
+    deadline: Deadline,
+    exc: RunaiError,
+    operation: str,
+    attempt: int,
+    previous: RunaiError | None,
+) -> RunaiError:
     if isinstance(exc, DeadlineExceeded):
-        return detached(_final(exc, attempt))
+        if exc._retried:  # an inner loop's: its own count and words
+            return detached(exc)
+        # Raised by this attempt as it found no time left: said again with this loop's
+        # count (its own said one attempt) and the failure that used the time up.
+        last = exc.last_error or previous
+        return detached(_final(deadline.exceeded(operation, attempt, last), attempt))
     last = detached(_final(exc, attempt))
     return detached(deadline.exceeded(operation, attempt, last))
 

@@ -18,6 +18,7 @@ from runai_registry_async import (
     TransportError,
     crawl_tags,
 )
+from runai_registry_async._retry import Deadline, call_with_retries
 from runai_registry_async.testing import RunaiEmulator
 
 from .cli import cli
@@ -210,3 +211,28 @@ async def test_a_crawl_takes_its_own_retry_policy(emulator: RunaiEmulator) -> No
     assert isinstance(failed[0].error, ServiceUnavailableError)
     assert failed[0].error.attempts == 1
     assert emulator.count("list_tags") == 2
+
+
+async def test_a_deadline_found_spent_at_the_start_of_an_attempt_counts_the_loop_s_tries() -> None:
+    # The third try finds no time left and raises before sending: the error must say
+    # three tries (as `attempts` does) and carry the failure that used the time up.
+    deadline = Deadline(30)
+    failures = [TransportError("GET /x: reset", operation="GET /x") for _ in range(2)]
+    tries = 0
+
+    async def send() -> None:
+        nonlocal tries
+        tries += 1
+        if failures:
+            raise failures.pop(0)
+        raise deadline.exceeded("GET /x", 1, None)
+
+    policy = RetryPolicy(attempts=5, base_delay=0.001, max_delay=0.002)
+    with pytest.raises(DeadlineExceeded) as caught:
+        await call_with_retries(
+            send, (), policy, operation="GET /x", idempotent=True, deadline=deadline
+        )
+    error = caught.value
+    assert (tries, error.attempts) == (3, 3)
+    assert "passed after 3 attempts; the last failed with: GET /x: reset" in str(error)
+    assert isinstance(error.last_error, TransportError)
