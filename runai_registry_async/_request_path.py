@@ -151,7 +151,7 @@ class RequestPath:
             left = deadline.left()
             if left < seconds:  # this try gets only what is left of the call's time
                 if left <= 0:
-                    raise deadline.exceeded(operation, 1, None)
+                    raise deadline.spent(operation)
                 seconds = left
                 client_timeout = _clipped_timeout(client_timeout, left)
         tokens, transport = self._tokens, self._transport

@@ -64,6 +64,15 @@ class Deadline:
     def left(self) -> float:
         return self.expires_at - time.monotonic()
 
+    def spent(self, operation: str) -> DeadlineExceeded:
+        """The error of a try that found no time left to start (the retry loop that
+        made the tries sets ``attempts`` and ``last_error``)."""
+        return DeadlineExceeded(
+            f"{operation}: deadline of {self.seconds:g} s passed before the next attempt "
+            "could start",
+            operation=operation,
+        )
+
     def exceeded(
         self, operation: str, attempts: int, last_error: RunaiError | None
     ) -> DeadlineExceeded:
@@ -184,12 +193,11 @@ def _past(
     previous: RunaiError | None,
 ) -> RunaiError:
     if isinstance(exc, DeadlineExceeded):
-        if exc._retried:  # an inner loop's: its own count and words
-            return detached(exc)
-        # Raised by this attempt as it found no time left: said again with this loop's
-        # count (its own said one attempt) and the failure that used the time up.
-        last = exc.last_error or previous
-        return detached(_final(deadline.exceeded(operation, attempt, last), attempt))
+        # Raised by this attempt as it found no time left (its message says no count):
+        # it carries the failure that used the time up.
+        if not exc._retried and exc.last_error is None:
+            exc.last_error = previous
+        return detached(_final(exc, attempt))
     last = detached(_final(exc, attempt))
     return detached(deadline.exceeded(operation, attempt, last))
 
