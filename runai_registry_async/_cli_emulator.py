@@ -7,6 +7,7 @@ import asyncio
 import secrets
 import shlex
 import signal
+import ssl
 import sys
 import tempfile
 from pathlib import Path
@@ -90,7 +91,7 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tls(workdir: Path) -> tuple[Any, Path]:
+def _tls(workdir: Path) -> tuple[ssl.SSLContext, Path]:
     try:
         import trustme
     except ImportError:
@@ -100,8 +101,6 @@ def _tls(workdir: Path) -> tuple[Any, Path]:
     authority = trustme.CA()
     ca_file = workdir / "ca.pem"
     authority.cert_pem.write_to_path(str(ca_file))
-    import ssl
-
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("127.0.0.1", "localhost", "::1").configure_cert(context)
     return context, ca_file

@@ -126,11 +126,12 @@ class FaultPlan:
 
     def next_fault(self, operation: str, registry: str | None) -> Fault | None:
         """The fault for this request, if any: the registry's own before the operation's."""
-        for key in ((operation, registry), (operation, _ANY)) if registry else ((operation, _ANY),):
+        keys = ((operation, registry), (operation, _ANY)) if registry else ((operation, _ANY),)
+        for key in keys:
             faults = self._faults.get(key)
             if faults:
                 return faults.popleft()
-        for key in ((operation, registry), (operation, _ANY)) if registry else ((operation, _ANY),):
+        for key in keys:
             flaky = self._flaky.get(key)
             if flaky is not None:
                 return flaky.draw()

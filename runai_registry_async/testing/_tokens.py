@@ -115,9 +115,10 @@ class TokenIssuer:
         }
 
     def _matches(self, client_id: str, secret: str) -> bool:
-        return hmac.compare_digest(client_id.encode(), self.client_id.encode()) & (
-            hmac.compare_digest(secret.encode(), self.client_secret.encode())
-        )
+        # Both compared in full, in constant time, as a real token endpoint would.
+        same_id = hmac.compare_digest(client_id.encode(), self.client_id.encode())
+        same_secret = hmac.compare_digest(secret.encode(), self.client_secret.encode())
+        return same_id and same_secret
 
     def _issue_access(self) -> str:
         token = self._jwt("access")
