@@ -76,7 +76,7 @@ class ItemStream:
             max_item_bytes=max_item_bytes,
             max_total_bytes=max_total_bytes,
         )
-        self._count = 0
+        self._count = 0  # items converted: the index a conversion error names
         self._ended = False
         # An item that failed to convert, raised once the items before it are handed out.
         self._failed: DecodeError | None = None
@@ -128,7 +128,6 @@ class ItemStream:
             reason = str(exc)  # a fixed reason and a byte offset, never body text
         else:
             if self._convert is None:
-                self._count += len(items)
                 return items
             return self._converted(items, self._convert)
         return DecodeError(f"{self._operation}: {reason}", operation=self._operation)
