@@ -11,6 +11,9 @@ Variants, all doing list registries -> repositories of each -> tags of each:
   raw aiohttp + orjson   a semaphore-bounded loop with a task per registry and repository
   aiohttp + pydantic v2  the same loop, validating with pydantic models
   client methods         the same loop over RegistryClient.list_repositories/list_tags
+  floor's queue, client methods
+                         the lean floor's workers and queue over the client's methods:
+                         the client's request path alone, without a crawl scheduler
   crawl_tags             this library's crawler
 
 The server runs in its own process with every body precomputed. Each cell runs in a
@@ -45,6 +48,7 @@ VARIANTS = (
     "raw aiohttp + orjson",
     "aiohttp + pydantic v2",
     "client methods",
+    "floor's queue, client methods",
     "crawl_tags",
 )
 REGISTRIES = "/api/v1/asset/registries"
@@ -107,6 +111,44 @@ async def lean_floor(base_url: str, concurrency: int, limit: int | None = None) 
                 raise worker.exception()  # type: ignore[misc]
         await asyncio.gather(*workers, return_exceptions=True)
     return requests, tags
+
+
+async def floor_queue_client(
+    base_url: str, concurrency: int, limit: int | None = None
+) -> tuple[int, int]:
+    """The lean floor's workers and queue calling the client's methods: what the
+    client's request path costs, apart from any crawl scheduler. Returns (requests, tags)."""
+    from runai_registry_async import RegistryClient
+
+    tags = 0
+    jobs: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    async with RegistryClient(base_url, token="bench-token", max_connections=concurrency) as client:
+
+        async def work() -> None:
+            nonlocal tags
+            while True:
+                registry_id, name = await jobs.get()
+                if not registry_id:
+                    for registry in (await client.list_registries())[:limit]:
+                        jobs.put_nowait((registry.meta.id, ""))
+                elif not name:
+                    for repository in await client.list_repositories(registry_id):
+                        jobs.put_nowait((registry_id, repository))
+                else:
+                    tags += len((await client.list_tags(registry_id, name)).tags)
+                jobs.task_done()
+
+        jobs.put_nowait(("", ""))
+        workers = [asyncio.create_task(work()) for _ in range(concurrency)]
+        done = asyncio.create_task(jobs.join())
+        await asyncio.wait([done, *workers], return_when=asyncio.FIRST_COMPLETED)
+        for worker in workers:
+            worker.cancel()
+        for worker in workers:
+            if worker.done() and not worker.cancelled() and worker.exception() is not None:
+                raise worker.exception()  # type: ignore[misc]
+        await asyncio.gather(*workers, return_exceptions=True)
+        return client.requests_sent, tags
 
 
 async def hand_written(
@@ -201,6 +243,8 @@ async def crawl(
     """One crawl of the first ``limit`` registries (all by default); (requests, tags)."""
     if variant == "lean floor":
         return await lean_floor(base_url, concurrency, limit)
+    if variant.startswith("floor's queue"):
+        return await floor_queue_client(base_url, concurrency, limit)
     if variant.startswith("raw"):
         return await hand_written(base_url, concurrency, pydantic=False, limit=limit)
     if "pydantic" in variant:

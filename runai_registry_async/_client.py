@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl as ssl_module
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from types import EllipsisType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -328,10 +328,30 @@ class RegistryClient(RequestPath):
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> RepositoryTags:
         """The tags of one repository, optionally those containing ``search_name``."""
-        path = _tags_path(asset_id, repository, search_name)
-        return await self._request(
+        return await self._tags_at(
+            _urls.registry_path(asset_id),
+            repository,
+            search_name,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+        )
+
+    def _tags_at(
+        self,
+        registry_path: str,
+        repository: str,
+        search_name: str | None,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
+    ) -> Awaitable[RepositoryTags]:
+        # list_tags for a registry path already checked: the crawler's way in, without
+        # checking the same id again on every one of its requests.
+        return self._request(
             "GET",
-            path,
+            _tags_path(registry_path, repository, search_name),
             _read_tags,
             timeout=timeout,
             deadline=deadline,
@@ -401,7 +421,7 @@ class RegistryClient(RequestPath):
         reject raises the same ``DecodeError``.
         """
         return self._stream(
-            _tags_path(asset_id, repository, search_name),
+            _tags_path(_urls.registry_path(asset_id), repository, search_name),
             "tags",
             RepositoryTags,
             None,
@@ -447,11 +467,11 @@ def _repositories_path(asset_id: AssetId, search_name: str | None) -> str:
     return path
 
 
-def _tags_path(asset_id: AssetId, repository: str, search_name: str | None) -> str:
+def _tags_path(registry_path: str, repository: str, search_name: str | None) -> str:
     if not isinstance(repository, str) or not repository:
         raise ValueError("repository must be a non-empty string")
     path = (
-        _urls.registry_path(asset_id)
+        registry_path
         + "/repositories/tags?repository="
         + _urls.encode("repository", repository, allow_reserved=True)
     )

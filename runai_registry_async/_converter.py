@@ -96,6 +96,12 @@ def _structure_str_list(value: Any, _: Any) -> list[str]:
     # Checked in place, not copied.
     if type(value) is not list:
         raise WrongType(f"expected a list, got {type(value).__name__}")
+    try:
+        if len(value) <= _JOIN_CHUNK:  # most lists: checked in one call
+            "".join(value)
+            return value
+    except TypeError:
+        pass
     index = first_non_string(value)
     if index is None:
         return value
@@ -245,7 +251,10 @@ def body_decoder(cls: type[T]) -> Callable[[bytes, str], T]:
     hook = converter.get_structure_hook(cls)
 
     def decode(body: bytes, operation: str) -> T:
-        data = loads(body, operation=operation)
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            data = loads(body, operation=operation)  # raises the error that says why
         try:
             return hook(data, cls)  # type: ignore[no-any-return]
         except _STRUCTURE_ERRORS:

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Literal
 
 from attrs import define, field, frozen
 
+from ._channel import Channel
 from ._crawl_scheduler import RegistryWork, Scheduler
 from ._errors import DeadlineExceeded, DecodeError, RunaiError
 from ._models import Registry
 from ._ratelimit import Aimd, RateLimiter
 from ._retry import Deadline, RetryPolicy
-from ._urls import checked_id, registry_path
+from ._urls import checked_id
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -185,7 +186,7 @@ class TagCrawl:
         await self.aclose()
 
 
-_Results = asyncio.Queue[CrawlResult | BaseException | None]
+_Results = Channel[CrawlResult | BaseException | None]
 
 
 @define
@@ -219,7 +220,7 @@ class _CrawlRun:
             max_active=self.concurrency, per_registry=self.per_registry, aimd=self._aimd
         )
         # Bounded: when the consumer is slow, workers wait here instead of buffering.
-        results: _Results = asyncio.Queue(maxsize=self.concurrency * 2)
+        results: _Results = Channel(maxsize=self.concurrency * 2)
         tasks = [asyncio.create_task(self._feed(scheduler, results))]
         tasks += [
             asyncio.create_task(self._work(scheduler, results)) for _ in range(self.concurrency)
@@ -228,16 +229,12 @@ class _CrawlRun:
         try:
             while running:
                 item = await results.get()
-                while True:  # drain what is ready: one wake-up for many results
-                    if item is None:
-                        running -= 1
-                    elif isinstance(item, BaseException):
-                        raise item
-                    else:
-                        yield item
-                    if results.empty():
-                        break
-                    item = results.get_nowait()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
         finally:
             for task in tasks:
                 task.cancel()
@@ -288,7 +285,7 @@ class _CrawlRun:
         self, work: RegistryWork, repository: str | None
     ) -> tuple[CrawlResult | None, list[str]]:
         stats = self.stats
-        deadline = self._time_left(work, repository)
+        deadline = None if self._until is None else self._time_left(self._until, work, repository)
         throttled_before = self.client.throttled
         try:
             if work.limiter is not None:
@@ -303,17 +300,14 @@ class _CrawlRun:
                     return CrawlTags(work.id, work.name, None, []), []
                 return None, repositories
             if not repository:
+                operation = f"GET {work.path}/repositories/tags"
                 raise DecodeError(
-                    f"GET {_urls_tags(work.id)}: the server listed a repository with an "
-                    "empty name, which cannot be queried",
-                    operation=f"GET {_urls_tags(work.id)}",
+                    f"{operation}: the server listed a repository with an empty name, "
+                    "which cannot be queried",
+                    operation=operation,
                 )
-            found = await self.client.list_tags(
-                work.id,
-                repository,
-                search_name=self.tag_search,
-                deadline=deadline,
-                retry=self.retry,
+            found = await self.client._tags_at(
+                work.path, repository, self.tag_search, deadline=deadline, retry=self.retry
             )
         except DeadlineExceeded:
             raise  # the crawl's time is up: it ends, whatever on_error says
@@ -338,18 +332,12 @@ class _CrawlRun:
             return None, []
         return CrawlTags(work.id, work.name, repository, found.tags), []
 
-    def _time_left(self, work: RegistryWork, repository: str | None) -> float | None:
-        if self._until is None:
-            return None
-        left = self._until.left()
+    @staticmethod
+    def _time_left(until: Deadline, work: RegistryWork, repository: str | None) -> float:
+        left = until.left()
         if left <= 0:
-            operation = f"crawl ({work.id}, {repository!r})"
-            raise self._until.exceeded(operation, 0, None)
+            raise until.exceeded(f"crawl ({work.id}, {repository!r})", 0, None)
         return left
-
-
-def _urls_tags(registry_id: str) -> str:
-    return f"{registry_path(registry_id)}/repositories/tags"
 
 
 def _work_for(ref: RegistryRef) -> RegistryWork:

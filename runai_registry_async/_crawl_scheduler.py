@@ -8,16 +8,18 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 
 from ._ratelimit import Aimd, RateLimiter
+from ._urls import REGISTRIES
 
 
 class RegistryWork:
     """What is left to do for one registry."""
 
-    __slots__ = ("id", "name", "listed", "pending", "in_flight", "limiter")
+    __slots__ = ("id", "name", "path", "listed", "pending", "in_flight", "limiter")
 
     def __init__(self, registry_id: str, name: str | None) -> None:
-        self.id = registry_id
+        self.id = registry_id  # checked by whoever builds the work
         self.name = name
+        self.path = f"{REGISTRIES}/{registry_id}"
         self.limiter: RateLimiter | None = None  # per_registry_per_second
         self.listed = False  # its repositories call has been handed out
         self.pending: deque[str] = deque()

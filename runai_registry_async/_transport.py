@@ -245,7 +245,9 @@ class Transport:
         raises ``TransportError``. ``headers`` and ``body`` stay wrapped until the
         expression that hands them to aiohttp, so no frame here shows them.
         """
-        session = self.session()
+        session = self._session
+        if session is None or self._closed or self._loop is not asyncio.get_running_loop():
+            session = self.session()  # or the reason why not
         path, _, query = path.partition("?")
         # From parts: parsing a whole URL string costs more than the rest of this method.
         url = URL.build(
