@@ -188,6 +188,9 @@ class TagCrawl:
 
 _Results = Channel[CrawlResult | BaseException | None]
 
+#: The name of every task a crawl starts (its feeder and its workers).
+TASK_NAME = "runai_registry_async crawl"
+
 
 @define
 class _CrawlRun:
@@ -221,9 +224,11 @@ class _CrawlRun:
         )
         # Bounded: when the consumer is slow, workers wait here instead of buffering.
         results: _Results = Channel(maxsize=self.concurrency * 2)
-        tasks = [asyncio.create_task(self._feed(scheduler, results))]
+        # Named, so that a task dump (or a test) can tell the crawl's tasks apart.
+        tasks = [asyncio.create_task(self._feed(scheduler, results), name=TASK_NAME)]
         tasks += [
-            asyncio.create_task(self._work(scheduler, results)) for _ in range(self.concurrency)
+            asyncio.create_task(self._work(scheduler, results), name=TASK_NAME)
+            for _ in range(self.concurrency)
         ]
         running = len(tasks)
         try:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -13,6 +16,7 @@ from runai_registry_async import (
     CrawlFailure,
     CrawlResult,
     CrawlTags,
+    DeadlineExceeded,
     DecodeError,
     NotFoundError,
     Registry,
@@ -21,6 +25,9 @@ from runai_registry_async import (
     ServiceUnavailableError,
     crawl_tags,
 )
+from runai_registry_async._crawl import TASK_NAME, _CrawlRun
+from runai_registry_async._crawl_scheduler import RegistryWork
+from runai_registry_async._retry import Deadline
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import eventually, settled
@@ -30,14 +37,8 @@ UNKNOWN = str(uuid.UUID(int=12345))
 
 
 def library_tasks() -> list[asyncio.Task[object]]:
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if t is not asyncio.current_task()
-        and "runai_registry_async"
-        in getattr(getattr(t.get_coro(), "cr_code", None), "co_filename", "")
-        and not t.done()
-    ]
+    """The crawl's tasks still running (found by name, whatever wraps their coroutines)."""
+    return [t for t in asyncio.all_tasks() if t.get_name() == TASK_NAME and not t.done()]
 
 
 async def collect(crawl: AsyncIterator[CrawlResult]) -> list[CrawlResult]:
@@ -152,11 +153,8 @@ async def test_break_after_five_results_leaves_no_pending_task(emulator: RunaiEm
             if got == 5:
                 break
         assert library_tasks()  # the workers existed...
-        for _ in range(100):
-            if not library_tasks():
-                break
-            await asyncio.sleep(0.01)
-        assert library_tasks() == []  # ...and were gone within 1 s: nothing can ask more
+        # ...and go once the abandoned generator is finalized (the loop schedules that).
+        await eventually(lambda: not library_tasks())
         sent = client.requests_sent
         await asyncio.sleep(0)
         assert client.requests_sent == sent
@@ -232,22 +230,48 @@ async def test_a_slow_consumer_holds_the_workers_back(emulator: RunaiEmulator) -
         await crawl.__anext__()
         # The workers fill the queue (2 x 4 results, one handed out)...
         await eventually(lambda: emulator.count("list_tags") >= 8 + 1)
-        # ...then stop: at most 4 more in flight, blocked on the full queue.
-        assert await settled(lambda: emulator.count("list_tags")) <= 8 + 1 + 4 + 4
+        # ...then stop: each of the 4 workers holds one more result, blocked on the full
+        # queue, and asks for nothing further.
+        assert await settled(lambda: emulator.count("list_tags")) == 8 + 1 + 4
         await crawl.aclose()
 
 
-async def test_bad_arguments_and_ids_fail_clearly(emulator: RunaiEmulator) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"concurrency": 0}, "concurrency must be a positive int, got 0"),
+        ({"concurrency": True}, "concurrency must be a positive int, got True"),
+        ({"concurrency": "8"}, "concurrency must be a positive int, got '8'"),
+        ({"per_registry": 0}, "per_registry must be a positive int or None, got 0"),
+        ({"per_registry": True}, "per_registry must be a positive int or None, got True"),
+        ({"per_registry": "2"}, "per_registry must be a positive int or None, got '2'"),
+        ({"on_error": "ignore"}, "on_error must be 'yield' or 'raise', got 'ignore'"),
+        ({"repository_search": 5}, "repository_search must be a string or None"),
+        ({"tag_search": b"x"}, "tag_search must be a string or None"),
+        ({"deadline": 0}, "deadline must be a positive number of seconds, got 0"),
+        ({"deadline": -1.0}, "deadline must be a positive number of seconds, got -1.0"),
+        ({"deadline": True}, "deadline must be a positive number of seconds, got True"),
+        ({"deadline": "5"}, "deadline must be a positive number of seconds, got '5'"),
+        ({"deadline": math.nan}, "deadline must be a positive number of seconds, got nan"),
+    ],
+)
+async def test_bad_arguments_are_refused_before_any_request(
+    emulator: RunaiEmulator, kwargs: dict[str, Any], message: str
+) -> None:
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
-        for kwargs in ({"concurrency": 0}, {"per_registry": 0}, {"on_error": "ignore"}):
-            with pytest.raises(ValueError, match=next(iter(kwargs))):
-                crawl_tags(client, **kwargs)
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            crawl_tags(client, **kwargs)
+    assert emulator.requests == []
+
+
+async def test_bad_ids_fail_clearly_and_a_crawl_runs_once(emulator: RunaiEmulator) -> None:
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         with pytest.raises(ValueError, match="asset_id must be a UUID"):
             await collect(crawl_tags(client, ["not-an-id"]))
         assert emulator.requests == []
         crawl = crawl_tags(client, [])
         assert await collect(crawl) == []
-        with pytest.raises(RuntimeError, match="once"):
+        with pytest.raises(RuntimeError, match=r"^a crawl can be iterated only once$"):
             await collect(crawl)
 
 
@@ -260,8 +284,12 @@ async def test_a_single_id_instead_of_a_list_is_a_type_error_naming_the_fix(
     registry = emulator.add_registry("one")
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         for wrong in (registry.id, registry.id.encode(), uuid.UUID(registry.id)):
-            with pytest.raises(TypeError, match=r"pass \[registry_id\]"):
+            with pytest.raises(TypeError) as raised:
                 crawl_tags(client, wrong)  # type: ignore[arg-type]
+            assert str(raised.value) == (
+                "registries must be an iterable of ids or Registry objects, not a single "
+                f"{type(wrong).__name__}; pass [registry_id] for one registry"
+            )
     assert emulator.requests == []
 
 
@@ -310,7 +338,11 @@ async def test_a_repository_with_an_empty_name_is_an_error_result(
     assert by_repository["team/app"].tags == ["1"]
     failed = by_repository[""]
     assert isinstance(failed.error, DecodeError)
-    assert "empty name" in str(failed.error)
+    operation = f"GET /api/v1/asset/registries/{registry.id}/repositories/tags"
+    assert failed.error.operation == operation
+    assert str(failed.error) == (
+        f"{operation}: the server listed a repository with an empty name, which cannot be queried"
+    )
 
 
 async def test_per_registry_holds_the_line_where_nothing_else_does(
@@ -349,7 +381,7 @@ async def test_an_inventory_can_tell_empty_from_skipped(emulator: RunaiEmulator)
 
 async def test_stats_show_progress_as_a_fraction(emulator: RunaiEmulator) -> None:
     registries = emulator.seed(registries=3, repositories=4, tags=2)
-    emulator.fail_next("list_tags", 1, status=404)
+    emulator.fail_next("list_tags", 2, status=404)
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
         crawl = crawl_tags(client, [r.id for r in registries], concurrency=2)
         seen_fractions = []
@@ -360,10 +392,13 @@ async def test_stats_show_progress_as_a_fraction(emulator: RunaiEmulator) -> Non
     stats = crawl.stats
     assert (stats.registries_seen, stats.registries) == (3, 3)
     assert (stats.repositories_found, stats.repositories_done) == (12, 12)
-    assert (stats.repositories, stats.errors) == (11, 1)
+    assert (stats.repositories, stats.errors) == (10, 2)
     assert seen_fractions[-1] == (12, 12)
+    elapsed = stats.elapsed
+    await asyncio.sleep(0)
+    assert stats.elapsed == elapsed  # frozen once the crawl has ended
     text = repr(stats)
-    assert "errors=1" in text
+    assert "errors=2" in text
     assert "requests=15" in text
     assert "retries=0" in text
     assert "elapsed=" in text
@@ -387,3 +422,142 @@ async def test_results_narrow_on_error_is_none(emulator: RunaiEmulator) -> None:
                 assert isinstance(result, CrawlFailure)
                 assert (result.tags, result.empty) == (None, False)
     assert (tags in (1, 2), errors) == (True, [1])
+
+
+# --- what the crawl hands to each lookup ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+async def test_throttling_lowers_what_the_server_sees_at_once_only_when_adaptive(
+    emulator: RunaiEmulator, adaptive: bool
+) -> None:
+    registry = emulator.add_registry("busy")
+    for n in range(120):
+        emulator.add_repository(registry.id, f"team/app-{n}", tags=["1"])
+    emulator.delay("list_tags", 0.005)  # requests overlap
+    emulator.fail_next("list_tags", 1000, status=429)  # every answer throttles
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        crawl = crawl_tags(client, [registry.id], concurrency=16, adaptive=adaptive)
+        measuring = False
+        async for result in crawl:
+            assert result.error is not None
+            if not measuring and crawl.stats.repositories_done >= 40:
+                # By now an adaptive crawl is down to 1: measure from here on.
+                measuring, emulator.max_in_flight = True, emulator.in_flight
+        assert crawl.stats.concurrency == (1 if adaptive else 16)
+    late_most_at_once = emulator.max_in_flight
+    if adaptive:
+        assert late_most_at_once == 1
+    else:
+        assert late_most_at_once >= 8
+
+
+async def test_default_concurrency_and_repositories_without_tags(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1"])
+    emulator.add_repository(registry.id, "team/none", tags=[])
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        crawl = crawl_tags(client, [registry.id])
+        results = await collect(crawl)
+        assert crawl.stats.concurrency == 32
+    # By default a repository without tags is a result too (skip_empty=False).
+    assert sorted((r.repository, r.tags) for r in results) == [
+        ("team/app", ["1"]),
+        ("team/none", []),
+    ]
+
+
+async def test_results_carry_the_registry_name_whatever_their_kind(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.add_registry("empty-one")
+    full = emulator.add_registry("full-one")
+    emulator.add_repository(full.id, "team/app", tags=["1"])
+    emulator.add_repository(full.id, "team/db", tags=["2"])
+    emulator.fail_next("list_tags", 1, status=404)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        registries = await client.list_registries()
+        results = await collect(crawl_tags(client, registries, concurrency=1))
+    kinds = sorted(
+        (r.registry_name, "empty" if r.empty else "failed" if r.error else "tags") for r in results
+    )
+    assert kinds == [("empty-one", "empty"), ("full-one", "failed"), ("full-one", "tags")]
+
+
+async def test_a_stepped_crawl_can_be_finished_by_a_loop(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=2, repositories=3, tags=1)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        crawl = crawl_tags(client, concurrency=2)
+        first = await crawl.__anext__()
+        rest = [result async for result in crawl]  # the same generator goes on
+    assert len([first, *rest]) == 6
+    assert len({(r.registry_id, r.repository) for r in [first, *rest]}) == 6
+
+
+async def test_the_crawl_retry_policy_applies_to_listing_repositories(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1"])
+    emulator.fail_next("list_repositories", 1, status=503)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=RETRY) as client:
+        # The client would retry; the crawl's own policy says not to.
+        results = await collect(crawl_tags(client, [registry.id], retry=None))
+    assert [(r.repository, type(r.error)) for r in results] == [(None, ServiceUnavailableError)]
+    assert emulator.count("list_repositories") == 1
+
+
+async def test_the_crawl_deadline_bounds_a_hung_repositories_call(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("r")
+    emulator.delay("list_repositories", 120)  # hangs far past everything below
+    async with RegistryClient(emulator.base_url, token=emulator.token, timeout=100) as client:
+        crawl = crawl_tags(client, [registry.id], deadline=0.5)
+        with pytest.raises(DeadlineExceeded):
+            # Ten times the time the crawl should take and more, yet far below the
+            # client's own timeout: only the crawl's deadline can end it in time.
+            await asyncio.wait_for(collect(crawl), 30)
+
+
+async def test_a_per_registry_rate_wait_past_the_deadline_ends_the_crawl_at_once(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("r")
+    for n in range(3):
+        emulator.add_repository(registry.id, f"team/app-{n}", tags=["1"])
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        # One request per 100 s: the second would wait far past the deadline.
+        crawl = crawl_tags(client, [registry.id], per_registry_per_second=0.01, deadline=60)
+        with pytest.raises(DeadlineExceeded) as raised:
+            await asyncio.wait_for(collect(crawl), 30)  # refused at once, not waited out
+    assert f"crawl ({registry.id})" in str(raised.value)
+    assert emulator.count("list_repositories") == 1
+    assert emulator.count("list_tags") == 0
+
+
+class StoppedDeadline(Deadline):
+    """A deadline whose clock has stopped with ``left`` seconds to go."""
+
+    def __init__(self, seconds: float, left: float) -> None:
+        super().__init__(seconds)
+        self.expires_at = left
+
+    def left(self) -> float:
+        return self.expires_at
+
+
+@pytest.mark.parametrize("left", [0.0, -1.0])
+def test_a_job_found_with_no_time_left_names_itself(left: float) -> None:
+    until = StoppedDeadline(5, left)
+    with pytest.raises(DeadlineExceeded) as raised:
+        _CrawlRun._time_left(until, RegistryWork(UNKNOWN, None), "team/app")
+    assert str(raised.value).startswith(f"crawl ({UNKNOWN}, 'team/app'): deadline of 5 s")
+    assert raised.value.operation == f"crawl ({UNKNOWN}, 'team/app')"
+    assert raised.value.attempts == 0
+    assert raised.value.last_error is None
+
+
+def test_a_job_with_time_left_gets_what_is_left() -> None:
+    until = StoppedDeadline(5, 0.25)
+    assert _CrawlRun._time_left(until, RegistryWork(UNKNOWN, None), None) == 0.25

@@ -57,3 +57,33 @@ async def test_the_adaptive_limit_caps_requests_in_flight(limit: int) -> None:
     handed = [await scheduler.next_job() for _ in range(limit)]
     assert len(handed) == limit
     assert scheduler._pick() is None
+
+
+@pytest.mark.parametrize("per_registry", [1, None])
+async def test_a_registry_passed_over_does_not_end_the_search(per_registry: int | None) -> None:
+    # `first` comes first in the round but cannot take a job: with a cap of one it is
+    # at its cap; without a cap it has nothing pending (its listing is in flight).
+    scheduler = Scheduler(max_active=8, per_registry=per_registry, aimd=None)
+    first, ready = RegistryWork("first", None), RegistryWork("ready", None)
+    await scheduler.add(first)
+    await scheduler.add(ready)
+    assert [await scheduler.next_job(), await scheduler.next_job()] == [
+        (first, None),
+        (ready, None),
+    ]
+    scheduler.done(ready, ["r1"])
+    assert scheduler._pick() == (ready, "r1")
+
+
+async def test_finished_jobs_free_their_slot_of_the_adaptive_limit_exactly() -> None:
+    scheduler = Scheduler(max_active=8, per_registry=None, aimd=Aimd(2))
+    work = RegistryWork("a", None)
+    await scheduler.add(work)
+    assert await scheduler.next_job() == (work, None)
+    scheduler.done(work, ["r1", "r2", "r3", "r4"])
+    first, second = scheduler._pick(), scheduler._pick()
+    assert (first, second) == ((work, "r1"), (work, "r2"))
+    assert scheduler._pick() is None  # two in flight: the limit
+    scheduler.done(work)
+    assert scheduler._pick() == (work, "r3")  # one freed, exactly one more
+    assert scheduler._pick() is None
