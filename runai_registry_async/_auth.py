@@ -167,7 +167,7 @@ class TokenCache:
         """
         token = self.current()
         if token is not None or self._fetch is None:
-            return token if token is not None else self._token
+            return token  # a static token never expires; None means no auth at all
         inflight = self._inflight
         if inflight is None:
             inflight = self._inflight = asyncio.ensure_future(self._refresh(self._fetch))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import re
 from typing import Any, Literal
 
 import orjson
@@ -11,6 +13,7 @@ from aiohttp import web
 
 from runai_registry_async import (
     ClientCredentials,
+    DecodeError,
     ForbiddenError,
     RegistryClient,
     RetryPolicy,
@@ -18,9 +21,11 @@ from runai_registry_async import (
     TransportError,
     UnauthorizedError,
 )
-from runai_registry_async._auth import MIN_TOKEN_REUSE, TokenCache
+from runai_registry_async._auth import MIN_TOKEN_REUSE, TokenCache, _read_token
 from runai_registry_async._secrets import Secret
 from runai_registry_async.testing import RunaiEmulator
+
+from .conftest import eventually
 
 
 @pytest.mark.parametrize("endpoint", ["v1", "v2"])
@@ -383,3 +388,138 @@ async def test_a_token_from_a_callable_is_checked_before_it_is_sent(
         with pytest.raises(ValueError, match="control character"):
             await client.list_registries()
     assert emulator.requests == []
+
+
+# --- what a token answer, a cache and a fetch say ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "lifetime"),
+    [
+        (b'{"accessToken": "t", "expiresIn": 60}', 60.0),
+        (b'{"accessToken": "t", "expiresIn": 2.5}', 2.5),
+        (b'{"accessToken": "t", "expiresIn": true}', None),  # a bool is not a lifetime
+        (b'{"accessToken": "t", "expiresIn": "60"}', None),
+        (b'{"accessToken": "t"}', None),
+    ],
+)
+def test_a_token_answer_gives_its_lifetime_only_as_a_number(
+    answer: bytes, lifetime: float | None
+) -> None:
+    found = _read_token(Secret(answer), "accessToken", "expiresIn")
+    assert not isinstance(found, str)
+    assert (found[0].value, found[1]) == ("t", lifetime)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (b"<html>not json</html>", "a 21-byte body that is not JSON"),
+        (b'["t"]', "JSON list, not an object"),
+        (b'{"token": "t"}', "a JSON object with keys 'token'"),
+        (b'{"accessToken": 5}', "a JSON object with keys 'accessToken'"),
+    ],
+)
+def test_an_unusable_token_answer_says_what_is_wrong_by_key_names(
+    answer: bytes, problem: str
+) -> None:
+    found = _read_token(Secret(answer), "accessToken", "expiresIn")
+    assert found == f"no usable accessToken in the answer, {problem}"
+
+
+async def test_an_unusable_token_answer_is_a_decode_error_of_the_token_request(
+    serve: Any,
+) -> None:
+    async def token_endpoint(request: web.Request) -> web.Response:
+        return web.json_response({"token": "t0k-SECRET"})
+
+    base_url = await serve(token_endpoint)
+    async with RegistryClient(base_url, auth=ClientCredentials("app", "s"), retry=None) as client:
+        with pytest.raises(DecodeError) as caught:
+            await client.list_registries()
+    assert caught.value.operation == "POST /api/v1/token"
+    assert str(caught.value) == (
+        "POST /api/v1/token: no usable accessToken in the answer, a JSON object with keys 'token'"
+    )
+
+
+def test_a_token_cache_shows_what_it_holds_but_not_the_token() -> None:
+    async def fetch() -> tuple[Secret[str], float | None]:
+        return Secret("t"), None
+
+    assert repr(TokenCache(None, Secret("s3cr3t"))) == (
+        "<TokenCache refreshable=False has_token=True>"
+    )
+    assert repr(TokenCache(fetch, None)) == "<TokenCache refreshable=True has_token=False>"
+
+
+async def test_a_token_request_is_bounded_by_its_own_timeout(emulator: RunaiEmulator) -> None:
+    emulator.delay("token", 120)
+    credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
+    async with RegistryClient(emulator.base_url, auth=credentials, retry=None) as client:
+        with pytest.raises(TransportError) as caught:
+            await asyncio.wait_for(credentials.fetch(client._transport, 0.5), 30)
+    assert str(caught.value) == "POST /api/v1/token: timed out"
+
+
+async def test_the_fetch_a_waiter_gave_up_on_still_ends_by_the_client_timeout(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.delay("token", 120)
+    credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
+    async with RegistryClient(
+        emulator.base_url, auth=credentials, retry=None, timeout=0.5
+    ) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.list_registries()
+        assert caught.value.operation == "token"
+        assert str(caught.value) == "timed out after 0.5 s waiting for a token"
+        # The fetch goes on for other waiters, but no longer than the client's timeout:
+        # the token request's connection is closed long before the 120 s answer.
+        await eventually(lambda: emulator.disconnects == 1, timeout=30)
+
+
+async def test_a_fetch_that_fails_after_its_waiters_left_logs_nothing(
+    emulator: RunaiEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = asyncio.Event()
+    failed = asyncio.Event()
+
+    async def slow_vault() -> str:
+        await release.wait()
+        failed.set()
+        raise RuntimeError("vault is sealed")
+
+    async with RegistryClient(emulator.base_url, auth=slow_vault, retry=None) as client:
+        with pytest.raises(TransportError, match="waiting for a token"):
+            await client.list_registries(timeout=0.2)
+        release.set()  # the fetch fails now, with nobody waiting for it
+        await failed.wait()
+        await asyncio.sleep(0)  # let the fetch's task finish
+    gc.collect()  # an unretrieved exception is reported when its task is collected
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+def test_auth_argument_errors_say_exactly_what_is_wrong() -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
+        (
+            {"token": "t", "auth": ClientCredentials("a", "b")},
+            "pass either token= or auth=, not both",
+        ),
+        ({"token": ""}, "token must be a non-empty string, not str"),
+        (
+            {"token": "a\nb"},
+            "token contains a control character (CR, LF, NUL...) and cannot be sent in a header",
+        ),
+        ({"auth": "a token"}, "auth must be ClientCredentials or an async callable, not str"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            RegistryClient("https://x.example.com", **kwargs)
+
+
+async def test_without_token_or_auth_no_authorization_is_sent(emulator: RunaiEmulator) -> None:
+    emulator.require_auth = False
+    async with RegistryClient(emulator.base_url) as client:
+        assert await client.list_registries() == []
+    assert [r.authorized for r in emulator.requests] == [False]
