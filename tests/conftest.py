@@ -13,6 +13,7 @@ from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 
 from runai_registry_async import RegistryClient
+from runai_registry_async._retry import Deadline
 from runai_registry_async.testing import OPERATIONS as EMULATED_OPERATIONS
 from runai_registry_async.testing import RunaiEmulator
 
@@ -144,3 +145,14 @@ async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
 async def emulator() -> AsyncIterator[RunaiEmulator]:
     async with RunaiEmulator() as emu:
         yield emu
+
+
+class StoppedDeadline(Deadline):
+    """A deadline whose clock has stopped with ``left`` seconds to go."""
+
+    def __init__(self, seconds: float, left: float) -> None:
+        super().__init__(seconds)
+        self.expires_at = left
+
+    def left(self) -> float:
+        return self.expires_at

@@ -27,10 +27,9 @@ from runai_registry_async import (
 )
 from runai_registry_async._crawl import TASK_NAME, _CrawlRun
 from runai_registry_async._crawl_scheduler import RegistryWork
-from runai_registry_async._retry import Deadline
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import eventually, settled
+from .conftest import StoppedDeadline, eventually, settled
 
 RETRY = RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01)
 UNKNOWN = str(uuid.UUID(int=12345))
@@ -534,17 +533,6 @@ async def test_a_per_registry_rate_wait_past_the_deadline_ends_the_crawl_at_once
     assert f"crawl ({registry.id})" in str(raised.value)
     assert emulator.count("list_repositories") == 1
     assert emulator.count("list_tags") == 0
-
-
-class StoppedDeadline(Deadline):
-    """A deadline whose clock has stopped with ``left`` seconds to go."""
-
-    def __init__(self, seconds: float, left: float) -> None:
-        super().__init__(seconds)
-        self.expires_at = left
-
-    def left(self) -> float:
-        return self.expires_at
 
 
 @pytest.mark.parametrize("left", [0.0, -1.0])

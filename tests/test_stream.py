@@ -8,11 +8,13 @@ import tracemalloc
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp import web
 
 from runai_registry_async import (
+    DeadlineExceeded,
     DecodeError,
     NotFoundError,
     Registry,
@@ -22,9 +24,13 @@ from runai_registry_async import (
     TransportError,
     UnauthorizedError,
 )
+from runai_registry_async._models import RepositoryTags
+from runai_registry_async._retry import Deadline
+from runai_registry_async._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
+from runai_registry_async._transport import DEFAULT_MAX_RESPONSE_BYTES
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import Handler
+from .conftest import Handler, StoppedDeadline
 
 ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
@@ -405,3 +411,118 @@ async def test_a_stream_bounds_each_read_not_the_total(
         # The same timeout on a whole read bounds the total: it fails.
         with pytest.raises(TransportError, match="timed out"):
             await client.list_tags(ID, "r")
+
+
+# --- the stream's own errors: what they say and when a deadline is the reason -------------------
+
+TAGS_OP = f"GET /api/v1/asset/registries/{ID}/repositories/tags (repository 'r')"
+
+
+def stalls_after(first: bytes, then: bytes = b"", after: float = 120) -> Handler:
+    """Sends ``first``, waits ``after`` seconds, then sends ``then`` and ends."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(first)
+        await asyncio.sleep(after)
+        await response.write(then)
+        await response.write_eof()
+        return response
+
+    return handler
+
+
+async def breaks_off(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    await response.write(b'{"name": "r", "tags": ["a",')
+    await asyncio.sleep(0.05)
+    assert request.transport is not None
+    request.transport.abort()
+    return response
+
+
+async def test_a_deadline_passing_mid_body_ends_the_stream(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    base = await serve(stalls_after(b'{"name": "r", "tags": ["a", '))
+    got = []
+    async with RegistryClient(base, timeout=100) as client:
+        with pytest.raises(DeadlineExceeded) as caught:
+            # Ten times the deadline and more, far below the per-read timeout: only the
+            # deadline can end this in time.
+            async with asyncio.timeout(30):
+                async for tag in client.iter_tags(ID, "r", deadline=0.5):
+                    got.append(tag)
+    assert got == ["a"]
+    assert caught.value.operation == TAGS_OP
+    assert caught.value.attempts == 1
+    assert str(caught.value).startswith(f"{TAGS_OP}: deadline of 0.5 s passed after 1 attempt")
+
+
+async def open_stream(session: aiohttp.ClientSession, base: str, deadline: Deadline) -> ItemStream:
+    response = await session.get(base)
+    return ItemStream(
+        response,
+        "tags",
+        envelope=RepositoryTags,
+        keep=frozenset({"name"}),
+        convert=None,
+        operation="op",
+        max_item_bytes=DEFAULT_MAX_ITEM_BYTES,
+        max_total_bytes=DEFAULT_MAX_RESPONSE_BYTES,
+        deadline=deadline,
+    )
+
+
+@pytest.mark.parametrize("left", [0.0, -1.0])
+async def test_no_time_left_is_a_deadline_error_even_with_data_on_its_way(
+    serve: Callable[[Handler], Awaitable[str]], left: float
+) -> None:
+    # The rest of the body comes soon, but the deadline has already passed: the read is
+    # not even started.
+    base = await serve(stalls_after(b'{"name": "r", "tags": [', b'"a"]}', after=0.2))
+    async with aiohttp.ClientSession() as session:
+        stream = await open_stream(session, base, StoppedDeadline(3, left))
+        try:
+            with pytest.raises(DeadlineExceeded) as caught:
+                await stream.next_batch()
+        finally:
+            stream.close()
+    assert caught.value.operation == "op"
+
+
+async def test_a_body_breaking_off_with_time_left_is_a_transport_error(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    base = await serve(breaks_off)
+    async with aiohttp.ClientSession() as session:
+        stream = await open_stream(session, base, StoppedDeadline(3, 0.5))
+        try:
+            with pytest.raises(TransportError) as caught:
+                while await stream.next_batch() is not None:
+                    pass
+        finally:
+            stream.close()
+    assert not isinstance(caught.value, DeadlineExceeded)
+    assert caught.value.operation == "op"
+    assert str(caught.value) == "op: body broke off: ClientPayloadError"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"name": "r", "tags": ["a", 5]}', "expected a string, got int @ $.tags[1]"),
+        (b'{"name": 5, "tags": ["a"]}', "expected str, got int @ $.name"),
+    ],
+)
+async def test_stream_decode_errors_name_the_request(
+    serve: Callable[[Handler], Awaitable[str]], body: bytes, message: str
+) -> None:
+    base = await serve(chunked(body, 8))
+    async with RegistryClient(base) as client:
+        with pytest.raises(DecodeError) as caught:
+            [t async for t in client.iter_tags(ID, "r")]
+    assert caught.value.operation == TAGS_OP
+    assert str(caught.value) == f"{TAGS_OP}: response does not match the schema: {message}"
