@@ -448,13 +448,16 @@ async def test_a_deadline_passing_mid_body_ends_the_stream(
 ) -> None:
     base = await serve(stalls_after(b'{"name": "r", "tags": ["a", '))
     got = []
+
+    async def read_all(client: RegistryClient) -> None:
+        async for tag in client.iter_tags(ID, "r", deadline=0.5):
+            got.append(tag)
+
     async with RegistryClient(base, timeout=100) as client:
         with pytest.raises(DeadlineExceeded) as caught:
             # Ten times the deadline and more, far below the per-read timeout: only the
             # deadline can end this in time.
-            async with asyncio.timeout(30):
-                async for tag in client.iter_tags(ID, "r", deadline=0.5):
-                    got.append(tag)
+            await asyncio.wait_for(read_all(client), 30)
     assert got == ["a"]
     assert caught.value.operation == TAGS_OP
     assert caught.value.attempts == 1
