@@ -151,7 +151,7 @@ async def test_break_after_five_results_leaves_no_pending_task(emulator: RunaiEm
             got += 1
             if got == 5:
                 break
-        assert library_tasks()  # the workers existed...
+        assert len(library_tasks()) == 8 + 1  # the workers and the feeder existed...
         # ...and go once the abandoned generator is finalized (the loop schedules that).
         await eventually(lambda: not library_tasks())
         sent = client.requests_sent
@@ -549,3 +549,35 @@ def test_a_job_found_with_no_time_left_names_itself(left: float) -> None:
 def test_a_job_with_time_left_gets_what_is_left() -> None:
     until = StoppedDeadline(5, 0.25)
     assert _CrawlRun._time_left(until, RegistryWork(UNKNOWN, None), None) == 0.25
+
+
+async def test_closing_a_crawl_that_never_started_is_harmless(emulator: RunaiEmulator) -> None:
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        crawl = crawl_tags(client, [])
+        await crawl.aclose()
+        async with crawl_tags(client, []) as unused:
+            assert unused.stats.requests == 0
+    assert emulator.requests == []
+
+
+async def test_a_job_started_past_the_crawl_deadline_names_itself(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("r")
+    for n in range(8):
+        emulator.add_repository(registry.id, f"team/app-{n}", tags=["1"])
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        crawl = crawl_tags(client, [registry.id], concurrency=1, deadline=2.0)
+        first = await crawl.__anext__()
+        # The one worker fills the results queue and waits with one more result...
+        assert await settled(lambda: emulator.count("list_tags")) == 4
+        # ...until the deadline has passed; its next job then finds no time left.
+        await eventually(lambda: crawl.stats.elapsed > 2.0)
+        rest = []
+        with pytest.raises(DeadlineExceeded) as caught:
+            async for result in crawl:
+                rest.append(result)
+    assert [r.repository for r in [first, *rest]] == [f"team/app-{n}" for n in range(4)]
+    assert caught.value.operation == f"crawl ({registry.id}, 'team/app-4')"
+    assert caught.value.attempts == 0
+    assert emulator.count("list_tags") == 4
