@@ -1,0 +1,463 @@
+"""Plant known regressions one at a time and check that a named test catches each.
+
+    .venv/bin/python tests/plant_regressions.py [--only SUBSTRING]
+
+Each change is made in a scratch copy of the project's files (the working tree is never
+touched), where the named tests then run, the package imported from the copy (the CLI
+tests' subprocesses too, through PYTHONPATH). A change no test
+notices is a hole in the suite: the script lists it and exits 1. Not part of `.ci/run`
+(a few minutes); the list holds issue 15's planted regressions and every mutant that
+mutation testing found surviving and a test was then written for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "runai_registry_async"
+
+
+class Plant(NamedTuple):
+    name: str
+    module: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+def plant(name: str, module: str, old: str, new: str, *tests: str) -> Plant:
+    return Plant(name, module, old, new, tests)
+
+
+CRAWL, SCHEDULER, AUTH, STREAM = "_crawl.py", "_crawl_scheduler.py", "_auth.py", "_stream.py"
+T_CRAWL, T_SCHEDULER = "tests/test_crawl.py", "tests/test_crawl_scheduler.py"
+T_AUTH, T_STREAM = "tests/test_auth.py", "tests/test_stream.py"
+
+PLANTS = (
+    # issue 15's table
+    plant(
+        "create_registry never retried, even when no connection was made",
+        "_retry.py",
+        "return exc.retryable and (idempotent or exc.connect_failed)",
+        "return exc.retryable and idempotent",
+        "tests/test_retry.py",
+    ),
+    plant(
+        "the per_registry cap deleted",
+        SCHEDULER,
+        "if self._per_registry is not None and work.in_flight >= self._per_registry:",
+        "if False:",
+        T_CRAWL,
+    ),
+    plant(
+        "backoff that never grows",
+        "_retry.py",
+        "ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))",
+        "ceiling = self.base_delay",
+        "tests/test_retry.py",
+    ),
+    plant(
+        "streams given a total timeout instead of a per-read one",
+        "_request_path.py",
+        "return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)",
+        "return aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)",
+        T_STREAM,
+    ),
+    plant(
+        "the token refresh margin removed",
+        AUTH,
+        "max(MIN_TOKEN_REUSE, lifetime - min(_REFRESH_MARGIN, lifetime / 10))",
+        "max(MIN_TOKEN_REUSE, lifetime)",
+        T_AUTH,
+    ),
+    plant(
+        "504 no longer retryable",
+        "_retry.py",
+        "RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})",
+        "RETRYABLE_STATUSES = frozenset({429, 502, 503})",
+        "tests/test_retry.py",
+    ),
+    plant(
+        "timeouts never retried",
+        "_transport.py",
+        'return TransportError(f"{operation}: timed out", operation=operation)',
+        'return TransportError(f"{operation}: timed out", operation=operation, retryable=False)',
+        "tests/test_retry.py",
+    ),
+    plant(
+        "ItemStream.close() a no-op",
+        STREAM,
+        "        self._response.close()",
+        "        pass",
+        T_STREAM,
+    ),
+    plant(
+        "a stream's error quoting the body",
+        STREAM,
+        "reason = str(exc)  # a fixed reason and a byte offset, never body text",
+        "reason = f'{exc}: {chunk[:200]!r}'",
+        "tests/test_secrets.py",
+        "tests/test_jsonstream.py",
+    ),
+    # mutation testing's survivors in _crawl, _crawl_scheduler and _channel
+    plant(
+        "adaptive concurrency forced on",
+        CRAWL,
+        "Aimd(self.concurrency) if self.adaptive else None",
+        "Aimd(self.concurrency)",
+        T_CRAWL,
+    ),
+    plant(
+        "the adaptive limit not handed to the scheduler",
+        CRAWL,
+        "per_registry=self.per_registry, aimd=self._aimd",
+        "per_registry=self.per_registry, aimd=None",
+        T_CRAWL,
+    ),
+    plant(
+        "a results queue of 3x concurrency",
+        CRAWL,
+        "Channel(maxsize=self.concurrency * 2)",
+        "Channel(maxsize=self.concurrency * 3)",
+        T_CRAWL,
+    ),
+    plant(
+        "workers cancelled but not awaited",
+        CRAWL,
+        "await asyncio.gather(*tasks, return_exceptions=True)",
+        "await asyncio.gather(return_exceptions=True)",
+        T_CRAWL,
+    ),
+    plant(
+        "elapsed not frozen at the end",
+        CRAWL,
+        "self.stats._ended = time.monotonic()",
+        "self.stats._ended = None",
+        T_CRAWL,
+    ),
+    plant(
+        "TagCrawl.aclose() a no-op",
+        CRAWL,
+        "            await generator.aclose()",
+        "            pass",
+        T_CRAWL,
+    ),
+    plant(
+        "aclose() before iterating calls None",
+        CRAWL,
+        "generator = self._generator() if self._generator is not None else None\n"
+        "        if generator is not None:",
+        "generator = self._generator()\n        if generator is not None:",
+        T_CRAWL,
+    ),
+    plant(
+        "a stepped crawl cannot be finished by a loop",
+        CRAWL,
+        "generator = self._generator() if self._generator is not None else None\n"
+        "        if generator is None:",
+        "generator = None\n        if generator is None:",
+        T_CRAWL,
+    ),
+    plant(
+        "the per-registry rate wait unbounded by the deadline",
+        CRAWL,
+        "await work.limiter.acquire(deadline, ",
+        "await work.limiter.acquire(None, ",
+        T_CRAWL,
+    ),
+    plant(
+        "the repositories call without the crawl's deadline",
+        CRAWL,
+        "search_name=self.repository_search, deadline=deadline, retry=self.retry",
+        "search_name=self.repository_search, retry=self.retry",
+        T_CRAWL,
+    ),
+    plant(
+        "the repositories call without the crawl's retry policy",
+        CRAWL,
+        "search_name=self.repository_search, deadline=deadline, retry=self.retry",
+        "search_name=self.repository_search, deadline=deadline",
+        T_CRAWL,
+    ),
+    plant(
+        "an empty registry's result without its name",
+        CRAWL,
+        "return CrawlTags(work.id, work.name, None, []), []",
+        "return CrawlTags(work.id, None, None, []), []",
+        T_CRAWL,
+    ),
+    plant(
+        "a failure without the registry's name",
+        CRAWL,
+        "return CrawlFailure(work.id, work.name, repository, exc), []",
+        "return CrawlFailure(work.id, None, repository, exc), []",
+        T_CRAWL,
+    ),
+    plant(
+        "errors counted as one",
+        CRAWL,
+        "stats.errors += 1",
+        "stats.errors = 1",
+        T_CRAWL,
+    ),
+    plant(
+        "a job at exactly no time left allowed",
+        CRAWL,
+        "        if left <= 0:\n            raise until.exceeded",
+        "        if left < 0:\n            raise until.exceeded",
+        T_CRAWL,
+    ),
+    plant(
+        "the deadline error of a job without its registry",
+        CRAWL,
+        "self._time_left(self._until, work, repository)",
+        "self._time_left(self._until, None, repository)",
+        T_CRAWL,
+    ),
+    plant(
+        "default concurrency 33",
+        CRAWL,
+        "    concurrency: int = 32,",
+        "    concurrency: int = 33,",
+        T_CRAWL,
+    ),
+    plant(
+        "repositories without tags skipped by default",
+        CRAWL,
+        "    skip_empty: bool = False,\n) -> TagCrawl",
+        "    skip_empty: bool = True,\n) -> TagCrawl",
+        T_CRAWL,
+    ),
+    plant(
+        "concurrency=True accepted",
+        CRAWL,
+        "if isinstance(concurrency, bool) or not",
+        "if isinstance(concurrency, bool) and not",
+        T_CRAWL,
+    ),
+    plant(
+        "deadline=0 accepted",
+        CRAWL,
+        "or not deadline > 0",
+        "or not deadline >= 0",
+        T_CRAWL,
+    ),
+    plant(
+        "adaptive=False ignored",
+        CRAWL,
+        "            adaptive=bool(adaptive),\n",
+        "",
+        T_CRAWL,
+    ),
+    plant(
+        "the crawl's tasks unnamed",
+        CRAWL,
+        "self._feed(scheduler, results), name=TASK_NAME)",
+        "self._feed(scheduler, results))",
+        T_CRAWL,
+    ),
+    plant(
+        "a registry at its cap ends the search for a job",
+        SCHEDULER,
+        "                continue\n            repository",
+        "                break\n            repository",
+        T_SCHEDULER,
+    ),
+    plant(
+        "a registry with nothing pending ends the search for a job",
+        SCHEDULER,
+        "            else:\n                continue",
+        "            else:\n                break",
+        T_SCHEDULER,
+    ),
+    plant(
+        "a finished job frees two slots of the adaptive limit",
+        SCHEDULER,
+        "        self._in_flight -= 1",
+        "        self._in_flight -= 2",
+        T_SCHEDULER,
+    ),
+    plant(
+        "a writer woken then cancelled keeps the free slot",
+        "_channel.py",
+        "                    self._wake_writer()  # woken, then cancelled: the free slot goes on",
+        "                    pass",
+        "tests/test_channel.py",
+    ),
+    # mutation testing's survivors in _auth
+    plant(
+        "a token answer that is not an object read as one",
+        AUTH,
+        "Secret(data.get(token_key) if isinstance(data, dict) else None)",
+        "Secret(data.get(token_key))",
+        T_AUTH,
+    ),
+    plant(
+        "a boolean expiresIn read as a lifetime",
+        AUTH,
+        "if isinstance(expires, (int, float)) and not isinstance(expires, bool)",
+        "if isinstance(expires, (int, float))",
+        T_AUTH,
+    ),
+    plant(
+        "a token request without its own timeout",
+        AUTH,
+        '"POST", path, body, content_type, timeout=timeout',
+        '"POST", path, body, content_type, timeout=None',
+        T_AUTH,
+    ),
+    plant(
+        "the client's timeout not handed to the token fetch",
+        AUTH,
+        "return await credentials.fetch(transport, timeout)",
+        "return await credentials.fetch(transport, None)",
+        T_AUTH,
+    ),
+    plant(
+        "a fetch nobody awaits leaves its exception unretrieved",
+        AUTH,
+        "            inflight.add_done_callback(_retrieve)\n",
+        "",
+        T_AUTH,
+    ),
+    plant(
+        "a static token dropped",
+        AUTH,
+        "return TokenCache(None, token)",
+        "return TokenCache(None, None)",
+        T_AUTH,
+    ),
+    plant(
+        "the token cache's repr inverted",
+        AUTH,
+        "has_token={self._token is not None}",
+        "has_token={self._token is None}",
+        T_AUTH,
+    ),
+    plant(
+        "an unusable token answer's error without its operation",
+        AUTH,
+        'raise DecodeError(f"POST {path}: {found}", operation=f"POST {path}")',
+        'raise DecodeError(f"POST {path}: {found}", operation="")',
+        T_AUTH,
+    ),
+    # mutation testing's survivors in _stream
+    plant(
+        "a stream's reads not bounded by its deadline",
+        STREAM,
+        "self._response.content.read(CHUNK_SIZE), max(0.0, deadline.left())",
+        "self._response.content.read(CHUNK_SIZE), None",
+        T_STREAM,
+    ),
+    plant(
+        "a spent deadline still waits a second for data",
+        STREAM,
+        "max(0.0, deadline.left())",
+        "max(1.0, deadline.left())",
+        T_STREAM,
+    ),
+    plant(
+        "exactly no time left reported as a broken body",
+        STREAM,
+        "deadline.left() <= 0:",
+        "deadline.left() < 0:",
+        T_STREAM,
+    ),
+    plant(
+        "a broken body with time left reported as a deadline",
+        STREAM,
+        "deadline.left() <= 0:",
+        "deadline.left() <= 1:",
+        T_STREAM,
+    ),
+    plant(
+        "the stream's deadline error counting 2 attempts",
+        STREAM,
+        "deadline.exceeded(self._operation, 1, None)",
+        "deadline.exceeded(self._operation, 2, None)",
+        T_STREAM,
+    ),
+    plant(
+        "the stream's errors without their operation",
+        STREAM,
+        "        self._operation = operation\n",
+        '        self._operation = ""\n',
+        T_STREAM,
+    ),
+)
+
+
+def copy_project(scratch: Path) -> None:
+    """The project's files as they are now (committed or not), git's ignored ones left out."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, scratch / name)
+
+
+def passes(tests: Sequence[str], cwd: str, env: dict[str, str]) -> bool:
+    """Whether ``tests`` pass; one that hangs for ten minutes counts as failing."""
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
+    try:
+        done = subprocess.run(
+            command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+def run(only: str | None) -> int:
+    chosen = [p for p in PLANTS if only is None or only in p.name]
+    missed: list[str] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        copy_project(Path(scratch))
+        copy = Path(scratch) / PACKAGE
+        env = {**os.environ, "PYTHONPATH": scratch}
+        selected = sorted({test for planted in chosen for test in planted.tests})
+        if not passes(selected, scratch, env):
+            print("the selected tests fail with nothing planted: fix them first")
+            return 2
+        for planted in chosen:
+            target = copy / planted.module
+            original = target.read_text()
+            if original.count(planted.old) != 1:
+                print(f"STALE   {planted.name}: the code to change is not there exactly once")
+                missed.append(planted.name)
+                continue
+            target.write_text(original.replace(planted.old, planted.new))
+            try:
+                caught = not passes(planted.tests, scratch, env)
+            finally:
+                target.write_text(original)
+            print(f"{'caught' if caught else 'MISSED'}  {planted.name}")
+            if not caught:
+                missed.append(planted.name)
+    print(f"{len(chosen) - len(missed)} of {len(chosen)} caught")
+    return 1 if missed else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="plant only the changes whose name contains this")
+    sys.exit(run(parser.parse_args().only))
+
+
+if __name__ == "__main__":
+    main()
