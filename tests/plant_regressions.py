@@ -39,6 +39,7 @@ def plant(name: str, module: str, old: str, new: str, *tests: str) -> Plant:
 
 
 CRAWL, SCHEDULER, AUTH, STREAM = "_crawl.py", "_crawl_scheduler.py", "_auth.py", "_stream.py"
+RETRY, T_RETRY = "_retry.py", "tests/test_retry.py"
 T_CRAWL, T_SCHEDULER = "tests/test_crawl.py", "tests/test_crawl_scheduler.py"
 T_AUTH, T_STREAM = "tests/test_auth.py", "tests/test_stream.py"
 
@@ -46,7 +47,7 @@ PLANTS = (
     # issue 15's table
     plant(
         "create_registry never retried, even when no connection was made",
-        "_retry.py",
+        RETRY,
         "return exc.retryable and (idempotent or exc.connect_failed)",
         "return exc.retryable and idempotent",
         "tests/test_retry.py",
@@ -107,6 +108,70 @@ PLANTS = (
         "reason = f'{exc}: {chunk[:200]!r}'",
         "tests/test_secrets.py",
         "tests/test_jsonstream.py",
+    ),
+    # mutation testing's survivors in _retry
+    plant(
+        "a decode error retried",
+        RETRY,
+        "        return idempotent and exc.status in RETRYABLE_STATUSES\n    return False",
+        "        return idempotent and exc.status in RETRYABLE_STATUSES\n    return True",
+        T_RETRY,
+    ),
+    plant(
+        "a token refresh counted as an attempt",
+        RETRY,
+        "            attempt -= 1\n",
+        "",
+        T_RETRY,
+    ),
+    plant(
+        "a naive HTTP-date read as local time",
+        RETRY,
+        "when = when.replace(tzinfo=timezone.utc)",
+        "when = when.replace(tzinfo=None)",
+        T_RETRY,
+    ),
+    plant(
+        "exactly no time left lets a final error through",
+        RETRY,
+        "or deadline.left() <= 0):",
+        "or deadline.left() < 0):",
+        T_RETRY,
+    ),
+    plant(
+        "a wait exactly as long as the time left started",
+        RETRY,
+        "wait >= deadline.left():",
+        "wait > deadline.left():",
+        T_RETRY,
+    ),
+    plant(
+        "an inner loop's deadline error given another cause",
+        RETRY,
+        "if not exc._retried and exc.last_error is None:",
+        "if exc.last_error is None:",
+        T_RETRY,
+    ),
+    plant(
+        "a deadline before the first try given a last error",
+        RETRY,
+        "previous: RunaiError | None = None",
+        "previous: RunaiError | None = TransportError('x')",
+        T_RETRY,
+    ),
+    plant(
+        "'1 attempts'",
+        RETRY,
+        "tries = f\"{attempts} attempt{'s' if attempts != 1 else ''}\"",
+        'tries = f"{attempts} attempts"',
+        T_RETRY,
+    ),
+    plant(
+        "the retry log line repeating the operation",
+        RETRY,
+        'return str(exc).removeprefix(f"{exc.operation}: ")',
+        "return str(exc)",
+        T_RETRY,
     ),
     # mutation testing's survivors in _crawl, _crawl_scheduler and _channel
     plant(

@@ -16,9 +16,12 @@ from typing import Any
 import aiohttp
 import aiohttp.abc
 import pytest
+from aiohttp import web
 
 from runai_registry_async import (
     AssetCreationRequest,
+    DeadlineExceeded,
+    DecodeError,
     RegistryClient,
     RegistryCreationRequest,
     RegistrySpecRequest,
@@ -28,8 +31,10 @@ from runai_registry_async import (
     TransportError,
 )
 from runai_registry_async._errors import ApiError
-from runai_registry_async._retry import parse_retry_after
+from runai_registry_async._retry import Deadline, call_with_retries, parse_retry_after
 from runai_registry_async.testing import RunaiEmulator
+
+from .conftest import StoppedDeadline
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, deadline=10)
 
@@ -395,3 +400,182 @@ async def test_create_is_retried_when_the_connection_was_never_opened(
     assert created.meta.name == "new"
     assert resolver.calls == 2
     assert emulator.count("create_registry") == 1
+
+
+# --- what the loop says, and its boundaries (mutation testing found these loose) ---------------
+
+
+def test_deadline_errors_count_attempts_and_name_the_last_failure() -> None:
+    deadline = Deadline(2)
+    last = TransportError("GET /x: reset", operation="GET /x")
+    one = deadline.exceeded("GET /x", 1, None)
+    three = deadline.exceeded("GET /x", 3, last)
+    assert str(one) == "GET /x: deadline of 2 s passed after 1 attempt"
+    assert str(three) == (
+        "GET /x: deadline of 2 s passed after 3 attempts; the last failed with: GET /x: reset"
+    )
+    assert (one.operation, one.attempts, one.last_error) == ("GET /x", 1, None)
+    assert (three.operation, three.attempts, three.last_error) == ("GET /x", 3, last)
+    spent = deadline.spent("GET /y")
+    assert spent.operation == "GET /y"
+    assert str(spent) == "GET /y: deadline of 2 s passed before the next attempt could start"
+
+
+def test_an_http_date_without_a_zone_is_read_as_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")  # a local time far from UTC
+    time.tzset()
+    try:
+        at = datetime(2030, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+        naive = "Tue, 01 Jan 2030 12:01:00"  # no zone: an HTTP-date is UTC
+        assert parse_retry_after(naive, now=at.timestamp()) == 60.0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_an_http_date_is_measured_from_now_by_default() -> None:
+    soon = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=120), usegmt=True)
+    wait = parse_retry_after(soon)
+    assert wait is not None
+    assert 60 < wait <= 120  # whole seconds in the header; generous for a slow machine
+
+
+async def test_a_body_that_does_not_decode_is_not_retried(serve: Any) -> None:
+    calls = 0
+
+    async def broken(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        return web.Response(body=b"not json", content_type="application/json")
+
+    base = await serve(broken)
+    async with RegistryClient(base, retry=FAST) as client:
+        with pytest.raises(DecodeError):
+            await client.list_registries()
+    assert calls == 1
+
+
+async def test_a_token_refresh_is_not_counted_as_an_attempt(
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    statuses = [401, 503, 503, 503, 200]
+    seen = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization"))
+        status = statuses.pop(0)
+        if status != 200:
+            return web.json_response({"code": status, "message": "no"}, status=status)
+        return web.json_response({"entries": []})
+
+    fetched = 0
+
+    async def vault() -> str:
+        nonlocal fetched
+        fetched += 1
+        return f"token-{fetched}"
+
+    base = await serve(handler)
+    caplog.set_level(logging.DEBUG, logger="runai_registry_async")
+    async with RegistryClient(base, auth=vault, retry=FAST) as client:
+        with pytest.raises(ServiceUnavailableError) as caught:
+            await client.list_registries()
+    # The refreshed try is free: three attempts after it, four requests in all.
+    assert caught.value.attempts == 3
+    assert seen == ["Bearer token-1", "Bearer token-2", "Bearer token-2", "Bearer token-2"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert (
+        "GET /api/v1/asset/registries: token rejected, retrying once with a fresh one" in messages
+    )
+
+
+async def test_the_retry_log_line_gives_the_reason_without_the_operation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failures: list[Exception] = [
+        TransportError("GET /x: cannot connect: refused", operation="GET /x"),
+        ApiError(503, 503, "busy", operation="GET /x", retry_after="0"),
+    ]
+
+    async def send() -> str:
+        if failures:
+            raise failures.pop(0)
+        return "ok"
+
+    caplog.set_level(logging.DEBUG, logger="runai_registry_async")
+    assert await call_with_retries(send, (), FAST, operation="GET /x", idempotent=True) == "ok"
+    lines = [r.getMessage() for r in caplog.records]
+    assert re.fullmatch(
+        r"GET /x: attempt 1 of 3 failed, waiting \d\.\d{3} s before the next: "
+        r"cannot connect: refused",
+        lines[0],
+    )
+    assert re.fullmatch(
+        r"GET /x: attempt 2 of 3 failed, waiting 0\.000 s before the next: "
+        r"HTTP 503, Retry-After 0",
+        lines[1],
+    )
+
+
+async def test_exactly_no_time_left_ends_the_call_even_on_a_final_error() -> None:
+    not_found = ApiError(404, 404, "no such registry", operation="GET /x")
+
+    async def send() -> None:
+        raise not_found
+
+    with pytest.raises(DeadlineExceeded) as caught:
+        await call_with_retries(
+            send, (), FAST, operation="GET /x", idempotent=True, deadline=StoppedDeadline(3, 0.0)
+        )
+    assert caught.value.operation == "GET /x"
+    assert caught.value.last_error is not_found
+    assert str(caught.value).startswith("GET /x: deadline of 3 s passed after 1 attempt;")
+
+
+async def test_a_wait_exactly_as_long_as_the_time_left_is_not_started() -> None:
+    sends = 0
+
+    async def send() -> None:
+        nonlocal sends
+        sends += 1
+        raise ApiError(503, 503, "busy", operation="GET /x", retry_after="1")
+
+    patient = RetryPolicy(attempts=3, base_delay=0.01, max_delay=10)  # the hint is used whole
+    with pytest.raises(DeadlineExceeded) as caught:
+        await call_with_retries(
+            send, (), patient, operation="GET /x", idempotent=True, deadline=StoppedDeadline(3, 1.0)
+        )
+    assert sends == 1
+    assert caught.value.operation == "GET /x"
+    assert str(caught.value).startswith("GET /x: deadline of 3 s passed after 1 attempt;")
+
+
+async def test_a_deadline_spent_before_the_first_try_has_no_last_error() -> None:
+    deadline = StoppedDeadline(3, 0.0)
+
+    async def send() -> None:
+        raise deadline.spent("GET /x")
+
+    with pytest.raises(DeadlineExceeded) as caught:
+        await call_with_retries(
+            send, (), FAST, operation="GET /x", idempotent=True, deadline=deadline
+        )
+    assert caught.value.last_error is None
+    assert caught.value.attempts == 1
+
+
+async def test_an_inner_loop_s_deadline_error_keeps_its_own_count_and_cause() -> None:
+    # A token fetch runs its own retry loop; its DeadlineExceeded arrives finished.
+    inner = DeadlineExceeded("token request: deadline", operation="token request", attempts=2)
+    inner._retried = True
+    errors: list[Exception] = [TransportError("GET /x: reset", operation="GET /x"), inner]
+
+    async def send() -> None:
+        raise errors.pop(0)
+
+    with pytest.raises(DeadlineExceeded) as caught:
+        await call_with_retries(
+            send, (), FAST, operation="GET /x", idempotent=True, deadline=Deadline(30)
+        )
+    assert caught.value is inner
+    assert (inner.attempts, inner.last_error) == (2, None)
