@@ -25,6 +25,7 @@ from cattrs.preconf.orjson import make_converter
 from cattrs.v import format_exception
 
 from ._errors import DecodeError
+from ._inline_structure import inline_structure_fn
 from ._models import AssetKind, CredentialKind, DistFramework, Scope
 
 T = TypeVar("T")
@@ -142,8 +143,21 @@ def _compiled(*, detailed: bool) -> cattrs.Converter:
     conv = make_converter(forbid_extra_keys=False, detailed_validation=detailed)
 
     def structure_attrs(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        if not detailed:
+            inline = inline_structure_fn(cls, conv.get_structure_hook, _camel, _optional_inner)
+            if inline is not None:
+                return inline
         renames = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
-        return make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
+        structure_fields = make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
+
+        def structure_object(value: Any, _: Any) -> Any:
+            # cattrs alone would take a list, or a string without the keys, as an
+            # object whose fields are all absent.
+            if type(value) is not dict:
+                raise WrongType(f"expected an object, got {type(value).__name__}")
+            return structure_fields(value, cls)
+
+        return structure_object
 
     def unstructure_attrs(cls: type[Any]) -> Callable[[Any], Any]:
         overrides = {
@@ -220,6 +234,7 @@ def describe_structure_error(exc: BaseException, path: str = "$") -> str:
     return f"{type(exc).__name__}: {exc} @ {path}"
 
 
+# (The inline functions' Mismatch is a ValueError.)
 _STRUCTURE_ERRORS = (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError)
 
 

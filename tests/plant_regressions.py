@@ -109,6 +109,28 @@ PLANTS = (
         "tests/test_secrets.py",
         "tests/test_jsonstream.py",
     ),
+    # the fast converter's inline structure functions against cattrs'
+    plant(
+        "a null optional string refused",
+        "_inline_structure.py",
+        'check = f"{value} is not None and {wrong}" if nullable else wrong',
+        "check = wrong",
+        "tests/test_inline_structure.py",
+    ),
+    plant(
+        "an absent optional field refused",
+        "_inline_structure.py",
+        'lines.append(f"    {value} = o.get({key})")',
+        'lines.append(f"    {value} = o[{key}]")',
+        "tests/test_inline_structure.py",
+    ),
+    plant(
+        "True accepted as an int",
+        "_inline_structure.py",
+        'wrong = f"type({value}) is not k{i}"',
+        'wrong = f"not isinstance({value}, k{i})"',
+        "tests/test_inline_structure.py",
+    ),
     # mutation testing's survivors in _retry
     plant(
         "a decode error retried",
