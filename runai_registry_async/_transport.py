@@ -70,7 +70,8 @@ def _shown(base_url: str) -> str:
     """``base_url`` fit for an error message: no user info, query or fragment."""
     url = _parsed(base_url)
     if url is None or not url.is_absolute():
-        return repr(base_url.partition("@")[2] or base_url.split("?")[0].split("#")[0])
+        # The last "@": a careless password may hold one too.
+        return repr(base_url.rpartition("@")[2].split("?")[0].split("#")[0])
     return repr(str(url.with_user(None).with_query(None).with_fragment(None)))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -11,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from runai_registry_async import RegistryClient, TransportError
+from runai_registry_async._transport import Transport, bypassed
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import Handler
@@ -251,3 +253,73 @@ async def test_a_borrowed_session_gets_the_clients_ssl_context() -> None:
             with pytest.raises(TransportError, match="certificate"):
                 await without.list_registries()
         assert emulator.count("list_registries") == 1
+
+
+# --- NO_PROXY, read as curl reads it (pure) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "no_proxy", "expected"),
+    [
+        ("example.com", 443, "example.com", True),
+        ("api.example.com", 443, "example.com", True),  # subdomains too
+        ("api.example.com", 443, ".example.com", True),  # the leading dot is optional
+        ("badexample.com", 443, "example.com", False),  # a suffix is not a subdomain
+        ("example.com", 443, "example.com:443", True),
+        ("example.com", 8443, "example.com:443", False),
+        ("example.com", None, "example.com:443", False),
+        ("Example.COM", 443, " other.org , EXAMPLE.com ", True),  # case, spaces, lists
+        ("example.com", 443, ",,", False),
+        ("anything.at.all", 1, "*", True),
+        ("10.1.2.3", 80, "10.0.0.0/8", True),
+        ("11.1.2.3", 80, "10.0.0.0/8", False),
+        ("10.9.9.9", 80, "10.1.2.3/8", True),  # host bits in the range are tolerated
+        ("10.0.0.1", 80, "10.0.0.1/33", False),  # not a range at all
+        ("::1", 80, "::1", True),  # colons of an IPv6 literal are not a port
+        ("[::1]", 8080, "[::1]:8080", True),
+        ("[::1]", 8081, "[::1]:8080", False),
+        ("2001:db8::5", 443, "2001:db8::/32", True),
+        ("2001:db9::5", 443, "2001:db8::/32", False),
+        ("fe80::1", 443, "fe80::1", True),
+        ("host", 8080, "host:8080x", False),  # not a port: the whole entry is a name
+        ("other", 8080, ":8080", False),  # a port without a host names nothing
+    ],
+)
+def test_no_proxy_entries(host: str, port: int | None, no_proxy: str, expected: bool) -> None:
+    assert bypassed(host, port, no_proxy) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("admin:hunter2@host/x?key=QSECRET", "'host/x'"),
+        ("admin:hun@ter2@host/x", "'host/x'"),  # an unescaped @ in the password
+        ("host/x?key=QSECRET#frag", "'host/x'"),
+        ("host/x#frag?key=QSECRET", "'host/x'"),
+        ("ftp://admin:hunter2@host/x?key=QSECRET#f", "'ftp://host/x'"),
+    ],
+)
+def test_a_base_url_is_shown_without_credentials_query_or_fragment(url: str, shown: str) -> None:
+    expected = f"base_url must be an http(s) URL with a host, got {shown}"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        RegistryClient(url, token="t")
+
+
+def test_proxy_credentials_quoted_in_an_error_are_blanked() -> None:
+    transport = Transport(
+        "https://runai.example.com",
+        session=None,
+        ssl=None,
+        max_connections=1,
+        proxy="http://proxy-user:pr0xy-pa55@127.0.0.1:3128",
+    )
+    quoted = TransportError(
+        "GET /x: cannot connect: http://proxy-user:pr0xy-pa55@127.0.0.1:3128 refused",
+        operation="GET /x",
+    )
+    scrubbed = transport._scrubbed(quoted)
+    assert scrubbed is quoted
+    assert scrubbed.args == ("GET /x: cannot connect: http://***:***@127.0.0.1:3128 refused",)
+    plain = Transport("https://runai.example.com", session=None, ssl=None, max_connections=1)
+    untouched = TransportError("GET /x: proxy-user", operation="GET /x")
+    assert plain._scrubbed(untouched).args == ("GET /x: proxy-user",)
