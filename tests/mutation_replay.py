@@ -50,7 +50,7 @@ def mutant_names(mutmut_dir: Path, *, every: bool) -> list[str]:
 def mutant_diff(mutmut_dir: Path, name: str) -> tuple[str, list[str], list[str]]:
     """The file a mutant changes, its lines before and after."""
     shown = subprocess.run(
-        [MUTMUT, "show", name], cwd=mutmut_dir, capture_output=True, text=True, check=True
+        [MUTMUT, "show", name], cwd=mutmut_dir, capture_output=True, text=True
     ).stdout
     path, before, after = "", [], []
     for line in shown.splitlines():
@@ -96,6 +96,8 @@ def project_copy() -> Path:
 
 def verdict(mutmut_dir: Path, name: str, copy: Path, tests: Sequence[str], timeout: float) -> str:
     path, before, after = mutant_diff(mutmut_dir, name)
+    if not path or not before:
+        return "UNSHOWN"  # mutmut could not show it
     target = copy / path
     source = target.read_text()
     changed = mutated(source, before, after)
@@ -123,11 +125,17 @@ def main() -> None:
     parser.add_argument("mutmut_dir", type=Path)
     parser.add_argument("tests", nargs="+")
     parser.add_argument("--all", action="store_true", help="every mutant, not the survivors")
+    parser.add_argument("--skip", type=Path, help="mutants listed in this earlier output")
     parser.add_argument(
         "--timeout", type=float, default=120, help="seconds after which a run counts as hung"
     )
     args = parser.parse_args()
     names = mutant_names(args.mutmut_dir, every=args.all)
+    if args.skip is not None:  # the output of an earlier, interrupted replay
+        done = {
+            line.split()[1] for line in args.skip.read_text().splitlines() if len(line.split()) == 2
+        }
+        names = [name for name in names if name not in done]
     copies = [project_copy(), project_copy()]
     locks = [Lock(), Lock()]
 

@@ -224,6 +224,9 @@ async def test_connection_refused_is_a_transport_error_and_retried() -> None:
             await client.list_registries()
     assert caught.value.connect_failed
     assert caught.value.attempts == 3
+    assert caught.value.operation == "GET /api/v1/asset/registries"
+    # The OS's own words, not aiohttp's wrapper.
+    assert str(caught.value).startswith("GET /api/v1/asset/registries: cannot connect: [Errno")
 
 
 # --- failures that trying again cannot fix ------------------------------------------------------
@@ -264,6 +267,11 @@ async def test_a_certificate_that_does_not_verify_is_not_retried() -> None:
                 await client.list_registries()
         assert caught.value.retryable is False
         assert caught.value.attempts == 1
+        assert caught.value.connect_failed is True  # nothing was sent
+        assert caught.value.operation == "GET /api/v1/asset/registries"
+        assert str(caught.value).startswith(
+            "GET /api/v1/asset/registries: TLS certificate not accepted: "
+        )
         assert handshakes == 1
         # With the CA trusted, the same server answers.
         trusted = ssl.create_default_context()
@@ -334,6 +342,11 @@ async def test_a_name_that_does_not_exist_is_not_retried_but_a_temporary_failure
             with pytest.raises(TransportError, match=r"cannot resolve registry\.test") as caught:
                 await client.list_registries()
             assert caught.value.retryable is False
+            assert caught.value.connect_failed is True
+            assert caught.value.operation == "GET /api/v1/asset/registries"
+            assert str(caught.value).startswith(
+                "GET /api/v1/asset/registries: cannot resolve registry.test: "
+            )
             assert caught.value.attempts == 1
             assert resolver.calls == 1
 
@@ -579,3 +592,28 @@ async def test_an_inner_loop_s_deadline_error_keeps_its_own_count_and_cause() ->
         )
     assert caught.value is inner
     assert (inner.attempts, inner.last_error) == (2, None)
+
+
+async def test_a_timeout_and_a_dropped_connection_say_so(serve: Any) -> None:
+    from aiohttp import web
+
+    async def hangs_then_drops(request: web.Request) -> web.Response:
+        if request.query.get("name") == "hang":
+            await asyncio.Event().wait()
+        assert request.transport is not None
+        request.transport.abort()
+        return web.Response()
+
+    base = await serve(hangs_then_drops)
+    async with RegistryClient(base, retry=None, timeout=0.3) as client:
+        with pytest.raises(TransportError) as timed_out:
+            await client.list_registries(name="hang")
+        with pytest.raises(TransportError) as dropped:
+            await client.list_registries()
+    operation = "GET /api/v1/asset/registries"
+    assert (timed_out.value.operation, str(timed_out.value)) == (
+        operation,
+        f"{operation}: timed out",
+    )
+    assert dropped.value.operation == operation
+    assert str(dropped.value).startswith(f"{operation}: ServerDisconnectedError: ")

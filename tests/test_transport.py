@@ -8,11 +8,13 @@ import ssl
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
+from yarl import URL
 
-from runai_registry_async import RegistryClient, TransportError
-from runai_registry_async._transport import Transport, bypassed
+from runai_registry_async import DecodeError, RegistryClient, TransportError
+from runai_registry_async._transport import Transport, _chosen_proxy, bypassed
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import Handler
@@ -102,7 +104,7 @@ async def test_closing_closes_the_owned_session_and_later_use_fails(
     await client.aclose()
     assert session.closed
     await client.aclose()  # twice is fine
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(RuntimeError, match=r"^this RegistryClient is closed$"):
         await client.list_registries()
 
 
@@ -152,7 +154,7 @@ def _calls(client: RegistryClient) -> dict[str, Callable[[], Awaitable[object]]]
     }
 
 
-@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 307, 308])
 @pytest.mark.parametrize("call", ["GET", "POST", "PUT", "DELETE", "token v1", "token v2"])
 async def test_a_redirect_is_an_error_and_the_other_origin_receives_nothing(
     serve: Callable[[Handler], Awaitable[str]], status: int, call: str
@@ -323,3 +325,95 @@ def test_proxy_credentials_quoted_in_an_error_are_blanked() -> None:
     plain = Transport("https://runai.example.com", session=None, ssl=None, max_connections=1)
     untouched = TransportError("GET /x: proxy-user", operation="GET /x")
     assert plain._scrubbed(untouched).args == ("GET /x: proxy-user",)
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["http://[::1", "http://", "/relative/path?sig=S3CRET"],
+    ids=["bad", "no-host", "rel"],
+)
+async def test_an_odd_redirect_location_is_named_without_its_path(
+    serve: Callable[[Handler], Awaitable[str]], location: str
+) -> None:
+    from runai_registry_async import RedirectError
+
+    async def redirecting(request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": location})
+
+    base = await serve(redirecting)
+    async with RegistryClient(base, token="t", retry=None) as client:
+        with pytest.raises(RedirectError) as caught:
+            await client.list_registries()
+    # Without a host of its own, a location names the server's own origin.
+    expected = "an unparsable location" if location == "http://[::1" else base
+    assert caught.value.location == expected
+    assert caught.value.operation == "GET /api/v1/asset/registries"
+
+
+async def test_every_request_sent_is_counted(emulator: RunaiEmulator) -> None:
+    emulator.fail_next("list_registries", 2, status=503)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        assert client.requests_sent == 0
+        await client.list_registries()  # two 503s, then the answer
+        await client.list_repositories(emulator.add_registry("r").id)
+        assert client.requests_sent == 4
+
+
+async def test_a_compressed_body_is_read_whole_up_to_exactly_the_limit(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    tags = [f"v{n:06d}-{'x' * 40}" for n in range(3000)]  # 140 kB: several chunks
+    body = orjson.dumps({"name": "r", "tags": tags})
+
+    async def gzipped(request: web.Request) -> web.Response:
+        response = web.Response(body=body, content_type="application/json")
+        response.enable_compression(web.ContentCoding.gzip)
+        return response
+
+    base = await serve(gzipped)
+    identifier = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
+    async with RegistryClient(base, token="t", max_response_bytes=len(body)) as client:
+        assert (await client.list_tags(identifier, "r")).tags == tags
+    async with RegistryClient(base, token="t", max_response_bytes=len(body) - 1) as client:
+        with pytest.raises(DecodeError) as caught:
+            await client.list_tags(identifier, "r")
+    operation = f"GET /api/v1/asset/registries/{identifier}/repositories/tags (repository 'r')"
+    assert caught.value.operation == operation
+    assert str(caught.value) == (
+        f"{operation}: response larger than max_response_bytes ({len(body) - 1} bytes)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "proxy", "chosen"),
+    [
+        ({"HTTPS_PROXY": "http://p:3128"}, None, "http://p:3128"),
+        ({"ALL_PROXY": "http://all:3128"}, None, "http://all:3128"),  # for any scheme
+        ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "runai.example.com:443"}, None, None),
+        (
+            {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "runai.example.com:8443"},
+            None,
+            "http://p:3128",
+        ),
+        ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": ""}, None, "http://p:3128"),
+        ({}, "https://secure-proxy:3129", "https://secure-proxy:3129"),  # an https:// proxy
+    ],
+)
+def test_the_proxy_is_chosen_as_curl_would(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], proxy: str | None, chosen: str | None
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    found = _chosen_proxy(URL("https://runai.example.com"), proxy, trust_env=True)
+    assert (None if found is None else found.value) == chosen
+
+
+def test_a_proxy_that_is_not_a_string_is_refused_without_quoting_it() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^proxy must be an http:// or https:// URL with a host, got a non-string$",
+    ):
+        _chosen_proxy(URL("https://runai.example.com"), 3128, trust_env=False)  # type: ignore[arg-type]
