@@ -272,6 +272,8 @@ async def test_a_borrowed_session_gets_the_clients_ssl_context() -> None:
         ("example.com", None, "example.com:443", False),
         ("Example.COM", 443, " other.org , EXAMPLE.com ", True),  # case, spaces, lists
         ("example.com", 443, ",,", False),
+        ("b.example.com", 443, "a.example.com,,b.example.com", True),  # an empty entry skipped
+        ("example.com", 443, "example.com:8443,example.com", True),  # the next entry counts
         ("anything.at.all", 1, "*", True),
         ("10.1.2.3", 80, "10.0.0.0/8", True),
         ("11.1.2.3", 80, "10.0.0.0/8", False),
