@@ -170,8 +170,12 @@ def test_a_client_used_from_a_second_event_loop_says_so() -> None:
         await client.list_registries()
 
     # Not aiohttp's bare "Event loop is closed": the cause, named.
-    with pytest.raises(RuntimeError, match="bound to the event loop it was first used on"):
+    with pytest.raises(RuntimeError) as caught:
         asyncio.run(second())
+    assert str(caught.value) == (
+        "this RegistryClient is bound to the event loop it was first used on (an earlier "
+        "asyncio.run?); create the client inside the loop that uses it"
+    )
 
 
 # --- the constructors and api_error, as other modules rely on them -----------------------
