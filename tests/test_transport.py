@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -419,3 +421,20 @@ def test_a_proxy_that_is_not_a_string_is_refused_without_quoting_it() -> None:
         match=r"^proxy must be an http:// or https:// URL with a host, got a non-string$",
     ):
         _chosen_proxy(URL("https://runai.example.com"), 3128, trust_env=False)  # type: ignore[arg-type]
+
+
+async def test_each_answer_is_logged_at_debug_with_its_status_and_time(
+    emulator: RunaiEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.delay("list_registries", 0.05)
+    caplog.set_level(logging.DEBUG, logger="runai_registry_async")
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        started = time.perf_counter()
+        await client.list_registries()
+        took_ms = (time.perf_counter() - started) * 1000
+    lines = [r.getMessage() for r in caplog.records if " -> " in r.getMessage()]
+    assert len(lines) == 1
+    found = re.fullmatch(r"GET /api/v1/asset/registries -> 200 in (\d+\.\d) ms", lines[0])
+    assert found is not None, lines[0]
+    # Inside the call, and at least the server's delay: the logged time is the request's.
+    assert 50 <= float(found.group(1)) <= took_ms + 0.1
