@@ -326,6 +326,15 @@ def test_proxy_credentials_quoted_in_an_error_are_blanked() -> None:
     scrubbed = transport._scrubbed(quoted)
     assert scrubbed is quoted
     assert scrubbed.args == ("GET /x: cannot connect: http://***:***@127.0.0.1:3128 refused",)
+    user_only = Transport(
+        "https://runai.example.com",
+        session=None,
+        ssl=None,
+        max_connections=1,
+        proxy="http://only-user@127.0.0.1:3128",
+    )
+    named = TransportError("GET /x: http://only-user@127.0.0.1:3128 refused", operation="GET /x")
+    assert user_only._scrubbed(named).args == ("GET /x: http://***@127.0.0.1:3128 refused",)
     plain = Transport("https://runai.example.com", session=None, ssl=None, max_connections=1)
     untouched = TransportError("GET /x: proxy-user", operation="GET /x")
     assert plain._scrubbed(untouched).args == ("GET /x: proxy-user",)
