@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import socket
@@ -15,7 +16,12 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from runai_registry_async import DecodeError, RegistryClient, TransportError
+from runai_registry_async import (
+    DecodeError,
+    RegistryClient,
+    ServiceUnavailableError,
+    TransportError,
+)
 from runai_registry_async._transport import Transport, _chosen_proxy, bypassed
 from runai_registry_async.testing import RunaiEmulator
 
@@ -447,3 +453,40 @@ async def test_each_answer_is_logged_at_debug_with_its_status_and_time(
     assert found is not None, lines[0]
     # Inside the call, and at least the server's delay: the logged time is the request's.
     assert 50 <= float(found.group(1)) <= took_ms + 0.1
+
+
+def breaks_off_after(status: int, sent: bytes) -> Handler:
+    """Promises a 1,000-byte body, sends ``sent`` of it, then drops the connection."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=status, headers={"Content-Length": "1000"})
+        await response.prepare(request)
+        await response.write(sent)
+        await asyncio.sleep(0.05)  # the bytes leave before the connection drops
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+
+    return handler
+
+
+async def test_a_body_that_breaks_off_is_a_transport_error_naming_the_request(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    base = await serve(breaks_off_after(200, b'{"entries"'))
+    async with RegistryClient(base, token="t", retry=None) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.list_registries()
+    operation = "GET /api/v1/asset/registries"
+    assert caught.value.operation == operation
+    assert str(caught.value).startswith(f"{operation}: ClientPayloadError: ")
+
+
+async def test_an_error_status_whose_body_breaks_off_is_still_that_status(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    base = await serve(breaks_off_after(503, b""))  # not a byte of the body arrives
+    async with RegistryClient(base, token="t", retry=None) as client:
+        with pytest.raises(ServiceUnavailableError) as caught:
+            await client.list_registries()
+    assert str(caught.value) == "GET /api/v1/asset/registries: HTTP 503: empty body"
