@@ -307,6 +307,7 @@ async def test_v1_sends_the_spec_s_exact_key_names(serve: Any) -> None:
     received: list[Any] = []
 
     async def token_endpoint(request: web.Request) -> web.Response:
+        assert request.headers.get("Accept") == "application/json"
         received.append((request.content_type, orjson.loads(await request.read())))
         return web.json_response({"accessToken": "t0k-1234567890", "expiresIn": 60})
 
@@ -523,3 +524,22 @@ async def test_without_token_or_auth_no_authorization_is_sent(emulator: RunaiEmu
     async with RegistryClient(emulator.base_url) as client:
         assert await client.list_registries() == []
     assert [r.authorized for r in emulator.requests] == [False]
+
+
+async def test_a_token_answer_that_breaks_off_names_the_token_request(serve: Any) -> None:
+    async def token_endpoint(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "1000"})
+        await response.prepare(request)
+        await response.write(b'{"accessToken": "t0k-SECRET')
+        await asyncio.sleep(0.05)
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+
+    base_url = await serve(token_endpoint)
+    async with RegistryClient(base_url, auth=ClientCredentials("app", "s"), retry=None) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.list_registries()
+    assert caught.value.operation == "POST /api/v1/token"
+    assert str(caught.value).startswith("POST /api/v1/token: ClientPayloadError: ")
+    assert "SECRET" not in str(caught.value)

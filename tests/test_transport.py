@@ -8,6 +8,7 @@ import re
 import socket
 import ssl
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -381,12 +382,21 @@ async def test_every_request_sent_is_counted(emulator: RunaiEmulator) -> None:
 async def test_a_compressed_body_is_read_whole_up_to_exactly_the_limit(
     serve: Callable[[Handler], Awaitable[str]],
 ) -> None:
-    tags = [f"v{n:06d}-{'x' * 40}" for n in range(3000)]  # 140 kB: several chunks
+    # Random enough that even compressed it arrives in several chunks.
+    tags = [
+        f"v{n:06d}-{uuid.UUID(int=n * 7919 + 1).hex}{uuid.uuid5(uuid.NAMESPACE_DNS, str(n)).hex}"
+        for n in range(3000)
+    ]
     body = orjson.dumps({"name": "r", "tags": tags})
 
-    async def gzipped(request: web.Request) -> web.Response:
-        response = web.Response(body=body, content_type="application/json")
+    async def gzipped(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_compression(web.ContentCoding.gzip)
+        await response.prepare(request)
+        for start in range(0, len(body), 32768):
+            await response.write(body[start : start + 32768])
+            await asyncio.sleep(0.01)  # paced, so that it is read in several chunks
+        await response.write_eof()
         return response
 
     base = await serve(gzipped)
