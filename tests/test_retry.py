@@ -616,4 +616,4 @@ async def test_a_timeout_and_a_dropped_connection_say_so(serve: Any) -> None:
         f"{operation}: timed out",
     )
     assert dropped.value.operation == operation
-    assert str(dropped.value).startswith(f"{operation}: ServerDisconnectedError: ")
+    assert str(dropped.value) == f"{operation}: ServerDisconnectedError: Server disconnected"
