@@ -156,3 +156,18 @@ class StoppedDeadline(Deadline):
 
     def left(self) -> float:
         return self.expires_at
+
+
+def breaks_off_after(status: int, sent: bytes) -> Handler:
+    """Promises a 1,000-byte body, sends ``sent`` of it, then drops the connection."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=status, headers={"Content-Length": "1000"})
+        await response.prepare(request)
+        await response.write(sent)
+        await asyncio.sleep(0.05)  # the bytes leave before the connection drops
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+
+    return handler

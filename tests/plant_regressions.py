@@ -17,12 +17,15 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: `tests` importable as a package
+
+from tests.mutation_replay import project_copy  # noqa: E402 - after the path is set
+
 PACKAGE = "runai_registry_async"
 
 
@@ -483,21 +486,6 @@ PLANTS = (
 )
 
 
-def copy_project(scratch: Path) -> None:
-    """The project's files as they are now (committed or not), git's ignored ones left out."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, scratch / name)
-
-
 def passes(tests: Sequence[str], cwd: str, env: dict[str, str]) -> bool:
     """Whether ``tests`` pass; one that hangs for ten minutes counts as failing."""
     command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
@@ -513,8 +501,8 @@ def passes(tests: Sequence[str], cwd: str, env: dict[str, str]) -> bool:
 def run(only: str | None) -> int:
     chosen = [p for p in PLANTS if only is None or only in p.name]
     missed: list[str] = []
-    with tempfile.TemporaryDirectory() as scratch:
-        copy_project(Path(scratch))
+    scratch = str(project_copy())
+    try:
         copy = Path(scratch) / PACKAGE
         env = {**os.environ, "PYTHONPATH": scratch}
         selected = sorted({test for planted in chosen for test in planted.tests})
@@ -536,6 +524,8 @@ def run(only: str | None) -> int:
             print(f"{'caught' if caught else 'MISSED'}  {planted.name}")
             if not caught:
                 missed.append(planted.name)
+    finally:
+        shutil.rmtree(scratch)
     print(f"{len(chosen) - len(missed)} of {len(chosen)} caught")
     return 1 if missed else 0
 

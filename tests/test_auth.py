@@ -25,7 +25,7 @@ from runai_registry_async._auth import MIN_TOKEN_REUSE, TokenCache, _read_token
 from runai_registry_async._secrets import Secret
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import eventually
+from .conftest import breaks_off_after, eventually
 
 
 @pytest.mark.parametrize("endpoint", ["v1", "v2"])
@@ -527,16 +527,7 @@ async def test_without_token_or_auth_no_authorization_is_sent(emulator: RunaiEmu
 
 
 async def test_a_token_answer_that_breaks_off_names_the_token_request(serve: Any) -> None:
-    async def token_endpoint(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Length": "1000"})
-        await response.prepare(request)
-        await response.write(b'{"accessToken": "t0k-SECRET')
-        await asyncio.sleep(0.05)
-        assert request.transport is not None
-        request.transport.abort()
-        return response
-
-    base_url = await serve(token_endpoint)
+    base_url = await serve(breaks_off_after(200, b'{"accessToken": "t0k-SECRET'))
     async with RegistryClient(base_url, auth=ClientCredentials("app", "s"), retry=None) as client:
         with pytest.raises(TransportError) as caught:
             await client.list_registries()

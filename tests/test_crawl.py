@@ -27,7 +27,7 @@ from runai_registry_async import (
 )
 from runai_registry_async._crawl import TASK_NAME, _CrawlRun
 from runai_registry_async._crawl_scheduler import RegistryWork
-from runai_registry_async.testing import RunaiEmulator
+from runai_registry_async.testing import RunaiEmulator, StoredRegistry
 
 from .conftest import StoppedDeadline, eventually, settled
 
@@ -38,6 +38,14 @@ UNKNOWN = str(uuid.UUID(int=12345))
 def library_tasks() -> list[asyncio.Task[object]]:
     """The crawl's tasks still running (found by name, whatever wraps their coroutines)."""
     return [t for t in asyncio.all_tasks() if t.get_name() == TASK_NAME and not t.done()]
+
+
+def one_registry(emulator: RunaiEmulator, name: str, *, repositories: int) -> StoredRegistry:
+    """A registry holding team/app-0... team/app-N, each with the one tag "1"."""
+    registry = emulator.add_registry(name)
+    for n in range(repositories):
+        emulator.add_repository(registry.id, f"team/app-{n}", tags=["1"])
+    return registry
 
 
 async def collect(crawl: AsyncIterator[CrawlResult]) -> list[CrawlResult]:
@@ -349,9 +357,7 @@ async def test_per_registry_holds_the_line_where_nothing_else_does(
 ) -> None:
     # One registry, many repositories, concurrency far above the cap: only the cap can
     # keep requests against it at 2.
-    registry = emulator.add_registry("big")
-    for n in range(40):
-        emulator.add_repository(registry.id, f"team/app-{n}", tags=["1"])
+    registry = one_registry(emulator, "big", repositories=40)
     emulator.delay("list_tags", 0.05)  # requests overlap
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         results = [
@@ -430,9 +436,7 @@ async def test_results_narrow_on_error_is_none(emulator: RunaiEmulator) -> None:
 async def test_throttling_lowers_what_the_server_sees_at_once_only_when_adaptive(
     emulator: RunaiEmulator, adaptive: bool
 ) -> None:
-    registry = emulator.add_registry("busy")
-    for n in range(120):
-        emulator.add_repository(registry.id, f"team/app-{n}", tags=["1"])
+    registry = one_registry(emulator, "busy", repositories=120)
     emulator.delay("list_tags", 0.005)  # requests overlap
     emulator.fail_next("list_tags", 1000, status=429)  # every answer throttles
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
@@ -522,9 +526,7 @@ async def test_the_crawl_deadline_bounds_a_hung_repositories_call(
 async def test_a_per_registry_rate_wait_past_the_deadline_ends_the_crawl_at_once(
     emulator: RunaiEmulator,
 ) -> None:
-    registry = emulator.add_registry("r")
-    for n in range(3):
-        emulator.add_repository(registry.id, f"team/app-{n}", tags=["1"])
+    registry = one_registry(emulator, "r", repositories=3)
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         # One request per 100 s: the second would wait far past the deadline.
         crawl = crawl_tags(client, [registry.id], per_registry_per_second=0.01, deadline=60)
@@ -563,9 +565,7 @@ async def test_closing_a_crawl_that_never_started_is_harmless(emulator: RunaiEmu
 async def test_a_job_started_past_the_crawl_deadline_names_itself(
     emulator: RunaiEmulator,
 ) -> None:
-    registry = emulator.add_registry("r")
-    for n in range(8):
-        emulator.add_repository(registry.id, f"team/app-{n}", tags=["1"])
+    registry = one_registry(emulator, "r", repositories=8)
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         crawl = crawl_tags(client, [registry.id], concurrency=1, deadline=2.0)
         first = await crawl.__anext__()

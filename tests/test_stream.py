@@ -30,7 +30,7 @@ from runai_registry_async._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
 from runai_registry_async._transport import DEFAULT_MAX_RESPONSE_BYTES
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import Handler, StoppedDeadline
+from .conftest import Handler, StoppedDeadline, breaks_off_after
 
 ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
@@ -433,16 +433,6 @@ def stalls_after(first: bytes, then: bytes = b"", after: float = 120) -> Handler
     return handler
 
 
-async def breaks_off(request: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    await response.prepare(request)
-    await response.write(b'{"name": "r", "tags": ["a",')
-    await asyncio.sleep(0.05)
-    assert request.transport is not None
-    request.transport.abort()
-    return response
-
-
 async def test_a_deadline_passing_mid_body_ends_the_stream(
     serve: Callable[[Handler], Awaitable[str]],
 ) -> None:
@@ -499,7 +489,7 @@ async def test_no_time_left_is_a_deadline_error_even_with_data_on_its_way(
 async def test_a_body_breaking_off_with_time_left_is_a_transport_error(
     serve: Callable[[Handler], Awaitable[str]],
 ) -> None:
-    base = await serve(breaks_off)
+    base = await serve(breaks_off_after(200, b'{"name": "r", "tags": ["a",'))
     async with aiohttp.ClientSession() as session:
         stream = await open_stream(session, base, StoppedDeadline(3, 0.5))
         try:

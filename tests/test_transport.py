@@ -26,7 +26,7 @@ from runai_registry_async import (
 from runai_registry_async._transport import Transport, _chosen_proxy, bypassed
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import Handler
+from .conftest import Handler, breaks_off_after
 
 
 @pytest.mark.parametrize(
@@ -463,21 +463,6 @@ async def test_each_answer_is_logged_at_debug_with_its_status_and_time(
     assert found is not None, lines[0]
     # Inside the call, and at least the server's delay: the logged time is the request's.
     assert 50 <= float(found.group(1)) <= took_ms + 0.1
-
-
-def breaks_off_after(status: int, sent: bytes) -> Handler:
-    """Promises a 1,000-byte body, sends ``sent`` of it, then drops the connection."""
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(status=status, headers={"Content-Length": "1000"})
-        await response.prepare(request)
-        await response.write(sent)
-        await asyncio.sleep(0.05)  # the bytes leave before the connection drops
-        assert request.transport is not None
-        request.transport.abort()
-        return response
-
-    return handler
 
 
 async def test_a_body_that_breaks_off_is_a_transport_error_naming_the_request(
