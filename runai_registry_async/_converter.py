@@ -25,7 +25,7 @@ from cattrs.preconf.orjson import make_converter
 from cattrs.v import format_exception
 
 from ._errors import DecodeError
-from ._inline_structure import inline_structure_fn
+from ._inline_structure import INLINE_SCALARS, inline_structure_fn
 from ._models import AssetKind, CredentialKind, DistFramework, Scope
 
 T = TypeVar("T")
@@ -126,7 +126,7 @@ def _strict_scalar(kind: type, *, nullable: bool = False) -> Callable[[Any, Any]
     return structure_nullable if nullable else structure
 
 
-_SCALARS = (str, bool, int)
+_SCALARS = INLINE_SCALARS  # one rule for both converters' checks
 
 
 def _optional_inner(tp: Any) -> Any:

@@ -18,6 +18,7 @@ from runai_registry_async import (
     AssetCreationRequest,
     AssetUpdateRequest,
     ClientCredentials,
+    DecodeError,
     RegistryClient,
     RegistryCreationRequest,
     RegistrySpecRequest,
@@ -333,3 +334,23 @@ async def test_token_endpoint_errors_show_key_names_only(
             await client.list_registries()
     assert "SECRET-TAIL" not in str(caught.value)
     assert shown in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("meta", {"createdAt": 17}), ("meta", {"projectId": True}), ("spec", {"user": None})],
+)
+async def test_a_registry_that_fails_the_schema_shows_no_password(
+    mocked: Any, where: str, value: dict[str, Any]
+) -> None:
+    # Valid JSON with the password in it, wrong in one field: it fails inside the fast
+    # converter's generated function, whose frame holds every field read so far.
+    document = registry_json()
+    document["spec"]["password"] = PASSWORD
+    document[where].update(value)
+    mocked.get(f"{BASE}/api/v1/asset/registries/{REGISTRY_ID}", payload=document)
+    async with RegistryClient(BASE, token=TOKEN, retry=None) as client:
+        error = await _caught(lambda: client.get_registry(REGISTRY_ID))
+    assert isinstance(error, DecodeError)
+    assert "response does not match the schema" in str(error)
+    assert_clean(_everything_shown(error))
