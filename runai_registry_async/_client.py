@@ -22,7 +22,7 @@ from ._models import (
     RepositoryTags,
 )
 from ._ratelimit import Pause, RateLimiter
-from ._request_path import Handler, RequestPath, checked_timeout, default_burst
+from ._request_path import RequestPath, checked_timeout, default_burst
 from ._retry import NO_RETRY, RetryPolicy
 from ._secrets import Secret
 from ._sharing import SharedGets
@@ -440,24 +440,14 @@ def _about(repository: str) -> str:
     return f" (repository {repository!r})"
 
 
-async def _discard(transport: Transport, response: aiohttp.ClientResponse, operation: str) -> None:
-    response.release()
+def _discard(body: bytes, operation: str) -> None:
+    """A body nobody needs (a delete's): read, so that the connection can be reused."""
 
 
-def _decoder(model: type[T]) -> Handler[T]:
-    """The handler that reads a whole JSON body and structures it as ``model``."""
-    decode_body = body_decoder(model)
-
-    async def decode(transport: Transport, response: aiohttp.ClientResponse, operation: str) -> T:
-        return decode_body(await transport.read(response, operation), operation)
-
-    return decode
-
-
-_read_registry = _decoder(Registry)
-_read_registry_list = _decoder(RegistryListResponse)
-_read_repositories = _decoder(Repositories)
-_read_tags = _decoder(RepositoryTags)
+_read_registry = body_decoder(Registry)
+_read_registry_list = body_decoder(RegistryListResponse)
+_read_repositories = body_decoder(Repositories)
+_read_tags = body_decoder(RepositoryTags)
 
 
 def _repositories_path(asset_id: AssetId, search_name: str | None) -> str:

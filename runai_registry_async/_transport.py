@@ -160,6 +160,7 @@ class Transport:
         "_closed",
         "_loop",
         "requests_sent",
+        "_defaults_only",
     )
 
     def __init__(
@@ -190,6 +191,8 @@ class Transport:
         # Wrapped: a proxy URL may carry credentials.
         self._proxy = _chosen_proxy(url, proxy, trust_env=trust_env and session is None)
         self.max_response_bytes = max_response_bytes
+        # No proxy and no per-request TLS context: aiohttp's defaults say it all.
+        self._defaults_only = self._proxy is None and self._request_ssl is True
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.requests_sent = 0
@@ -265,16 +268,23 @@ class Transport:
         # inside, they would carry aiohttp's exception (request headers and all) along.
         error: RunaiError
         try:
-            response = await session.request(
-                method,
-                url,
-                headers=headers.value,
-                timeout=timeout,
-                data=None if body is None else body.value,
-                allow_redirects=False,
-                ssl=self._request_ssl,
-                proxy=None if self._proxy is None else self._proxy.value,
-            )
+            if body is None and self._defaults_only:
+                # Every keyword handed to aiohttp costs (it forwards them as **kwargs
+                # to a coroutine of 36 parameters): none that says the default.
+                response = await session.request(
+                    method, url, headers=headers.value, timeout=timeout, allow_redirects=False
+                )
+            else:
+                response = await session.request(
+                    method,
+                    url,
+                    headers=headers.value,
+                    timeout=timeout,
+                    data=None if body is None else body.value,
+                    allow_redirects=False,
+                    ssl=self._request_ssl,
+                    proxy=None if self._proxy is None else self._proxy.value,
+                )
         except aiohttp.ClientConnectorError as exc:
             error = self._scrubbed(_connect_error(exc, operation))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

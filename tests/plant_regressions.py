@@ -91,6 +91,23 @@ PLANTS = (
         "tests/test_retry.py",
     ),
     plant(
+        "a proxy or a borrowed session's TLS context left out of the lean request call",
+        "_transport.py",
+        "self._defaults_only = self._proxy is None and self._request_ssl is True",
+        "self._defaults_only = True",
+        "tests/test_transport.py",
+        "tests/test_proxy.py",
+    ),
+    plant(
+        "a delete's body decoded as a registry",
+        "_client.py",
+        """                _discard,
+""",
+        """                _read_registry,
+""",
+        "tests/test_client.py",
+    ),
+    plant(
         "timeouts never retried",
         "_transport.py",
         'return TransportError(f"{operation}: timed out", operation=operation)',

@@ -19,6 +19,17 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
         ("bench_stream.py", ["--tags", "2000", "--runs", "1"], "| iter_tags |"),
         ("bench_ratelimit.py", ["--runs", "1", "--rate", "5000"], "naive aiohttp loop"),
         (
+            "bench_crawl.py",
+            # Every variant but pydantic's (a benchmark-only dependency); the script
+            # checks that each crawl counted every tag.
+            [
+                *("--registries", "3", "--repositories", "6", "--tags", "5", "--levels", "4"),
+                *("--runs", "1", "--repeats", "2", "--variants", "raw aiohttp + orjson"),
+                *("client methods", "floor's queue, client methods", "crawl_tags"),
+            ],
+            "| 4 | floor's queue, client methods |",
+        ),
+        (
             "bench_queries.py",
             ["--runs", "1", "--watch-polls", "3", "--registries", "3"],
             "| find_tags |",

@@ -61,7 +61,7 @@ async def test_list_registries(mocked: Any, client: RegistryClient) -> None:
     ((method, url, kwargs),) = sent(mocked)
     assert (method, str(url)) == ("GET", REGISTRIES)
     assert kwargs["headers"]["Authorization"] == f"Bearer {TOKEN}"
-    assert kwargs["data"] is None
+    assert kwargs.get("data") is None
 
 
 async def test_list_registries_by_name_encodes_the_query(
@@ -126,7 +126,7 @@ async def test_delete_registry(mocked: Any, client: RegistryClient) -> None:
     mocked.delete(f"{REGISTRIES}/{REGISTRY_ID}", status=204)
     assert await client.delete_registry(REGISTRY_ID) is None  # type: ignore[func-returns-value]
     ((method, url, kwargs),) = sent(mocked)
-    assert (method, str(url), kwargs["data"]) == ("DELETE", f"{REGISTRIES}/{REGISTRY_ID}", None)
+    assert (method, str(url), kwargs.get("data")) == ("DELETE", f"{REGISTRIES}/{REGISTRY_ID}", None)
 
 
 async def test_list_repositories(mocked: Any, client: RegistryClient) -> None:
