@@ -4,6 +4,7 @@
                                      [--levels 1 16 64] [--runs 3]
     python benchmarks/bench_crawl.py --soak [--soak-requests 100000]
     python benchmarks/bench_crawl.py --instructions [--levels 16 64]
+    python benchmarks/bench_crawl.py --interleaved [--runs 5 --rounds 5 --levels 16 64]
 
 Variants, all doing list registries -> repositories of each -> tags of each:
   lean floor             the floor every ratio is against: K workers on one job queue,
@@ -22,6 +23,9 @@ and then measures a second crawl's wall and CPU time (getrusage); figures are me
 CPU time on a shared machine is noisy, so ``--instructions`` also counts the instructions
 per request under valgrind (callgrind): the difference between crawling 75 and 25
 registries, divided by the requests in between, which cancels start-up costs.
+``--interleaved`` runs every variant in the same child, one crawl each in turn for
+``--rounds`` rounds: a disturbance that lasts a whole child (another tenant's job) then
+weighs on all of them alike, and each child gives one ratio per variant.
 """
 
 from __future__ import annotations
@@ -284,6 +288,75 @@ async def measure(
     return best
 
 
+async def measure_interleaved(
+    variants: list[str], base_url: str, concurrency: int, rounds: int
+) -> dict[str, list[float]]:
+    """CPU seconds per 1,000 requests of each variant, one crawl each in turn per round."""
+    for variant in variants:  # warm-up, untimed
+        await crawl(variant, base_url, concurrency, 5)
+    cpu: dict[str, list[float]] = {variant: [] for variant in variants}
+    counted = set()
+    for turn in range(rounds):
+        for variant in rotated(variants, turn):
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            requests, tags = await crawl(variant, base_url, concurrency, None)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            counted.add((requests, tags))
+            assert len(counted) == 1, f"{variant} crawled differently: {counted}"
+            spent = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+            cpu[variant].append(spent / requests * 1000)
+    return cpu
+
+
+def run_interleaved(args: argparse.Namespace, server_args: list[str], variants: list[str]) -> None:
+    """Per child, each variant's median CPU over the floor's; medians over children."""
+    rows = []
+    with server(*server_args) as base_url:
+        for level in args.levels:
+            ratios: dict[str, list[float]] = {variant: [] for variant in variants}
+            cpus: dict[str, list[float]] = {variant: [] for variant in variants}
+            for _ in range(args.runs):
+                child = run_child(
+                    "bench_crawl.py",
+                    "interleaved",
+                    base_url,
+                    str(level),
+                    str(args.rounds),
+                    *variants,
+                )
+                floor = median(child[variants[0]])
+                for variant in variants:
+                    cpus[variant].append(median(child[variant]))
+                    ratios[variant].append(median(child[variant]) / floor)
+            rows += [
+                [
+                    level,
+                    variant,
+                    f"{median(cpus[variant]):.3f} s",
+                    f"{median(ratios[variant]):.2f}x",
+                    f"{min(ratios[variant]):.2f}x-{max(ratios[variant]):.2f}x",
+                ]
+                for variant in variants
+            ]
+    print(
+        f"{args.registries} registries x {args.repositories} repositories x {args.tags} tags; "
+        f"{args.runs} children, each running every variant {args.rounds} times in turn; "
+        f"{machine()}"
+    )
+    print(
+        table(
+            [
+                "concurrency",
+                "variant",
+                "client CPU per 1,000 requests",
+                "x floor (median over children)",
+                "range over children",
+            ],
+            rows,
+        )
+    )
+
+
 def current_rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
@@ -410,6 +483,10 @@ def main() -> None:
     parser.add_argument(
         "--instructions", action="store_true", help="count instructions with valgrind instead"
     )
+    parser.add_argument(
+        "--interleaved", action="store_true", help="every variant in each child, in turns"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="turns per child (--interleaved)")
     parser.add_argument("--soak-requests", type=int, default=100_000)
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
@@ -417,6 +494,11 @@ def main() -> None:
         if args.child[0] == "soak":
             base_url, registries, repositories = args.child[1:]
             result = asyncio.run(soak(base_url, int(registries), int(repositories)))
+        elif args.child[0] == "interleaved":
+            base_url, concurrency, rounds, *chosen = args.child[1:]
+            result = asyncio.run(
+                measure_interleaved(chosen, base_url, int(concurrency), int(rounds))
+            )
         else:
             variant, base_url, concurrency, repeats, *limits = args.child
             limit, warm_up = (int(n) for n in limits) if limits else (None, None)
@@ -434,6 +516,9 @@ def main() -> None:
     variants = [VARIANTS[0], *(v for v in args.variants if v != VARIANTS[0])]
     if args.instructions:
         run_instructions(args, server_args, variants)
+        return
+    if args.interleaved:
+        run_interleaved(args, server_args, variants)
         return
     rows = []
     with server(*server_args) as base_url:

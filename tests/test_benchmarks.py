@@ -30,6 +30,14 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
             "| 4 | floor's queue, client methods |",
         ),
         (
+            "bench_crawl.py",
+            [
+                *("--interleaved", "--registries", "3", "--repositories", "6", "--tags", "5"),
+                *("--levels", "4", "--runs", "1", "--rounds", "2", "--variants", "crawl_tags"),
+            ],
+            "| 4 | crawl_tags |",
+        ),
+        (
             "bench_queries.py",
             ["--runs", "1", "--watch-polls", "3", "--registries", "3"],
             "| find_tags |",
