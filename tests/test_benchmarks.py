@@ -17,6 +17,11 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
     [
         ("bench_overhead.py", ["--calls", "200", "--rounds", "1"], "RegistryClient.list_tags"),
         ("bench_stream.py", ["--tags", "2000", "--runs", "1"], "| iter_tags |"),
+        (
+            "bench_async_iteration.py",
+            ["--items", "9000", "--runs", "1"],
+            "| async generator (what iter_tags is) |",
+        ),
         ("bench_ratelimit.py", ["--runs", "1", "--rate", "5000"], "naive aiohttp loop"),
         (
             "bench_crawl.py",
