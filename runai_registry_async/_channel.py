@@ -30,9 +30,21 @@ class Channel(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def offer(self, item: T) -> bool:
+        """Add ``item`` if there is room now; False, and nothing added, if it is full."""
+        if len(self._items) >= self._maxsize:
+            return False
+        self._items.append(item)
+        reader = self._reader
+        if reader is not None:
+            self._reader = None
+            if not reader.done():
+                reader.set_result(None)
+        return True
+
     async def put(self, item: T) -> None:
         """Add ``item`` once there is room for it."""
-        while len(self._items) >= self._maxsize:
+        while not self.offer(item):
             waiter = asyncio.get_running_loop().create_future()
             self._writers.append(waiter)
             try:
@@ -41,12 +53,6 @@ class Channel(Generic[T]):
                 if waiter.done() and not waiter.cancelled():
                     self._wake_writer()  # woken, then cancelled: the free slot goes on
                 raise
-        self._items.append(item)
-        reader = self._reader
-        if reader is not None:
-            self._reader = None
-            if not reader.done():
-                reader.set_result(None)
 
     async def get(self) -> T:
         """The oldest item, once there is one."""

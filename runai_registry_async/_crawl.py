@@ -276,11 +276,12 @@ class _CrawlRun:
 
     async def _work(self, scheduler: Scheduler, results: _Results) -> None:
         try:
-            while (job := await scheduler.next_job()) is not None:
+            # The synchronous way first: a coroutine is made only when a wait is due.
+            while (job := scheduler.pick() or await scheduler.next_job()) is not None:
                 work, repository = job
                 result, repositories = await self._perform(work, repository)
                 scheduler.done(work, repositories)
-                if result is not None:
+                if result is not None and not results.offer(result):
                     await results.put(result)
         except Exception as exc:
             await results.put(exc)

@@ -65,7 +65,7 @@ class Scheduler:
     async def next_job(self) -> Job | None:
         """The next job, waiting for one; None once everything is done."""
         while True:
-            job = self._pick()
+            job = self.pick()
             if job is not None:
                 return job
             if self._source_done and not self._active:
@@ -74,7 +74,8 @@ class Scheduler:
             self._idle_workers.append(waiter)
             await waiter
 
-    def _pick(self) -> Job | None:
+    def pick(self) -> Job | None:
+        """The next job if one may start now; None if none may (nothing waits here)."""
         if self._aimd is not None and self._in_flight >= self._aimd.limit:
             return None  # throttled: fewer requests at once for now
         for work in self._active.values():

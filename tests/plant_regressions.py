@@ -108,6 +108,25 @@ PLANTS = (
         "tests/test_client.py",
     ),
     plant(
+        "the channel's offer past its bound",
+        "_channel.py",
+        """        if len(self._items) >= self._maxsize:
+            return False
+        self._items.append(item)""",
+        """        self._items.append(item)""",
+        "tests/test_channel.py",
+        "tests/test_crawl.py",
+    ),
+    plant(
+        "the channel's offer wakes no reader",
+        "_channel.py",
+        """        self._items.append(item)
+        reader = self._reader""",
+        """        self._items.append(item)
+        reader = None""",
+        "tests/test_channel.py",
+    ),
+    plant(
         "timeouts never retried",
         "_transport.py",
         'return TransportError(f"{operation}: timed out", operation=operation)',

@@ -48,6 +48,25 @@ async def test_writers_wait_while_it_is_full_and_each_get_frees_one() -> None:
     await asyncio.gather(*writers)
 
 
+async def test_offer_adds_only_while_there_is_room() -> None:
+    channel: Channel[int] = Channel(maxsize=2)
+    assert channel.offer(1)
+    assert channel.offer(2)
+    assert not channel.offer(3)  # full: refused at once, nothing added
+    assert len(channel) == 2
+    assert [await channel.get(), await channel.get()] == [1, 2]
+    assert channel.offer(4)
+
+
+async def test_offer_wakes_a_waiting_reader() -> None:
+    channel: Channel[str] = Channel(maxsize=1)
+    reader = asyncio.create_task(channel.get())
+    await run_ready_tasks()
+    assert not reader.done()
+    assert channel.offer("x")
+    assert await reader == "x"
+
+
 async def test_a_writer_cancelled_after_its_wake_up_passes_the_free_slot_on() -> None:
     channel: Channel[str] = Channel(maxsize=1)
     await channel.put("first")
@@ -92,7 +111,9 @@ def test_every_item_arrives_once_within_the_bound(
         async def write(writer: int) -> None:
             nonlocal largest
             for n in range(per_writer):
-                await channel.put((writer, n))
+                # Odd writers offer first, as the crawl's workers do; even ones just put.
+                if not (writer % 2 and channel.offer((writer, n))):
+                    await channel.put((writer, n))
                 largest = max(largest, len(channel))
 
         tasks = [asyncio.create_task(write(w)) for w in range(writers)]

@@ -17,7 +17,7 @@ async def test_round_robin_over_registries_within_the_per_registry_cap() -> None
     await scheduler.add(b)
     first, second = await scheduler.next_job(), await scheduler.next_job()
     assert [first, second] == [(a, None), (b, None)]  # each registry listed first
-    assert scheduler._pick() is None  # both at their cap of one
+    assert scheduler.pick() is None  # both at their cap of one
     scheduler.done(a, ["r1", "r2"])
     scheduler.done(b, ["s1"])
     jobs = [await scheduler.next_job(), await scheduler.next_job()]
@@ -56,7 +56,7 @@ async def test_the_adaptive_limit_caps_requests_in_flight(limit: int) -> None:
         await scheduler.add(RegistryWork(name, None))
     handed = [await scheduler.next_job() for _ in range(limit)]
     assert len(handed) == limit
-    assert scheduler._pick() is None
+    assert scheduler.pick() is None
 
 
 @pytest.mark.parametrize("per_registry", [1, None])
@@ -72,7 +72,7 @@ async def test_a_registry_passed_over_does_not_end_the_search(per_registry: int 
         (ready, None),
     ]
     scheduler.done(ready, ["r1"])
-    assert scheduler._pick() == (ready, "r1")
+    assert scheduler.pick() == (ready, "r1")
 
 
 async def test_finished_jobs_free_their_slot_of_the_adaptive_limit_exactly() -> None:
@@ -81,9 +81,9 @@ async def test_finished_jobs_free_their_slot_of_the_adaptive_limit_exactly() -> 
     await scheduler.add(work)
     assert await scheduler.next_job() == (work, None)
     scheduler.done(work, ["r1", "r2", "r3", "r4"])
-    first, second = scheduler._pick(), scheduler._pick()
+    first, second = scheduler.pick(), scheduler.pick()
     assert (first, second) == ((work, "r1"), (work, "r2"))
-    assert scheduler._pick() is None  # two in flight: the limit
+    assert scheduler.pick() is None  # two in flight: the limit
     scheduler.done(work)
-    assert scheduler._pick() == (work, "r3")  # one freed, exactly one more
-    assert scheduler._pick() is None
+    assert scheduler.pick() == (work, "r3")  # one freed, exactly one more
+    assert scheduler.pick() is None
