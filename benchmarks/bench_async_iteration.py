@@ -52,14 +52,14 @@ class _Ready:
         return self.value
 
 
-class ReadyAwaitable:
-    """A class whose ``__anext__`` hands back an awaitable that is already done."""
+class _ClassIterator:
+    """A class-based async iterator over the batches; subclasses wrap each item."""
 
     def __init__(self, batches: list[list[str]]) -> None:
         self._items: Iterator[str] = iter(())
         self._batches = iter(batches)
 
-    def __aiter__(self) -> ReadyAwaitable:
+    def __aiter__(self) -> _ClassIterator:
         return self
 
     def __anext__(self) -> Awaitable[str]:
@@ -70,28 +70,27 @@ class ReadyAwaitable:
                 raise StopAsyncIteration
             self._items = iter(batch)
             item = next(self._items)
+        return self._awaitable(item)
+
+    def _awaitable(self, item: str) -> Awaitable[str]:
+        raise NotImplementedError
+
+
+class ReadyAwaitable(_ClassIterator):
+    """``__anext__`` hands back an awaitable that is already done."""
+
+    def _awaitable(self, item: str) -> Awaitable[str]:
         return _Ready(item)
 
 
-class DoneFuture:
-    """A class whose ``__anext__`` hands back a future with its result already set."""
+class DoneFuture(_ClassIterator):
+    """``__anext__`` hands back a future with its result already set."""
 
     def __init__(self, batches: list[list[str]]) -> None:
-        self._items: Iterator[str] = iter(())
-        self._batches = iter(batches)
+        super().__init__(batches)
         self._loop = asyncio.get_running_loop()
 
-    def __aiter__(self) -> DoneFuture:
-        return self
-
-    def __anext__(self) -> Awaitable[str]:
-        item = next(self._items, None)
-        if item is None:
-            batch = next(self._batches, None)
-            if batch is None:
-                raise StopAsyncIteration
-            self._items = iter(batch)
-            item = next(self._items)
+    def _awaitable(self, item: str) -> Awaitable[str]:
         future: asyncio.Future[str] = self._loop.create_future()
         future.set_result(item)
         return future
