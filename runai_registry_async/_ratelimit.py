@@ -124,6 +124,8 @@ class Aimd:
         self._since_decrease = 0
 
     def succeeded(self) -> None:
+        if self.limit == self.ceiling and self._since_decrease > self.ceiling:
+            return  # nothing to grow and no decrease to remember: the usual case, kept short
         self._since_decrease += 1
         self._successes += 1
         if self._successes >= self.limit and self.limit < self.ceiling:

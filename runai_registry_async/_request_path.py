@@ -3,8 +3,10 @@ response read whole and decoded, or opened as a stream. ``RegistryClient`` build
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import EllipsisType
 from typing import Any, TypeVar
@@ -15,7 +17,14 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from ._auth import Fetch, TokenCache
 from ._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError, UnauthorizedError
 from ._ratelimit import Pause, RateLimiter
-from ._retry import NO_RETRY, Deadline, RetryPolicy, call_with_retries, parse_retry_after
+from ._retry import (
+    NO_RETRY,
+    Deadline,
+    Retries,
+    RetryPolicy,
+    call_with_retries,
+    parse_retry_after,
+)
 from ._secrets import Secret
 from ._sharing import SharedGets
 from ._stream import ItemStream
@@ -81,14 +90,15 @@ class RequestPath:
     ) -> Awaitable[T]:
         """Send ``method path`` with auth and retries; the 2xx body goes to ``decode``,
         or, with ``open_stream``, the response is handed to it unread."""
-        # A plain function handing back the retry loop's coroutine: one frame fewer on
-        # every resume of every request.
+        # A plain function handing back the call's coroutine: one frame fewer on every
+        # resume of every request.
         operation = self._operation(method, path, about)
         stream = open_stream is not None
         seconds = self._timeout if timeout is None else checked_timeout(timeout)
         if deadline is not None and not isinstance(deadline, Deadline):
             deadline = Deadline(checked_timeout(deadline, "deadline"))
-        args = (
+        policy = self._retry if retry is ... else self._policy(retry)
+        call = (
             method,
             path,
             decode,
@@ -98,32 +108,13 @@ class RequestPath:
             seconds,
             _client_timeout(seconds, stream),
             deadline,
+            policy,
+            method != "POST",
         )
-        policy = self._retry if retry is ... else self._policy(retry)
         sharing = self._sharing
         if sharing is not None and method == "GET" and not stream and sharing.active(cacheable):
-            return sharing.get(
-                path,
-                lambda: call_with_retries(
-                    self._attempt,
-                    args,
-                    policy,
-                    operation=operation,
-                    idempotent=True,
-                    on_retry=self._count_retry,
-                    deadline=deadline,
-                ),
-                cacheable=cacheable,
-            )
-        return call_with_retries(
-            self._attempt,
-            args,
-            policy,
-            operation=operation,
-            idempotent=method != "POST",
-            on_retry=self._count_retry,
-            deadline=deadline,
-        )
+            return sharing.get(path, lambda: self._call(*call), cacheable=cacheable)
+        return self._call(*call)
 
     def _operation(self, method: str, path: str, about: str = "") -> str:
         """What error messages call a request: the full path, base path included."""
@@ -138,7 +129,7 @@ class RequestPath:
             raise ValueError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
         return retry
 
-    async def _attempt(
+    async def _call(
         self,
         method: str,
         path: str,
@@ -149,40 +140,63 @@ class RequestPath:
         seconds: float,
         client_timeout: aiohttp.ClientTimeout,
         deadline: Deadline | None,
+        policy: RetryPolicy,
+        idempotent: bool,
     ) -> T:
-        """One try: the current token, the request, then the 2xx response read."""
-        if self._limiter is not None or self._pause.until:
-            await self._wait_for_turn(deadline, operation)
-        if deadline is not None:
-            left = deadline.left()
-            if left < seconds:  # this try gets only what is left of the call's time
-                if left <= 0:
-                    raise deadline.spent(operation)
-                seconds = left
-                client_timeout = _clipped_timeout(client_timeout, left)
-        tokens, transport = self._tokens, self._transport
-        token = tokens.current() or await tokens.get(seconds)
-        try:
-            response = await transport.open(
-                method,
-                path,
-                operation=operation,
-                timeout=client_timeout,
-                headers=self._headers_for(token, body is not None),
-                body=body,
-            )
-        except UnauthorizedError as exc:
-            exc.token_rejected = tokens.reject(token)
-            raise
-        except ApiError as exc:
-            if exc.status in _THROTTLING:
-                self._throttled_by(exc)
-            raise
-        if open_stream is not None:
-            return await open_stream(transport, response, operation)
-        assert decode is not None  # one of the two, always
-        # Decoded here, not in a coroutine of its own: one frame fewer per request.
-        return decode(await transport.read(response, operation), operation)
+        """Tries until one succeeds or ``Retries`` says stop: each waits its turn, takes
+        the current token, sends, and reads or opens the 2xx response.
+
+        ``call_with_retries`` with the try written in: one coroutine, not two, per request.
+        """
+        started = time.monotonic()
+        retries: Retries | None = None
+        response: aiohttp.ClientResponse | None = None
+        while True:
+            try:
+                if self._limiter is not None or self._pause.until:
+                    await self._wait_for_turn(deadline, operation)
+                limit, timeout = seconds, client_timeout
+                if deadline is not None:
+                    limit, timeout = _within(deadline, seconds, client_timeout, operation)
+                tokens, transport = self._tokens, self._transport
+                token = tokens.current() or await tokens.get(limit)
+                try:
+                    response = await transport.open(
+                        method,
+                        path,
+                        operation=operation,
+                        timeout=timeout,
+                        headers=self._headers_for(token, body is not None),
+                        body=body,
+                    )
+                except UnauthorizedError as exc:
+                    exc.token_rejected = tokens.reject(token)
+                    raise
+                except ApiError as exc:
+                    if exc.status in _THROTTLING:
+                        self._throttled_by(exc)
+                    raise
+                if open_stream is not None:
+                    return await open_stream(transport, response, operation)
+                assert decode is not None  # one of the two, always
+                # Decoded here, not in a coroutine of its own: one frame fewer per request.
+                return decode(await transport.read(response, operation), operation)
+            except RunaiError as exc:
+                # A read response holds its body: this frame, which the error's traceback
+                # shows, must not keep it.
+                response = None
+                if retries is None:
+                    retries = Retries(
+                        policy,
+                        started,
+                        operation=operation,
+                        idempotent=idempotent,
+                        on_retry=self._count_retry,
+                        deadline=deadline,
+                    )
+                wait = retries.wait_after(exc)
+            if wait:
+                await asyncio.sleep(wait)
 
     async def _wait_for_turn(self, deadline: Deadline | None, operation: str) -> None:
         """The shared pause a 429/503 asked for, then a slot of ``max_per_second``."""
@@ -319,6 +333,19 @@ def _client_timeout(seconds: float, stream: bool) -> aiohttp.ClientTimeout:
     if stream:
         return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
     return aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)
+
+
+def _within(
+    deadline: Deadline, seconds: float, timeout: aiohttp.ClientTimeout, operation: str
+) -> tuple[float, aiohttp.ClientTimeout]:
+    """``seconds`` and ``timeout`` for one try, cut to what is left of the call's
+    ``deadline`` if that is less."""
+    left = deadline.left()
+    if left >= seconds:
+        return seconds, timeout
+    if left <= 0:
+        raise deadline.spent(operation)
+    return left, _clipped_timeout(timeout, left)
 
 
 def _clipped_timeout(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTimeout:

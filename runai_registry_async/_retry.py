@@ -121,6 +121,89 @@ def _wait_for(exc: RunaiError, policy: RetryPolicy, attempt: int) -> float:
     return policy.backoff(attempt)
 
 
+class Retries:
+    """What to do after each failure of one call: wait and try again, or give up.
+
+    Pure bookkeeping, no I/O: a call makes one on its first failure (a call that
+    succeeds at once never does) and asks :meth:`wait_after` after each failed try.
+    """
+
+    __slots__ = (
+        "policy",
+        "operation",
+        "idempotent",
+        "on_retry",
+        "deadline",
+        "started",
+        "attempt",
+        "token_refreshed",
+        "previous",
+    )
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        started: float,
+        *,
+        operation: str,
+        idempotent: bool,
+        on_retry: Callable[[], None] | None = None,
+        deadline: Deadline | None = None,
+    ) -> None:
+        self.policy = policy
+        self.operation = operation
+        self.idempotent = idempotent
+        self.on_retry = on_retry
+        self.deadline = deadline
+        self.started = started  # time.monotonic() as the first try began
+        self.attempt = 0
+        self.token_refreshed = False
+        self.previous: RunaiError | None = None  # the failure of the try before the last
+
+    def wait_after(self, exc: RunaiError) -> float:
+        """Seconds to wait before the next try after ``exc`` (0: at once); raises the
+        error that ends the call when there is no next try.
+
+        A 401 that rejected a refreshable token is retried once at once (the next try
+        fetches a new token); it does not count against the policy. The error raised
+        carries the number of tries in ``attempts`` and is detached from the frames
+        below, which may hold a body or a header. Past the deadline (or where a wait
+        would end past it) ``DeadlineExceeded`` is raised instead, carrying the last error.
+        """
+        self.attempt += 1
+        attempt, deadline, operation = self.attempt, self.deadline, self.operation
+        if isinstance(exc, UnauthorizedError):
+            if self.token_refreshed or not exc.token_rejected:
+                raise detached(_final(exc, attempt))
+            self.token_refreshed = True
+            self.attempt -= 1
+            log.debug("%s: token rejected, retrying once with a fresh one", operation)
+            return 0.0
+        if deadline is not None and (isinstance(exc, DeadlineExceeded) or deadline.left() <= 0):
+            raise _past(deadline, exc, operation, attempt, self.previous)
+        policy = self.policy
+        if attempt >= policy.attempts or not _is_retryable(exc, self.idempotent):
+            raise detached(_final(exc, attempt))
+        wait = _wait_for(exc, policy, attempt)
+        if time.monotonic() - self.started + wait > policy.deadline:
+            raise detached(_final(exc, attempt))
+        if deadline is not None and wait >= deadline.left():
+            # A wait that would end past the deadline is not started.
+            raise _past(deadline, exc, operation, attempt, self.previous)
+        log.debug(
+            "%s: attempt %d of %d failed, waiting %.3f s before the next: %s",
+            operation,
+            attempt,
+            policy.attempts,
+            wait,
+            _reason(exc),
+        )
+        if self.on_retry is not None:
+            self.on_retry()
+        self.previous = detached(exc)
+        return wait
+
+
 async def call_with_retries(
     send: Callable[..., Awaitable[T]],
     args: tuple[Any, ...],
@@ -131,50 +214,25 @@ async def call_with_retries(
     on_retry: Callable[[], None] | None = None,
     deadline: Deadline | None = None,
 ) -> T:
-    """Run ``send(*args)`` until it succeeds, fails for good, or the policy runs out.
-
-    A 401 that rejected a refreshable token is retried once at once (``send`` fetches a
-    new token); it does not count against the policy. The error finally raised carries
-    the number of tries in ``attempts`` and is detached from the frames below, which
-    may hold a body or a header. Past ``deadline`` (or where a wait would end past it)
-    ``DeadlineExceeded`` is raised instead, carrying the last error.
-    """
+    """Run ``send(*args)`` until it succeeds, fails for good, or the policy runs out
+    (see :meth:`Retries.wait_after`)."""
     started = time.monotonic()
-    attempt = 0
-    token_refreshed = False
-    previous: RunaiError | None = None  # the failure of the attempt before this one
+    retries: Retries | None = None
     while True:
-        attempt += 1
         try:
             return await send(*args)
-        except UnauthorizedError as exc:
-            if token_refreshed or not exc.token_rejected:
-                raise detached(_final(exc, attempt))  # noqa: B904 - the same exception
-            token_refreshed = True
-            attempt -= 1
-            log.debug("%s: token rejected, retrying once with a fresh one", operation)
         except RunaiError as exc:
-            if deadline is not None and (isinstance(exc, DeadlineExceeded) or deadline.left() <= 0):
-                raise _past(deadline, exc, operation, attempt, previous)  # noqa: B904
-            if attempt >= policy.attempts or not _is_retryable(exc, idempotent):
-                raise detached(_final(exc, attempt))  # noqa: B904 - the same exception
-            wait = _wait_for(exc, policy, attempt)
-            if time.monotonic() - started + wait > policy.deadline:
-                raise detached(_final(exc, attempt))  # noqa: B904 - the same exception
-            if deadline is not None and wait >= deadline.left():
-                # A wait that would end past the deadline is not started.
-                raise _past(deadline, exc, operation, attempt, previous)  # noqa: B904
-            log.debug(
-                "%s: attempt %d of %d failed, waiting %.3f s before the next: %s",
-                operation,
-                attempt,
-                policy.attempts,
-                wait,
-                _reason(exc),
-            )
-            if on_retry is not None:
-                on_retry()
-            previous = detached(exc)
+            if retries is None:
+                retries = Retries(
+                    policy,
+                    started,
+                    operation=operation,
+                    idempotent=idempotent,
+                    on_retry=on_retry,
+                    deadline=deadline,
+                )
+            wait = retries.wait_after(exc)
+        if wait:
             await asyncio.sleep(wait)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from runai_registry_async import (
@@ -100,6 +100,50 @@ def test_aimd_halves_once_per_wave_and_grows_one_per_round() -> None:
     for _ in range(200):  # every request throttled: it keeps falling, wave by wave
         aimd.throttled()
     assert aimd.limit == 1  # and never below one
+
+
+class ReferenceAimd:
+    """The rules of ``Aimd`` written out plainly, with no shortcut: both must agree."""
+
+    def __init__(self, ceiling: int) -> None:
+        self.limit = self.ceiling = ceiling
+        self.successes = 0
+        self.since_decrease = ceiling + 1
+
+    def throttled(self) -> None:
+        self.since_decrease += 1
+        if self.since_decrease > self.limit:
+            self.limit = max(1, self.limit // 2)
+            self.successes = self.since_decrease = 0
+
+    def succeeded(self) -> None:
+        self.since_decrease += 1
+        self.successes += 1
+        if self.successes >= self.limit and self.limit < self.ceiling:
+            self.limit += 1
+            self.successes = 0
+
+
+@given(
+    ceiling=st.integers(1, 70),
+    # runs of (throttled?, how many): waves of throttling between runs of successes
+    runs=st.lists(st.tuples(st.booleans(), st.integers(1, 40)), max_size=30),
+)
+@example(ceiling=2, runs=[(True, 1), (False, 2), (True, 1)])  # a decrease still remembered
+@settings(max_examples=500)
+def test_aimd_follows_its_rules_through_any_sequence(
+    ceiling: int, runs: list[tuple[bool, int]]
+) -> None:
+    aimd, reference = Aimd(ceiling), ReferenceAimd(ceiling)
+    for throttled, count in runs:
+        for _ in range(count):
+            if throttled:
+                aimd.throttled()
+                reference.throttled()
+            else:
+                aimd.succeeded()
+                reference.succeeded()
+            assert aimd.limit == reference.limit
 
 
 @pytest.mark.parametrize(("rate", "burst"), [(0, 1), (-1, 1), (float("inf"), 1), (1, 0)])

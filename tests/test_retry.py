@@ -17,6 +17,8 @@ import aiohttp
 import aiohttp.abc
 import pytest
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 
 from runai_registry_async import (
     AssetCreationRequest,
@@ -30,8 +32,8 @@ from runai_registry_async import (
     ServiceUnavailableError,
     TransportError,
 )
-from runai_registry_async._errors import ApiError
-from runai_registry_async._retry import Deadline, call_with_retries, parse_retry_after
+from runai_registry_async._errors import ApiError, RunaiError, api_error
+from runai_registry_async._retry import Deadline, Retries, call_with_retries, parse_retry_after
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import StoppedDeadline
@@ -48,6 +50,69 @@ def test_retry_after_in_seconds_and_as_http_date() -> None:
     assert parse_retry_after(earlier, now=now.timestamp()) == 0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+# --- the decisions alone (Retries: no I/O, no clock but the policy's deadline) -----------
+
+
+def _failure(kind: str) -> RunaiError:
+    if kind == "503":
+        return api_error(503, b"{}", operation="GET /x")
+    if kind == "400":
+        return api_error(400, b"{}", operation="GET /x")
+    if kind == "reset":
+        return TransportError("GET /x: reset", operation="GET /x")
+    return TransportError("GET /x: refused", operation="GET /x", connect_failed=True)
+
+
+@given(
+    attempts=st.integers(1, 6),
+    base=st.floats(0, 2),
+    cap=st.floats(0, 3),
+    idempotent=st.booleans(),
+    kinds=st.lists(st.sampled_from(["503", "400", "reset", "refused"]), min_size=6, max_size=6),
+)
+def test_retries_wait_within_the_policy_then_give_up_with_the_count(
+    attempts: int, base: float, cap: float, idempotent: bool, kinds: list[str]
+) -> None:
+    policy = RetryPolicy(attempts=attempts, base_delay=base, max_delay=cap, deadline=1e9)
+    retries = Retries(policy, time.monotonic(), operation="GET /x", idempotent=idempotent)
+    for tried, kind in enumerate(kinds, start=1):
+        error = _failure(kind)
+        retryable = (kind in ("503", "reset") and idempotent) or kind == "refused"
+        if tried == attempts or not retryable:
+            with pytest.raises(type(error)) as raised:
+                retries.wait_after(error)
+            assert raised.value is error
+            assert raised.value.attempts == tried
+            assert raised.value.__context__ is None
+            return
+        wait = retries.wait_after(error)
+        assert 0 <= wait <= min(cap, base * 2 ** (tried - 1))
+    raise AssertionError("more failures than the policy allows")
+
+
+def test_a_rejected_token_is_retried_once_at_once_and_not_counted() -> None:
+    policy = RetryPolicy(attempts=2)
+    retries = Retries(policy, time.monotonic(), operation="GET /x", idempotent=True)
+    first = api_error(401, b"{}", operation="GET /x")
+    first.token_rejected = True
+    assert retries.wait_after(first) == 0.0
+    assert 0 <= retries.wait_after(_failure("503")) <= 0.2  # 1 of 2: the policy counts from here
+    second = api_error(401, b"{}", operation="GET /x")
+    second.token_rejected = True
+    with pytest.raises(type(second)) as raised:
+        retries.wait_after(second)
+    assert raised.value.attempts == 2
+
+
+def test_no_wait_starts_that_would_end_past_the_policys_deadline() -> None:
+    policy = RetryPolicy(attempts=5, base_delay=10, max_delay=10, deadline=0.5)
+    retries = Retries(policy, time.monotonic(), operation="GET /x", idempotent=True)
+    error = api_error(503, b"{}", operation="GET /x", retry_after="3")
+    with pytest.raises(ServiceUnavailableError) as raised:
+        retries.wait_after(error)
+    assert raised.value.attempts == 1
 
 
 def test_backoff_is_jittered_and_capped() -> None:

@@ -18,15 +18,19 @@ from aiohttp import web
 from yarl import URL
 
 from runai_registry_async import (
+    AssetCreationRequest,
     DecodeError,
     RegistryClient,
+    RegistryCreationRequest,
+    RegistrySpecRequest,
+    Scope,
     ServiceUnavailableError,
     TransportError,
 )
 from runai_registry_async._transport import Transport, _chosen_proxy, bypassed
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import Handler, breaks_off_after
+from .conftest import Handler, breaks_off_after, registry_json
 
 
 @pytest.mark.parametrize(
@@ -102,6 +106,46 @@ async def test_a_borrowed_session_stays_open(emulator: RunaiEmulator) -> None:
         assert not session.closed
         async with session.get(emulator.base_url + "/api/v1/asset/registries") as response:
             assert response.status == 401
+
+
+@pytest.mark.parametrize("borrowed", [False, True])
+async def test_every_request_asks_for_json_and_carries_the_token(
+    serve: Callable[[Handler], Awaitable[str]], borrowed: bool
+) -> None:
+    seen: list[tuple[str, str | None, str | None, str | None]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        headers = request.headers
+        seen.append(
+            (
+                request.method,
+                headers.get("Accept"),
+                headers.get("Authorization"),
+                headers.get("Content-Type"),
+            )
+        )
+        if request.method == "POST":
+            return web.json_response(registry_json(), status=201)
+        return web.json_response({"entries": []})
+
+    base = await serve(handler)
+    # A borrowed session's own defaults must not change what the client asks for.
+    request = RegistryCreationRequest(
+        AssetCreationRequest("hub", Scope.PROJECT, project_id=1),
+        RegistrySpecRequest("https://index.docker.io", "robot", "pw"),
+    )
+    async with (
+        aiohttp.ClientSession(headers={"Accept": "text/html"}) as session,
+        RegistryClient(
+            base, token="tok", retry=None, session=session if borrowed else None
+        ) as client,
+    ):
+        await client.list_registries()
+        await client.create_registry(request)
+    assert seen == [
+        ("GET", "application/json", "Bearer tok", None),
+        ("POST", "application/json", "Bearer tok", "application/json"),
+    ]
 
 
 async def test_closing_closes_the_owned_session_and_later_use_fails(
