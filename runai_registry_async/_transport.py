@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Mapping
 
 import aiohttp
+from aiohttp import hdrs
 from yarl import URL
 
 from ._errors import DecodeError, RunaiError, TransportError, api_error, redirect_error
@@ -351,12 +352,9 @@ class Transport:
         limit = self.max_response_bytes
         error: RunaiError
         try:
-            length = response.content_length
-            if (
-                length is not None
-                and length <= limit
-                and not response.headers.get("Content-Encoding")
-            ):
+            headers = response.headers  # looked up by istr keys: no case folding per call
+            length = headers.get(hdrs.CONTENT_LENGTH)
+            if length is not None and hdrs.CONTENT_ENCODING not in headers and int(length) <= limit:
                 return await response.read()  # aiohttp reads no more than Content-Length
             body = await _read_at_most(response.content, limit)
             if body is not None:

@@ -457,6 +457,23 @@ async def test_a_compressed_body_is_read_whole_up_to_exactly_the_limit(
     )
 
 
+async def test_a_plain_body_longer_than_the_limit_is_refused_as_it_arrives(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    body = orjson.dumps({"name": "r", "tags": [f"v{n:07d}" for n in range(100_000)]})
+
+    async def plain(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")  # Content-Length set
+
+    base = await serve(plain)
+    identifier = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
+    async with RegistryClient(base, token="t", max_response_bytes=len(body)) as client:
+        assert len((await client.list_tags(identifier, "r")).tags) == 100_000
+    async with RegistryClient(base, token="t", max_response_bytes=len(body) - 1) as client:
+        with pytest.raises(DecodeError, match=r": response larger than max_response_bytes \("):
+            await client.list_tags(identifier, "r")
+
+
 @pytest.mark.parametrize(
     ("env", "proxy", "chosen"),
     [
