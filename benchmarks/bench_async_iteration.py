@@ -96,6 +96,29 @@ class DoneFuture(_ClassIterator):
         return future
 
 
+class CoroutineNext:
+    """``async def __anext__``: a coroutine per item, whose return asyncio reads without
+    raising StopIteration (an async generator's ``yield`` raises one per item)."""
+
+    __slots__ = ("_items", "_batches")
+
+    def __init__(self, batches: list[list[str]]) -> None:
+        self._items: Iterator[str] = iter(())
+        self._batches = iter(batches)
+
+    def __aiter__(self) -> CoroutineNext:
+        return self
+
+    async def __anext__(self) -> str:
+        for item in self._items:
+            return item
+        for batch in self._batches:
+            self._items = iter(batch)
+            for item in self._items:
+                return item
+        raise StopAsyncIteration
+
+
 async def walk(design: Callable[[list[list[str]]], Any], batches: list[list[str]]) -> int:
     count = 0
     async for _ in design(batches):
@@ -118,6 +141,7 @@ async def run(items: int, runs: int) -> dict[str, list[float]]:
         "async generator (what iter_tags is)": lambda: walk(generator, batches),
         "class, __anext__ returns a ready awaitable": lambda: walk(ReadyAwaitable, batches),
         "class, __anext__ returns a done Future": lambda: walk(DoneFuture, batches),
+        "class, async def __anext__": lambda: walk(CoroutineNext, batches),
     }
     times: dict[str, list[float]] = {name: [] for name in designs}
     for _ in range(runs):

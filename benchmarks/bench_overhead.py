@@ -41,8 +41,7 @@ PAIRS = [
 
 class _StubResponse:
     status = 200
-    headers: ClassVar[dict[str, str]] = {}
-    content_length: ClassVar[int] = len(BODY)
+    headers: ClassVar[dict[str, str]] = {"Content-Length": str(len(BODY))}
 
     async def read(self) -> bytes:
         return BODY

@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Iterable
 from types import EllipsisType
 from typing import TYPE_CHECKING, Literal
 
@@ -15,7 +15,7 @@ from attrs import define, field, frozen
 from ._channel import Channel
 from ._crawl_scheduler import RegistryWork, Scheduler
 from ._errors import DeadlineExceeded, DecodeError, RunaiError
-from ._models import Registry
+from ._models import Registry, RepositoryTags
 from ._ratelimit import Aimd, RateLimiter
 from ._retry import Deadline, RetryPolicy
 from ._urls import checked_id
@@ -275,11 +275,38 @@ class _CrawlRun:
                 yield _work_for(ref)
 
     async def _work(self, scheduler: Scheduler, results: _Results) -> None:
+        client, aimd = self.client, self._aimd
         try:
             # The synchronous way first: a coroutine is made only when a wait is due.
             while (job := scheduler.pick() or await scheduler.next_job()) is not None:
                 work, repository = job
-                result, repositories = await self._perform(work, repository)
+                throttled_before = client.throttled
+                until = self._until
+                deadline = None if until is None else self._time_left(until, work, repository)
+                try:
+                    if work.limiter is not None:
+                        await work.limiter.acquire(deadline, f"crawl ({work.id})")
+                    # The client's own coroutine, awaited here: no coroutine of the crawl's
+                    # around each request.
+                    found = await self._lookup(work, repository, deadline)
+                except DeadlineExceeded:
+                    raise  # the crawl's time is up: it ends, whatever on_error says
+                except RunaiError as exc:
+                    self._count_failure(repository)
+                    if self.on_error == "raise":
+                        raise
+                    result: CrawlResult | None = CrawlFailure(work.id, work.name, repository, exc)
+                    repositories: list[str] = []
+                else:
+                    result, repositories = self._found(work, repository, found)
+                finally:
+                    if aimd is not None:
+                        # Throttled while this job ran (any retry of it included): fewer
+                        # at once.
+                        if client.throttled > throttled_before:
+                            aimd.throttled()
+                        else:
+                            aimd.succeeded()
                 scheduler.done(work, repositories)
                 if result is not None and not results.offer(result):
                     await results.put(result)
@@ -287,56 +314,47 @@ class _CrawlRun:
             await results.put(exc)
         await results.put(None)
 
-    async def _perform(
-        self, work: RegistryWork, repository: str | None
-    ) -> tuple[CrawlResult | None, list[str]]:
-        stats = self.stats
-        deadline = None if self._until is None else self._time_left(self._until, work, repository)
-        throttled_before = self.client.throttled
-        try:
-            if work.limiter is not None:
-                await work.limiter.acquire(deadline, f"crawl ({work.id})")
-            if repository is None:
-                repositories = await self.client.list_repositories(
-                    work.id, search_name=self.repository_search, deadline=deadline, retry=self.retry
-                )
-                stats.registries += 1
-                stats.repositories_found += len(repositories)
-                if not repositories:
-                    return CrawlTags(work.id, work.name, None, []), []
-                return None, repositories
-            if not repository:
-                operation = f"GET {work.path}/repositories/tags"
-                raise DecodeError(
-                    f"{operation}: the server listed a repository with an empty name, "
-                    "which cannot be queried",
-                    operation=operation,
-                )
-            found = await self.client._tags_at(
-                work.path, repository, self.tag_search, deadline=deadline, retry=self.retry
+    def _lookup(
+        self, work: RegistryWork, repository: str | None, deadline: float | None
+    ) -> Awaitable[list[str] | RepositoryTags]:
+        """The request of a job: its registry's repositories, or one repository's tags."""
+        if repository is None:
+            return self.client.list_repositories(
+                work.id, search_name=self.repository_search, deadline=deadline, retry=self.retry
             )
-        except DeadlineExceeded:
-            raise  # the crawl's time is up: it ends, whatever on_error says
-        except RunaiError as exc:
-            stats.errors += 1
-            if repository is not None:
-                stats.repositories_done += 1
-            if self.on_error == "raise":
-                raise
-            return CrawlFailure(work.id, work.name, repository, exc), []
-        finally:
-            if self._aimd is not None:
-                # Throttled while this job ran (any retry of it included): fewer at once.
-                if self.client.throttled > throttled_before:
-                    self._aimd.throttled()
-                else:
-                    self._aimd.succeeded()
+        if not repository:
+            operation = f"GET {work.path}/repositories/tags"
+            raise DecodeError(
+                f"{operation}: the server listed a repository with an empty name, "
+                "which cannot be queried",
+                operation=operation,
+            )
+        return self.client._tags_at(
+            work.path, repository, self.tag_search, deadline=deadline, retry=self.retry
+        )
+
+    def _found(
+        self, work: RegistryWork, repository: str | None, found: list[str] | RepositoryTags
+    ) -> tuple[CrawlResult | None, list[str]]:
+        """What a job's answer gives: a result to hand out, and repositories to look up."""
+        stats = self.stats
+        if not isinstance(found, RepositoryTags):
+            stats.registries += 1
+            stats.repositories_found += len(found)
+            if not found:
+                return CrawlTags(work.id, work.name, None, []), []
+            return None, found
         stats.repositories += 1
         stats.repositories_done += 1
         stats.tags += len(found.tags)
         if self.skip_empty and not found.tags:
             return None, []
         return CrawlTags(work.id, work.name, repository, found.tags), []
+
+    def _count_failure(self, repository: str | None) -> None:
+        self.stats.errors += 1
+        if repository is not None:
+            self.stats.repositories_done += 1
 
     @staticmethod
     def _time_left(until: Deadline, work: RegistryWork, repository: str | None) -> float:

@@ -97,8 +97,9 @@ class Scheduler:
     def done(self, work: RegistryWork, repositories: Iterable[str] = ()) -> None:
         work.in_flight -= 1
         self._in_flight -= 1
-        work.pending.extend(repositories)
-        if work.finished():
+        if repositories:
+            work.pending.extend(repositories)
+        elif work.finished():
             del self._active[work.id]
             if self._feeder_waiting is not None and not self._feeder_waiting.done():
                 self._feeder_waiting.set_result(None)

@@ -181,7 +181,7 @@ PLANTS = (
     plant(
         "a token refresh counted as an attempt",
         RETRY,
-        "            attempt -= 1\n",
+        "            self.attempt -= 1\n",
         "",
         T_RETRY,
     ),
@@ -324,8 +324,8 @@ PLANTS = (
     plant(
         "a failure without the registry's name",
         CRAWL,
-        "return CrawlFailure(work.id, work.name, repository, exc), []",
-        "return CrawlFailure(work.id, None, repository, exc), []",
+        "= CrawlFailure(work.id, work.name, repository, exc)",
+        "= CrawlFailure(work.id, None, repository, exc)",
         T_CRAWL,
     ),
     plant(
@@ -345,8 +345,8 @@ PLANTS = (
     plant(
         "the deadline error of a job without its registry",
         CRAWL,
-        "self._time_left(self._until, work, repository)",
-        "self._time_left(self._until, None, repository)",
+        "self._time_left(until, work, repository)",
+        "self._time_left(until, None, repository)",
         T_CRAWL,
     ),
     plant(
@@ -518,6 +518,49 @@ PLANTS = (
         "        self._operation = operation\n",
         '        self._operation = ""\n',
         T_STREAM,
+    ),
+    # the request path in one coroutine, and the shorter paths of the next session
+    plant(
+        "a failed try's response (and the body it read) left in the call's frame",
+        "_request_path.py",
+        "                response = None\n                if retries is None:",
+        "                if retries is None:",
+        "tests/test_secrets.py",
+    ),
+    plant(
+        "a try's deadline clips the request's timeout but not the token fetch's",
+        "_request_path.py",
+        "token = tokens.current() or await tokens.get(limit)",
+        "token = tokens.current() or await tokens.get(seconds)",
+        "tests/test_deadlines.py",
+    ),
+    plant(
+        "Aimd's short path taken while a decrease is still remembered",
+        "_ratelimit.py",
+        "if self.limit == self.ceiling and self._since_decrease > self.ceiling:",
+        "if self.limit == self.ceiling:",
+        "tests/test_ratelimit.py",
+    ),
+    plant(
+        "a crawl job's throttling not told to the adaptive limit",
+        CRAWL,
+        "                        if client.throttled > throttled_before:",
+        "                        if False:",
+        "tests/test_ratelimit.py",
+    ),
+    plant(
+        "a registry with no repository not reported as empty",
+        CRAWL,
+        "                return CrawlTags(work.id, work.name, None, []), []",
+        "                return None, []",
+        T_CRAWL,
+    ),
+    plant(
+        "a plain body over max_response_bytes read whole because it has a Content-Length",
+        "_transport.py",
+        " and hdrs.CONTENT_ENCODING not in headers and int(length) <= limit:",
+        " and hdrs.CONTENT_ENCODING not in headers:",
+        "tests/test_transport.py",
     ),
 )
 
