@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import secrets
 import shlex
 import signal
 import ssl
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,17 +78,20 @@ async def serve(args: argparse.Namespace) -> int:
         if args.seed is not None:
             registries, repositories, tags = args.seed
             emulator.seed(registries=registries, repositories=repositories, tags=tags)
-        async with emulator:
-            settings = {
-                "RUNAI_BASE_URL": emulator.base_url,
-                "RUNAI_TOKEN": emulator.token,
-                "RUNAI_CLIENT_ID": emulator.client_id,
-                "RUNAI_CLIENT_SECRET": emulator.client_secret,
-            }
-            if ca_file is not None:
-                settings["SSL_CERT_FILE"] = str(ca_file)
-            _announce(settings, env=args.env)
-            await _until_stopped()
+        # Handled before the address is printed: a signal sent as soon as it is read
+        # must stop the emulator, not kill it.
+        with _stopped_by_signals() as stopped:
+            async with emulator:
+                settings = {
+                    "RUNAI_BASE_URL": emulator.base_url,
+                    "RUNAI_TOKEN": emulator.token,
+                    "RUNAI_CLIENT_ID": emulator.client_id,
+                    "RUNAI_CLIENT_SECRET": emulator.client_secret,
+                }
+                if ca_file is not None:
+                    settings["SSL_CERT_FILE"] = str(ca_file)
+                _announce(settings, env=args.env)
+                await stopped.wait()
     print("runai-registry: emulator stopped", file=sys.stderr)
     return 0
 
@@ -120,14 +125,15 @@ def _announce(settings: dict[str, str], *, env: bool) -> None:
     sys.stdout.flush()
 
 
-async def _until_stopped() -> None:
-    """Wait for Ctrl-C or SIGTERM: both are the normal way to stop a service."""
-    stop = asyncio.Event()
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[asyncio.Event]:
+    """An event that Ctrl-C or SIGTERM sets: both are the normal way to stop a service."""
+    stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stopped.set)
     try:
-        await stop.wait()
+        yield stopped
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

@@ -22,6 +22,7 @@ from ._retry import (
     Deadline,
     Retries,
     RetryPolicy,
+    after_failure,
     call_with_retries,
     parse_retry_after,
 )
@@ -185,16 +186,8 @@ class RequestPath:
                 # A read response holds its body: this frame, which the error's traceback
                 # shows, must not keep it.
                 response = None
-                if retries is None:
-                    retries = Retries(
-                        policy,
-                        started,
-                        operation=operation,
-                        idempotent=idempotent,
-                        on_retry=self._count_retry,
-                        deadline=deadline,
-                    )
-                wait = retries.wait_after(exc)
+                how = (policy, started, operation, idempotent, self._count_retry, deadline)
+                retries, wait = after_failure(retries, exc, how)
             if wait:
                 await asyncio.sleep(wait)
 

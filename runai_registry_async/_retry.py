@@ -144,7 +144,6 @@ class Retries:
         self,
         policy: RetryPolicy,
         started: float,
-        *,
         operation: str,
         idempotent: bool,
         on_retry: Callable[[], None] | None = None,
@@ -222,18 +221,24 @@ async def call_with_retries(
         try:
             return await send(*args)
         except RunaiError as exc:
-            if retries is None:
-                retries = Retries(
-                    policy,
-                    started,
-                    operation=operation,
-                    idempotent=idempotent,
-                    on_retry=on_retry,
-                    deadline=deadline,
-                )
-            wait = retries.wait_after(exc)
+            how = (policy, started, operation, idempotent, on_retry, deadline)
+            retries, wait = after_failure(retries, exc, how)
         if wait:
             await asyncio.sleep(wait)
+
+
+#: What a call's ``Retries`` is made from, in the order of its parameters.
+RetryArgs = tuple[RetryPolicy, float, str, bool, Callable[[], None] | None, Deadline | None]
+
+
+def after_failure(
+    retries: Retries | None, exc: RunaiError, how: RetryArgs
+) -> tuple[Retries, float]:
+    """The call's ``Retries`` (made from ``how`` on its first failure) and the wait
+    before its next try after ``exc``; raises the error that ends the call instead."""
+    if retries is None:
+        retries = Retries(*how)
+    return retries, retries.wait_after(exc)
 
 
 def _final(exc: RunaiError, attempt: int) -> RunaiError:

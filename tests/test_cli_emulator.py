@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import shlex
 import signal
 import ssl
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from runai_registry_async import ClientCredentials, RegistryClient
+from runai_registry_async import ClientCredentials, RegistryClient, _cli_emulator
 
 from .cli import cli, json_lines, start
 
@@ -103,3 +106,24 @@ async def test_bad_options_are_usage_errors(args: list[str]) -> None:
     code, out, err = await cli(None, "emulator", *args)
     assert (code, out) == (2, "")
     assert "error: argument" in err
+
+
+async def test_stop_signals_are_handled_before_the_address_is_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A supervisor may send SIGTERM the moment it has read the address: that must stop
+    # the emulator (exit 0), not kill it, so the handlers must be in place by then.
+    handlers: list[Any] = []
+
+    def announce(settings: dict[str, str], *, env: bool) -> None:
+        handlers.extend(signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM))
+        asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(_cli_emulator, "_announce", announce)
+    args = argparse.Namespace(tls=False, host="127.0.0.1", port=0, seed=None, env=True)
+    assert await asyncio.wait_for(_cli_emulator.serve(args), 30) == 0
+    assert len(handlers) == 2
+    for handler in handlers:
+        assert handler not in (signal.SIG_DFL, signal.default_int_handler), handler
+    # And put back as they were once it stopped.
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
