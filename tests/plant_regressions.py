@@ -399,13 +399,6 @@ PLANTS = (
         T_SCHEDULER,
     ),
     plant(
-        "a registry with nothing pending ends the search for a job",
-        SCHEDULER,
-        "            else:\n                continue",
-        "            else:\n                break",
-        T_SCHEDULER,
-    ),
-    plant(
         "a finished job frees two slots of the adaptive limit",
         SCHEDULER,
         "        self._in_flight -= 1",
@@ -554,6 +547,20 @@ PLANTS = (
         "                return CrawlTags(work.id, work.name, None, []), []",
         "                return None, []",
         T_CRAWL,
+    ),
+    plant(
+        "a registry whose repositories arrive not made ready again",
+        SCHEDULER,
+        "            self._ready[work.id] = work\n        elif",
+        "        elif",
+        T_SCHEDULER,
+    ),
+    plant(
+        "a registry with nothing left to give kept among the ready ones",
+        SCHEDULER,
+        "                del self._ready[work.id]  # nothing to give until its repositories arrive",
+        "                self._ready.move_to_end(work.id)",
+        T_SCHEDULER,
     ),
     plant(
         "a plain body over max_response_bytes read whole because it has a Content-Length",

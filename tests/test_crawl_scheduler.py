@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from runai_registry_async._crawl_scheduler import RegistryWork, Scheduler
+from runai_registry_async._crawl_scheduler import Job, RegistryWork, Scheduler
 from runai_registry_async._ratelimit import Aimd
 
 
@@ -87,3 +89,60 @@ async def test_finished_jobs_free_their_slot_of_the_adaptive_limit_exactly() -> 
     scheduler.done(work)
     assert scheduler.pick() == (work, "r3")  # one freed, exactly one more
     assert scheduler.pick() is None
+
+
+def _may_start(work: RegistryWork, cap: int | None) -> bool:
+    has_job = not work.listed or bool(work.pending)
+    return has_job and (cap is None or work.in_flight < cap)
+
+
+@given(
+    registries=st.integers(1, 5),
+    cap=st.one_of(st.none(), st.integers(1, 3)),
+    steps=st.lists(
+        st.tuples(st.sampled_from(["pick", "done"]), st.integers(0, 10), st.integers(0, 3)),
+        max_size=60,
+    ),
+)
+def test_a_job_is_handed_out_whenever_one_may_start_and_each_only_once(
+    registries: int, cap: int | None, steps: list[tuple[str, int, int]]
+) -> None:
+    async def scenario() -> None:
+        scheduler = Scheduler(max_active=registries, per_registry=cap, aimd=None)
+        works = [RegistryWork(str(n), None) for n in range(registries)]
+        for work in works:
+            await scheduler.add(work)
+        in_flight: list[Job] = []
+        listed: list[tuple[str, str]] = []
+        handed: list[tuple[str, str]] = []
+
+        def finish(index: int, count: int) -> None:
+            work, repository = in_flight.pop(index % len(in_flight))
+            found = [f"{work.id}/r{k}" for k in range(count)] if repository is None else []
+            listed.extend((work.id, name) for name in found)
+            scheduler.done(work, found)
+
+        def pick() -> None:
+            expected = any(_may_start(work, cap) for work in works)
+            job = scheduler.pick()
+            assert (job is not None) == expected, (job, expected)
+            if job is not None:
+                in_flight.append(job)
+                if job[1] is not None:
+                    handed.append((job[0].id, job[1]))
+
+        for action, index, count in steps:
+            if action == "done" and in_flight:
+                finish(index, count)
+            else:
+                pick()
+        while in_flight or any(_may_start(work, cap) for work in works):  # drain
+            if any(_may_start(work, cap) for work in works):
+                pick()
+            else:
+                finish(0, 1)
+        assert sorted(handed) == sorted(listed)
+        scheduler.source_done()
+        assert await scheduler.next_job() is None
+
+    asyncio.run(scenario())
