@@ -119,6 +119,20 @@ class CoroutineNext:
         raise StopAsyncIteration
 
 
+async def batch_generator(batches: list[list[str]]) -> AsyncIterator[list[str]]:
+    """What ``iter_tags(...).batches()`` is: an async generator yielding each batch."""
+    for batch in batches:
+        yield batch
+
+
+async def walk_batches(batches: list[list[str]]) -> int:
+    count = 0
+    async for batch in batch_generator(batches):
+        for _ in batch:
+            count += 1
+    return count
+
+
 async def walk(design: Callable[[list[list[str]]], Any], batches: list[list[str]]) -> int:
     count = 0
     async for _ in design(batches):
@@ -139,6 +153,9 @@ async def run(items: int, runs: int) -> dict[str, list[float]]:
     designs: dict[str, Callable[[], Awaitable[int]]] = {
         "plain for loop over the batches (no async)": plain_loop,
         "async generator (what iter_tags is)": lambda: walk(generator, batches),
+        "async generator of batches, a for loop in each (.batches())": lambda: walk_batches(
+            batches
+        ),
         "class, __anext__ returns a ready awaitable": lambda: walk(ReadyAwaitable, batches),
         "class, __anext__ returns a done Future": lambda: walk(DoneFuture, batches),
         "class, async def __anext__": lambda: walk(CoroutineNext, batches),

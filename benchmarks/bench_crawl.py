@@ -316,7 +316,8 @@ def run_interleaved(args: argparse.Namespace, server_args: list[str], variants: 
             ratios: dict[str, list[float]] = {variant: [] for variant in variants}
             cpus: dict[str, list[float]] = {variant: [] for variant in variants}
             for _ in range(args.runs):
-                child = run_child(
+                # Each variant's CPU time per round.
+                child: dict[str, list[float]] = run_child(  # type: ignore[assignment]
                     "bench_crawl.py",
                     "interleaved",
                     base_url,

@@ -35,6 +35,7 @@ from ._models import (
 )
 from ._queries import LatestTag, find_tags, latest_tags
 from ._retry import RetryPolicy
+from ._stream import Stream
 from ._tags import TagFilter, latest, sort_tags, version_key
 from ._version import __version__
 from ._watch import TagEvent, TagSnapshot, WatchError, watch_tags
@@ -71,6 +72,7 @@ __all__ = [
     "RunaiError",
     "Scope",
     "ServiceUnavailableError",
+    "Stream",
     "TagCrawl",
     "TagEvent",
     "TagFilter",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl as ssl_module
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import Awaitable, Mapping
 from types import EllipsisType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,7 +26,7 @@ from ._request_path import RequestPath, checked_timeout, default_burst
 from ._retry import NO_RETRY, RetryPolicy
 from ._secrets import Secret
 from ._sharing import SharedGets
-from ._stream import DEFAULT_MAX_ITEM_BYTES
+from ._stream import DEFAULT_MAX_ITEM_BYTES, Stream
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport, checked_base_url
 
 if TYPE_CHECKING:
@@ -369,7 +369,7 @@ class RegistryClient(RequestPath):
         timeout: float | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
-    ) -> AsyncIterator[Registry]:
+    ) -> Stream[Registry]:
         """Like :meth:`list_registries`, yielding each registry as soon as it has arrived."""
         path = _urls.REGISTRIES + _urls.query(name=name)
         operation = self._operation("GET", path)
@@ -389,7 +389,7 @@ class RegistryClient(RequestPath):
         timeout: float | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
-    ) -> AsyncIterator[str]:
+    ) -> Stream[str]:
         """Like :meth:`list_repositories`, yielding each name as soon as it has arrived."""
         return self._stream(
             _repositories_path(asset_id, search_name),
@@ -410,15 +410,16 @@ class RegistryClient(RequestPath):
         timeout: float | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
-    ) -> AsyncIterator[str]:
+    ) -> Stream[str]:
         """Like :meth:`list_tags`, yielding each tag as soon as it has arrived.
 
         Memory stays bounded by one network chunk plus one tag (at most
-        ``max_item_bytes``) whatever the number of tags. Leaving the loop early closes
-        the response at once. Retries apply until the first tag is yielded; a failure
-        after that raises (``DecodeError`` naming how many items were yielded) instead
-        of starting over, which would repeat items. A body that ``list_tags`` would
-        reject raises the same ``DecodeError``.
+        ``max_item_bytes``) whatever the number of tags; ``.batches()`` yields lists
+        of tags instead, faster for very many short tags (see :class:`Stream`).
+        Leaving the loop early closes the response at once. Retries apply until the
+        first tag is yielded; a failure after that raises (``DecodeError`` naming how
+        many items were yielded) instead of starting over, which would repeat items.
+        A body that ``list_tags`` would reject raises the same ``DecodeError``.
         """
         return self._stream(
             _tags_path(_urls.registry_path(asset_id), repository, search_name),

@@ -7,7 +7,7 @@ import asyncio
 import functools
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from types import EllipsisType
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from ._retry import (
 )
 from ._secrets import Secret
 from ._sharing import SharedGets
-from ._stream import ItemStream
+from ._stream import ItemStream, Stream
 from ._transport import Transport
 
 T = TypeVar("T")
@@ -239,7 +239,7 @@ class RequestPath:
 
         return fetch_with_retries
 
-    async def _stream(
+    def _stream(
         self,
         path: str,
         key: str,
@@ -251,9 +251,37 @@ class RequestPath:
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
         about: str = "",
-    ) -> AsyncIterator[Any]:
+    ) -> Stream[Any]:
+        """The array under ``key`` of ``GET path`` as a :class:`Stream`. The arguments
+        are checked now; the request goes out when the iteration starts."""
+        if timeout is not None:
+            checked_timeout(timeout)
+        if deadline is not None:
+            checked_timeout(deadline, "deadline")
+        self._policy(retry)
+        how = (path, key, envelope, convert, timeout, keep, deadline, retry, about)
+
+        def open_(batched: bool) -> AsyncGenerator[Any, None]:
+            return self._streamed(*how, batched)
+
+        return Stream(open_)
+
+    async def _streamed(
+        self,
+        path: str,
+        key: str,
+        envelope: type,
+        convert: Callable[[Any, int], Any] | None,
+        timeout: float | None,
+        keep: frozenset[str],
+        deadline: float | None,
+        retry: RetryPolicy | EllipsisType | None,
+        about: str,
+        batched: bool,
+    ) -> AsyncGenerator[Any, None]:
         max_item_bytes = self._max_item_bytes
-        whole = None if deadline is None else Deadline(checked_timeout(deadline, "deadline"))
+        # The deadline counts from the start of the iteration, as the request does.
+        whole = None if deadline is None else Deadline(float(deadline))
 
         async def open_stream(
             transport: Transport, response: aiohttp.ClientResponse, operation: str
@@ -288,9 +316,12 @@ class RequestPath:
         yielded = 0
         try:
             while batch is not None:
-                for item in batch:
-                    yield item
-                yielded += len(batch)
+                yielded += len(batch)  # counted first: the consumer may change the list
+                if batched:
+                    yield batch
+                else:
+                    for item in batch:
+                        yield item
                 try:
                     batch = await stream.next_batch()
                 except DeadlineExceeded:

@@ -8,8 +8,8 @@ size of the body, and the limits on depth, item size and total size hold through
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -25,6 +25,62 @@ CHUNK_SIZE = 64 * 1024
 DEFAULT_MAX_ITEM_BYTES = 1024 * 1024
 
 Convert = Callable[[Any, int], Any]
+
+T = TypeVar("T")
+
+
+class Stream(AsyncIterator[T]):
+    """What the ``iter_*`` methods return: an async iterator of the items as they arrive.
+
+    ``async for batch in stream.batches()`` hands out the same items a list at a time,
+    each list what one network read completed: ``async for`` then costs once per list
+    rather than once per item, for the speed of a whole read in the memory of a stream.
+    A stream is iterated once, one way or the other; the request goes out when the
+    iteration starts. Leaving the loop early, or :meth:`aclose`, closes the response.
+    """
+
+    __slots__ = ("_open", "_generator", "_batched")
+
+    def __init__(self, open_: Callable[[bool], AsyncGenerator[Any, None]]) -> None:
+        # ``open_(batched)`` starts the one generator: items, or lists of them.
+        self._open: Callable[[bool], AsyncGenerator[Any, None]] | None = open_
+        self._generator: AsyncGenerator[Any, None] | None = None
+        self._batched = False
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        # The generator itself, not this object: no method of ours runs per item.
+        return self._started(batched=False)
+
+    async def __anext__(self) -> T:
+        item: T = await self._started(batched=False).__anext__()
+        return item
+
+    def batches(self) -> AsyncIterator[list[T]]:
+        """The items a list at a time (never an empty list)."""
+        return self._started(batched=True)
+
+    async def aclose(self) -> None:
+        """Close the response now; the stream then ends where it stands."""
+        self._open = None
+        if self._generator is not None:
+            await self._generator.aclose()
+
+    def _started(self, *, batched: bool) -> AsyncGenerator[Any, None]:
+        if self._open is None:
+            return _ended()  # closed: nothing more, either way
+        generator = self._generator
+        if generator is None:
+            generator = self._generator = self._open(batched)
+            self._batched = batched
+        elif batched != self._batched:
+            way = "a batch" if self._batched else "an item"
+            raise RuntimeError(f"this stream is already being iterated {way} at a time")
+        return generator
+
+
+async def _ended() -> AsyncGenerator[Any, None]:
+    return
+    yield  # an async generator that yields nothing
 
 
 class ItemStream:

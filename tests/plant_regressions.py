@@ -569,6 +569,66 @@ PLANTS = (
         " and hdrs.CONTENT_ENCODING not in headers:",
         "tests/test_transport.py",
     ),
+    # Stream: .batches(), one way of iterating, arguments checked at the call
+    plant(
+        "batches() handing out items instead of lists",
+        "_request_path.py",
+        "                if batched:\n",
+        "                if False:\n",
+        T_STREAM,
+    ),
+    plant(
+        "a stream's items counted after its consumer had the batch",
+        "_request_path.py",
+        "                yielded += len(batch)  # counted first: the consumer may change the list\n"
+        "                if batched:\n"
+        "                    yield batch\n"
+        "                else:\n"
+        "                    for item in batch:\n"
+        "                        yield item\n",
+        "                if batched:\n"
+        "                    yield batch\n"
+        "                else:\n"
+        "                    for item in batch:\n"
+        "                        yield item\n"
+        "                yielded += len(batch)\n",
+        T_STREAM,
+    ),
+    plant(
+        "a stream's deadline checked only once it is iterated",
+        "_request_path.py",
+        '            checked_timeout(deadline, "deadline")\n',
+        "            pass\n",
+        T_STREAM,
+    ),
+    plant(
+        "a stream's retry policy checked only once it is iterated",
+        "_request_path.py",
+        "        self._policy(retry)\n        how =",
+        "        how =",
+        T_STREAM,
+    ),
+    plant(
+        "a stream's deadline counted from the call, not from the iteration",
+        "_request_path.py",
+        "        whole = None if deadline is None else Deadline(float(deadline))\n",
+        "        whole = None if deadline is None else Deadline(float(deadline) - 0.6)\n",
+        T_STREAM,
+    ),
+    plant(
+        "a stream iterated both ways at once",
+        STREAM,
+        "        elif batched != self._batched:",
+        "        elif False:",
+        T_STREAM,
+    ),
+    plant(
+        "a stream closed before its iteration still sending its request",
+        STREAM,
+        "        if self._open is None:\n            return _ended()",
+        "        if False:\n            return _ended()",
+        T_STREAM,
+    ),
 )
 
 

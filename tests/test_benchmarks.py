@@ -16,7 +16,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
     ("script", "arguments", "expected"),
     [
         ("bench_overhead.py", ["--calls", "200", "--rounds", "1"], "RegistryClient.list_tags"),
-        ("bench_stream.py", ["--tags", "2000", "--runs", "1"], "| iter_tags |"),
+        ("bench_stream.py", ["--tags", "2000", "--runs", "1"], "| iter_tags .batches() |"),
         (
             "bench_async_iteration.py",
             ["--items", "9000", "--runs", "1"],

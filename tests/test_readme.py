@@ -32,6 +32,7 @@ EXPECTED = {
         r"password='\*\*\*'",
     ],
     'if tag == "build-500":': [r"^found build-500$"],
+    ".batches():": [r"^11111 tags start with v9$"],
     "crawl = crawl_tags(client, concurrency=16": [
         r"demo-registry-\d ml/trainer-0 20",
         r"CrawlStats\(registries=3, repositories=15, tags=300, errors=0, requests=19, "

@@ -135,7 +135,7 @@ async def test_aclose_closes_the_response(serve: Callable[[Handler], Awaitable[s
     async with RegistryClient(base) as client:
         stream = client.iter_tags(ID, "r")
         assert await anext(stream) == "a"
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()
         connector = client._transport.session().connector
         assert connector is not None
         await asyncio.sleep(0)
@@ -519,3 +519,156 @@ async def test_stream_decode_errors_name_the_request(
             [t async for t in client.iter_tags(ID, "r")]
     assert caught.value.operation == TAGS_OP
     assert str(caught.value) == f"{TAGS_OP}: response does not match the schema: {message}"
+
+
+# --- Stream: batches, one way of iterating, arguments checked at the call -------------------
+
+
+def counting(handler: Handler) -> tuple[Handler, list[str]]:
+    """``handler``, recording the path of every request it answers."""
+    seen: list[str] = []
+
+    async def recording(request: web.Request) -> web.StreamResponse:
+        seen.append(request.path)
+        return await handler(request)
+
+    return recording, seen
+
+
+async def test_batches_hand_out_every_item_a_read_at_a_time(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    tags = [f"v{i:07d}" for i in range(200_000)]
+    base = await serve(chunked(orjson.dumps({"name": "r", "tags": tags}), 64 * 1024))
+    async with RegistryClient(base) as client:
+        batches = [batch async for batch in client.iter_tags(ID, "r").batches()]
+    assert [tag for batch in batches for tag in batch] == tags
+    # One list per read that completed items: many lists, none empty, none the whole body.
+    assert len(batches) > 10
+    assert all(0 < len(batch) < len(tags) for batch in batches)
+
+
+async def test_batches_of_registries_are_converted(emulator: RunaiEmulator) -> None:
+    emulator.seed(registries=3, repositories=1, tags=1)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        batches = [batch async for batch in client.iter_registries().batches()]
+        assert [r for batch in batches for r in batch] == await client.list_registries()
+    assert all(isinstance(r, Registry) for batch in batches for r in batch)
+
+
+async def test_a_stream_is_iterated_one_way_only(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1", "2", "3"])
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        by_item = client.iter_tags(registry.id, "team/app")
+        assert await anext(by_item) == "1"
+        with pytest.raises(RuntimeError, match="already being iterated an item at a time"):
+            by_item.batches()
+        assert [t async for t in by_item] == ["2", "3"]  # the same generator goes on
+
+        by_batch = client.iter_tags(registry.id, "team/app")
+        assert await anext(by_batch.batches()) == ["1", "2", "3"]
+        with pytest.raises(RuntimeError, match="already being iterated a batch at a time"):
+            await anext(by_batch)
+        with pytest.raises(RuntimeError, match="a batch at a time"):
+            by_batch.__aiter__()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"timeout": -1}, "timeout must be a finite positive number"),
+        ({"deadline": 0}, "deadline must be a finite positive number"),
+        ({"retry": 3}, "retry must be a RetryPolicy or None"),
+    ],
+)
+async def test_bad_arguments_raise_at_the_call_before_any_request(
+    serve: Callable[[Handler], Awaitable[str]], arguments: dict[str, Any], message: str
+) -> None:
+    handler, seen = counting(chunked(b'{"name": "r", "tags": []}', 64))
+    base = await serve(handler)
+    async with RegistryClient(base) as client:
+        for call in (
+            lambda: client.iter_tags(ID, "r", **arguments),
+            lambda: client.iter_repositories(ID, **arguments),
+            lambda: client.iter_registries(**arguments),
+        ):
+            with pytest.raises(ValueError, match=message):
+                call()
+        assert [t async for t in client.iter_tags(ID, "r")] == []
+    assert seen == [f"/api/v1/asset/registries/{ID}/repositories/tags"]
+
+
+async def test_nothing_is_sent_until_the_iteration_starts(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    handler, seen = counting(chunked(b'{"name": "r", "tags": ["a"]}', 64))
+    base = await serve(handler)
+    async with RegistryClient(base) as client:
+        stream = client.iter_tags(ID, "r")
+        await asyncio.sleep(0.05)
+        assert seen == []
+        closed_first = client.iter_tags(ID, "r")
+        await closed_first.aclose()
+        assert [t async for t in closed_first] == []
+        assert [b async for b in closed_first.batches()] == []
+        assert [t async for t in stream] == ["a"]
+    assert len(seen) == 1
+
+
+async def test_the_deadline_counts_from_the_start_of_the_iteration(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    base = await serve(chunked(b'{"name": "r", "tags": ["a", "b"]}', 64))
+    async with RegistryClient(base) as client:
+        stream = client.iter_tags(ID, "r", deadline=0.5)
+        await asyncio.sleep(0.6)  # longer than the deadline, before the iteration
+        assert [b async for b in stream.batches()] == [["a", "b"]]
+
+
+async def test_a_batch_changed_by_its_consumer_does_not_change_the_count(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    async def breaks_off(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"name": "r", "tags": ["a", "b", "c",')
+        await asyncio.sleep(0.05)
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+
+    base = await serve(breaks_off)
+    async with RegistryClient(base, retry=FAST) as client:
+        with pytest.raises(DecodeError, match=r"3 items were yielded before"):
+            async for batch in client.iter_tags(ID, "r").batches():
+                assert batch == ["a", "b", "c"]
+                batch.clear()
+
+
+async def test_leaving_a_batch_loop_early_closes_the_connection(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"name": "r", "tags": [')
+        try:
+            for i in range(100_000):
+                await response.write(b'"t%d",' % i)
+                await asyncio.sleep(0.001)
+            outcome.set_result("sent everything")
+        except (ConnectionError, asyncio.CancelledError) as exc:
+            outcome.set_result(f"disconnected: {type(exc).__name__}")
+            raise
+        return response
+
+    base = await serve(endless)
+    async with RegistryClient(base) as client:
+        async for batch in client.iter_tags(ID, "r").batches():
+            assert batch[0] == "t0"
+            break
+        result = await asyncio.wait_for(outcome, 5)
+    assert result.startswith("disconnected")
