@@ -259,82 +259,66 @@ class RequestPath:
         if deadline is not None:
             checked_timeout(deadline, "deadline")
         self._policy(retry)
-        how = (path, key, envelope, convert, timeout, keep, deadline, retry, about)
-
-        def open_(batched: bool) -> AsyncGenerator[Any, None]:
-            return self._streamed(*how, batched)
-
-        return Stream(open_)
-
-    async def _streamed(
-        self,
-        path: str,
-        key: str,
-        envelope: type,
-        convert: Callable[[Any, int], Any] | None,
-        timeout: float | None,
-        keep: frozenset[str],
-        deadline: float | None,
-        retry: RetryPolicy | EllipsisType | None,
-        about: str,
-        batched: bool,
-    ) -> AsyncGenerator[Any, None]:
         max_item_bytes = self._max_item_bytes
-        # The deadline counts from the start of the iteration, as the request does.
-        whole = None if deadline is None else Deadline(float(deadline))
 
-        async def open_stream(
-            transport: Transport, response: aiohttp.ClientResponse, operation: str
-        ) -> tuple[ItemStream, list[Any] | None]:
-            stream = ItemStream(
-                response,
-                key,
-                envelope=envelope,
-                keep=keep,
-                convert=convert,
-                operation=operation,
-                max_item_bytes=max_item_bytes,
-                max_total_bytes=transport.max_response_bytes,
-                deadline=whole,
-            )
-            try:
-                return stream, await stream.next_batch()
-            except BaseException:
-                stream.close()
-                raise
+        async def items(batched: bool) -> AsyncGenerator[Any, None]:
+            # The deadline counts from the start of the iteration, as the request does.
+            whole = None if deadline is None else Deadline(float(deadline))
 
-        stream, batch = await self._request(
-            "GET",
-            path,
-            None,
-            timeout=timeout,
-            deadline=whole,
-            retry=retry,
-            open_stream=open_stream,
-            about=about,
-        )
-        yielded = 0
-        try:
-            while batch is not None:
-                yielded += len(batch)  # counted first: the consumer may change the list
-                if batched:
-                    yield batch
-                else:
-                    for item in batch:
-                        yield item
+            async def open_stream(
+                transport: Transport, response: aiohttp.ClientResponse, operation: str
+            ) -> tuple[ItemStream, list[Any] | None]:
+                stream = ItemStream(
+                    response,
+                    key,
+                    envelope=envelope,
+                    keep=keep,
+                    convert=convert,
+                    operation=operation,
+                    max_item_bytes=max_item_bytes,
+                    max_total_bytes=transport.max_response_bytes,
+                    deadline=whole,
+                )
                 try:
-                    batch = await stream.next_batch()
-                except DeadlineExceeded:
+                    return stream, await stream.next_batch()
+                except BaseException:
+                    stream.close()
                     raise
-                except RunaiError as exc:
-                    error = DecodeError(
-                        f"{exc} ({yielded} items were yielded before)", operation=exc.operation
-                    )
-                else:
-                    continue
-                raise error
-        finally:
-            stream.close()
+
+            stream, batch = await self._request(
+                "GET",
+                path,
+                None,
+                timeout=timeout,
+                deadline=whole,
+                retry=retry,
+                open_stream=open_stream,
+                about=about,
+            )
+            yielded = 0
+            try:
+                while batch is not None:
+                    yielded += len(batch)  # counted first: the consumer may change the list
+                    if batched:
+                        yield batch
+                    else:
+                        for item in batch:
+                            yield item
+                    try:
+                        batch = await stream.next_batch()
+                    except DeadlineExceeded:
+                        raise
+                    except RunaiError as exc:
+                        error = DecodeError(
+                            f"{exc} ({yielded} items were yielded before)", operation=exc.operation
+                        )
+                    else:
+                        continue
+                    raise error
+            finally:
+                stream.close()
+
+        return Stream(items)
 
 
 def default_burst(rate: float) -> int:

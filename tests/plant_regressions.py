@@ -573,25 +573,26 @@ PLANTS = (
     plant(
         "batches() handing out items instead of lists",
         "_request_path.py",
-        "                if batched:\n",
-        "                if False:\n",
+        "                    if batched:\n",
+        "                    if False:\n",
         T_STREAM,
     ),
     plant(
         "a stream's items counted after its consumer had the batch",
         "_request_path.py",
-        "                yielded += len(batch)  # counted first: the consumer may change the list\n"
-        "                if batched:\n"
-        "                    yield batch\n"
-        "                else:\n"
-        "                    for item in batch:\n"
-        "                        yield item\n",
-        "                if batched:\n"
-        "                    yield batch\n"
-        "                else:\n"
-        "                    for item in batch:\n"
-        "                        yield item\n"
-        "                yielded += len(batch)\n",
+        "                    yielded += len(batch)  # counted first: "
+        "the consumer may change the list\n"
+        "                    if batched:\n"
+        "                        yield batch\n"
+        "                    else:\n"
+        "                        for item in batch:\n"
+        "                            yield item\n",
+        "                    if batched:\n"
+        "                        yield batch\n"
+        "                    else:\n"
+        "                        for item in batch:\n"
+        "                            yield item\n"
+        "                    yielded += len(batch)\n",
         T_STREAM,
     ),
     plant(
@@ -604,15 +605,15 @@ PLANTS = (
     plant(
         "a stream's retry policy checked only once it is iterated",
         "_request_path.py",
-        "        self._policy(retry)\n        how =",
-        "        how =",
+        "        self._policy(retry)\n        max_item_bytes =",
+        "        max_item_bytes =",
         T_STREAM,
     ),
     plant(
         "a stream's deadline counted from the call, not from the iteration",
         "_request_path.py",
-        "        whole = None if deadline is None else Deadline(float(deadline))\n",
-        "        whole = None if deadline is None else Deadline(float(deadline) - 0.6)\n",
+        "            whole = None if deadline is None else Deadline(float(deadline))\n",
+        "            whole = None if deadline is None else Deadline(float(deadline) - 0.6)\n",
         T_STREAM,
     ),
     plant(

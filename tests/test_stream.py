@@ -49,6 +49,26 @@ def chunked(body: bytes, size: int) -> Handler:
     return handler
 
 
+def endless_tags(outcome: asyncio.Future[str]) -> Handler:
+    """Sends tags slowly for minutes; ``outcome`` says whether the client hung up."""
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"name": "r", "tags": [')
+        try:
+            for i in range(100_000):
+                await response.write(b'"t%d",' % i)
+                await asyncio.sleep(0.001)
+            outcome.set_result("sent everything")
+        except (ConnectionError, asyncio.CancelledError) as exc:
+            outcome.set_result(f"disconnected: {type(exc).__name__}")
+            raise
+        return response
+
+    return endless
+
+
 async def test_small_lists_arrive_in_order(emulator: RunaiEmulator) -> None:
     registries = emulator.seed(registries=3, repositories=4, tags=7)
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
@@ -104,21 +124,7 @@ async def test_breaking_early_closes_the_connection(
 ) -> None:
     outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
-    async def endless(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await response.prepare(request)
-        await response.write(b'{"name": "r", "tags": [')
-        try:
-            for i in range(100_000):
-                await response.write(b'"t%d",' % i)
-                await asyncio.sleep(0.001)
-            outcome.set_result("sent everything")
-        except (ConnectionError, asyncio.CancelledError) as exc:
-            outcome.set_result(f"disconnected: {type(exc).__name__}")
-            raise
-        return response
-
-    base = await serve(endless)
+    base = await serve(endless_tags(outcome))
     async with RegistryClient(base) as client:
         got = []
         async for tag in client.iter_tags(ID, "r"):
@@ -162,8 +168,9 @@ async def test_invalid_bodies_raise_decode_error(
             [t async for t in client.iter_tags(ID, "r")]
 
 
+@pytest.mark.parametrize("by_batch", [False, True])
 async def test_a_body_breaking_off_says_how_many_items_were_yielded(
-    serve: Callable[[Handler], Awaitable[str]],
+    serve: Callable[[Handler], Awaitable[str]], by_batch: bool
 ) -> None:
     calls = 0
 
@@ -182,8 +189,13 @@ async def test_a_body_breaking_off_says_how_many_items_were_yielded(
     got: list[str] = []
     async with RegistryClient(base, retry=FAST) as client:
         with pytest.raises(DecodeError, match=r"3 items were yielded before"):
-            async for tag in client.iter_tags(ID, "r"):
-                got.append(tag)
+            if by_batch:
+                async for batch in client.iter_tags(ID, "r").batches():
+                    got += batch
+                    batch.clear()  # the consumer's to change: the count does not depend on it
+            else:
+                async for tag in client.iter_tags(ID, "r"):
+                    got.append(tag)
     assert got == ["a", "b", "c"]
     assert calls == 1  # never restarted once items were handed out
 
@@ -626,46 +638,12 @@ async def test_the_deadline_counts_from_the_start_of_the_iteration(
         assert [b async for b in stream.batches()] == [["a", "b"]]
 
 
-async def test_a_batch_changed_by_its_consumer_does_not_change_the_count(
-    serve: Callable[[Handler], Awaitable[str]],
-) -> None:
-    async def breaks_off(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await response.prepare(request)
-        await response.write(b'{"name": "r", "tags": ["a", "b", "c",')
-        await asyncio.sleep(0.05)
-        assert request.transport is not None
-        request.transport.abort()
-        return response
-
-    base = await serve(breaks_off)
-    async with RegistryClient(base, retry=FAST) as client:
-        with pytest.raises(DecodeError, match=r"3 items were yielded before"):
-            async for batch in client.iter_tags(ID, "r").batches():
-                assert batch == ["a", "b", "c"]
-                batch.clear()
-
-
 async def test_leaving_a_batch_loop_early_closes_the_connection(
     serve: Callable[[Handler], Awaitable[str]],
 ) -> None:
     outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
-    async def endless(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await response.prepare(request)
-        await response.write(b'{"name": "r", "tags": [')
-        try:
-            for i in range(100_000):
-                await response.write(b'"t%d",' % i)
-                await asyncio.sleep(0.001)
-            outcome.set_result("sent everything")
-        except (ConnectionError, asyncio.CancelledError) as exc:
-            outcome.set_result(f"disconnected: {type(exc).__name__}")
-            raise
-        return response
-
-    base = await serve(endless)
+    base = await serve(endless_tags(outcome))
     async with RegistryClient(base) as client:
         async for batch in client.iter_tags(ID, "r").batches():
             assert batch[0] == "t0"
