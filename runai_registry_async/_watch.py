@@ -179,6 +179,10 @@ async def _poll(
 ) -> frozenset[str] | RunaiError:
     async with limit:
         try:
-            return frozenset([tag async for tag in client.iter_tags(*key)])
+            tags: set[str] = set()
+            # A list per network read: a huge repository costs no async step per tag.
+            async for batch in client.iter_tags(*key).batches():
+                tags.update(batch)
+            return frozenset(tags)
         except RunaiError as exc:
             return exc

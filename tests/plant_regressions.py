@@ -630,6 +630,13 @@ PLANTS = (
         "        if False:\n            return _ended()",
         T_STREAM,
     ),
+    plant(
+        "a watch poll keeping one tag of each batch",
+        "_watch.py",
+        "                tags.update(batch)\n",
+        "                tags.update(batch[:1])\n",
+        "tests/test_watch.py",
+    ),
 )
 
 
