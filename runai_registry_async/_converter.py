@@ -7,11 +7,11 @@ naming the JSON path that failed.
 
 from __future__ import annotations
 
-import re
+import itertools
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, TypeVar
@@ -19,10 +19,8 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 import orjson
-from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.orjson import make_converter
-from cattrs.v import format_exception
 
 from ._errors import DecodeError
 from ._inline_structure import INLINE_SCALARS, inline_structure_fn
@@ -97,19 +95,10 @@ def _structure_str_list(value: Any, _: Any) -> list[str]:
     # Checked in place, not copied.
     if type(value) is not list:
         raise WrongType(f"expected a list, got {type(value).__name__}")
-    try:
-        if len(value) <= _JOIN_CHUNK:  # most lists: checked in one call
-            "".join(value)
-            return value
-    except TypeError:
-        pass
     index = first_non_string(value)
-    if index is None:
-        return value
-    wrong = WrongType(f"expected a string, got {type(value[index]).__name__}")
-    note = IterableValidationNote(f"Structuring list[str] @ index {index}", index, str)
-    wrong.__notes__ = [note]  # type: ignore[attr-defined]  # (add_note() needs 3.11)
-    raise IterableValidationError("While structuring list[str]", [wrong], list[str])
+    if index is not None:
+        raise WrongType(f"expected a string, got {type(value[index]).__name__}")
+    return value
 
 
 def _strict_scalar(kind: type, *, nullable: bool = False) -> Callable[[Any, Any], Any]:
@@ -137,16 +126,16 @@ def _optional_inner(tp: Any) -> Any:
     return args[0] if len(args) == 1 and len(typing.get_args(tp)) == 2 else None
 
 
-def _compiled(*, detailed: bool) -> cattrs.Converter:
-    """A converter with this module's rules; ``detailed`` adds cattrs' bookkeeping of
-    where each problem is (the JSON path), at a cost on every field."""
-    conv = make_converter(forbid_extra_keys=False, detailed_validation=detailed)
+def _compiled(*, inline: bool = True) -> cattrs.Converter:
+    """A converter with this module's rules. ``inline=False`` keeps cattrs' own structure
+    functions for attrs classes: the reference the tests hold the inline ones to."""
+    conv = make_converter(forbid_extra_keys=False)
 
     def structure_attrs(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        if not detailed:
-            inline = inline_structure_fn(cls, conv.get_structure_hook, _camel, _optional_inner)
-            if inline is not None:
-                return inline
+        if inline:
+            function = inline_structure_fn(cls, conv.get_structure_hook, _camel, _optional_inner)
+            if function is not None:
+                return function
         renames = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
         structure_fields = make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
 
@@ -179,6 +168,19 @@ def _compiled(*, detailed: bool) -> cattrs.Converter:
 
         return structure
 
+    def structure_list(tp: Any) -> Callable[[Any, Any], Any]:
+        # cattrs would iterate any iterable: a string or an object as an empty or
+        # character-by-character list.
+        item_type = _list_item(tp)
+        item = conv.get_structure_hook(item_type)
+
+        def structure(value: Any, _: Any) -> list[Any]:
+            if type(value) is not list:
+                raise WrongType(f"expected a list, got {type(value).__name__}")
+            return [item(element, item_type) for element in value]
+
+        return structure
+
     conv.register_structure_hook_factory(attrs.has, structure_attrs)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_attrs)
     conv.register_structure_hook(datetime, _structure_datetime)
@@ -189,6 +191,7 @@ def _compiled(*, detailed: bool) -> cattrs.Converter:
     for enum in (Scope, AssetKind, CredentialKind, DistFramework):
         conv.register_unstructure_hook(enum, lambda member: member.value)
         conv.register_structure_hook(enum, _open_enum_hook(enum))
+    conv.register_structure_hook_factory(lambda tp: _list_item(tp) is not None, structure_list)
     conv.register_structure_hook_func(lambda tp: tp == list[str], _structure_str_list)
     for kind in _SCALARS:
         conv.register_structure_hook(kind, _strict_scalar(kind))
@@ -198,55 +201,22 @@ def _compiled(*, detailed: bool) -> cattrs.Converter:
     return conv
 
 
-#: The one set of rules, compiled to pass each field straight to its class.
-converter = _compiled(detailed=False)
-# The same rules with cattrs' bookkeeping, run only on a body that already failed, to
-# name the JSON path of every problem: valid bodies (nearly all) never pay for it.
-_explaining = _compiled(detailed=True)
+def _list_item(tp: Any) -> Any:
+    """X for a ``list[X]`` annotation, else None."""
+    if typing.get_origin(tp) is not list:
+        return None
+    (item,) = typing.get_args(tp)
+    return item
 
 
-_ATTRIBUTE_SEGMENT = re.compile(r"\.([a-z0-9_]+)")
-
-
-def _wire_path(message: str) -> str:
-    text, at, where = message.rpartition(" @ ")
-    return f"{text}{at}{_ATTRIBUTE_SEGMENT.sub(lambda m: '.' + _camel(m.group(1)), where)}"
-
-
-def _describe(exc: BaseException, tp: type | None) -> str:
-    if isinstance(exc, WrongType):
-        return str(exc)
-    return format_exception(exc, tp)
-
-
-def describe_structure_error(exc: BaseException, path: str = "$") -> str:
-    """A short, path-naming description of a cattrs failure, e.g. ``$.meta.createdAt``."""
-    if isinstance(exc, cattrs.BaseValidationError):
-        # Paths name attributes; the hook factory renames each one the same way, so
-        # applying it to every segment gives the wire path ($.meta.createdAt).
-        messages = [
-            _wire_path(message)
-            for message in cattrs.transform_error(exc, path=path, format_exception=_describe)
-        ]
-        shown = "; ".join(messages[:3])
-        more = len(messages) - 3
-        return shown + (f" (+{more} more)" if more > 0 else "")
-    return f"{type(exc).__name__}: {exc} @ {path}"
-
-
-# (The inline functions' Mismatch is a ValueError.)
-_STRUCTURE_ERRORS = (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError)
-
-
-def _schema_error(exc: BaseException, path: str, operation: str) -> DecodeError:
-    reason = describe_structure_error(exc, path)
-    return DecodeError(
-        f"{operation}: response does not match the schema: {reason}", operation=operation
-    )
+#: The one converter.
+converter = _compiled()
 
 
 # Every DecodeError below is raised after its ``except`` block: raised inside, it would
-# keep cattrs' or orjson's exception (which holds the body) as its __context__.
+# keep orjson's exception (which holds the body) as its __context__.
+
+_STRUCTURE_ERRORS = (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError)
 
 
 def structure(data: Any, cls: type[T], *, operation: str, path: str = "$") -> T:
@@ -279,15 +249,80 @@ def body_decoder(cls: type[T]) -> Callable[[bytes, str], T]:
     return decode
 
 
+#: How many problems an error message names at most.
+_PROBLEMS_SHOWN = 3
+
+
 def _explained(data: Any, cls: type, path: str, operation: str) -> DecodeError:
-    """The error for data that failed to structure, with the path of what was wrong."""
+    """The error for data that failed to structure, naming the first problems' paths."""
+    found = list(itertools.islice(problems(data, cls, path), _PROBLEMS_SHOWN + 1))
+    reason = "; ".join(found[:_PROBLEMS_SHOWN]) or f"does not fit {cls.__name__} @ {path}"
+    if len(found) > _PROBLEMS_SHOWN:
+        reason += " (and more)"
+    return DecodeError(
+        f"{operation}: response does not match the schema: {reason}", operation=operation
+    )
+
+
+def problems(data: Any, tp: Any, path: str = "$") -> Iterator[str]:
+    """What is wrong with ``data`` as ``tp``, one problem at a time, each with its path
+    (``expected str, got int @ $.entries[3].meta.name``).
+
+    Lazy, so a caller that stops after a few stops the work. Each level checks its parts
+    with the fast hooks and goes down only into those that fail: the work is linear in
+    the data and the memory a few frames, whatever a hostile body holds (no exception
+    kept per element, no string taken for a sequence of characters).
+    """
+    inner = _optional_inner(tp)
+    if inner is not None:
+        if data is None:
+            return
+        tp = inner
+    if attrs.has(tp):
+        yield from _problems_in_object(data, tp, path)
+        return
+    item_type = _list_item(tp)
+    if item_type is None:
+        problem = _scalar_problem(data, tp)
+        if problem is not None:
+            yield f"{problem} @ {path}"
+        return
+    if type(data) is not list:
+        yield f"expected a list, got {type(data).__name__} @ {path}"
+        return
+    hook = converter.get_structure_hook(item_type)
+    for index, item in enumerate(data):
+        if item_type is str:  # the common case, checked without a call
+            if type(item) is not str:
+                yield f"expected a string, got {type(item).__name__} @ {path}[{index}]"
+            continue
+        try:
+            hook(item, item_type)
+        except _STRUCTURE_ERRORS:
+            yield from problems(item, item_type, f"{path}[{index}]")
+
+
+def _problems_in_object(data: Any, cls: type, path: str) -> Iterator[str]:
+    if type(data) is not dict:
+        yield f"expected an object, got {type(data).__name__} @ {path}"
+        return
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        key = _camel(field.name)
+        if key in data:
+            yield from problems(data[key], field.type, f"{path}.{key}")
+        elif field.default is attrs.NOTHING:
+            yield f"required field missing @ {path}.{key}"
+
+
+def _scalar_problem(data: Any, tp: Any) -> str | None:
     try:
-        _explaining.structure(data, cls)
-    except _STRUCTURE_ERRORS as exc:
-        error = _schema_error(exc, path, operation)
-    else:  # pragma: no cover - both compile the same rules
-        error = DecodeError(f"{operation}: response does not match the schema", operation=operation)
-    return error
+        converter.structure(data, tp)
+    except WrongType as exc:
+        return str(exc)
+    except _STRUCTURE_ERRORS:
+        # Not the exception's text: it may quote the value.
+        return f"invalid {getattr(tp, '__name__', 'value')}"
+    return None
 
 
 def loads(body: bytes, *, operation: str) -> Any:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-from ._secrets import key_names, snippet
+from ._secrets import key_names, redact, scrub, snippet
 
 __all__ = [
     "ApiError",
@@ -191,22 +192,37 @@ def api_error(
     operation: str,
     retry_after: str | None = None,
     keys_only: bool = False,
+    secrets: Iterable[str] = (),
 ) -> ApiError:
     """Build the error for an error response, from a spec Error body or any other body.
 
-    ``keys_only`` describes a body that is not an Error body by its key names alone (for
-    the token endpoints, whose answers may hold a credential).
+    ``keys_only`` describes the body by its error code, or its key names, alone (for the
+    token endpoints, whose answers may echo the credential whatever their shape). Every
+    one of ``secrets`` (what the request carried) is blanked from the message and
+    details, and secret-looking values are blanked wherever they appear.
     """
     cls = _BY_STATUS.get(status, RedirectError if 300 <= status < 400 else ApiError)
-    parsed = _parse_error_body(body) or (_parse_oauth_error(body) if keys_only else None)
-    if parsed is not None:
-        code, message, details = parsed
-    else:
-        code, details = None, None
-        if not body.strip():
-            message = "empty body"
+    parsed = _parse_error_body(body)
+    details: str | None = None
+    code: int | None = None
+    if keys_only:
+        oauth = _parse_oauth_error(body)
+        if parsed is not None:
+            code = parsed[0]
+            message = "the token request was refused" + (f" (code {code})" if code else "")
+        elif oauth is not None:
+            message = oauth
         else:
-            message = key_names(body) if keys_only else f"unexpected body {snippet(body)}"
+            message = key_names(body) if body.strip() else "empty body"
+    elif parsed is not None:
+        code, message, details = parsed
+        message = redact(message)
+        details = None if details is None else redact(details)
+    else:
+        message = f"unexpected body {snippet(body)}" if body.strip() else "empty body"
+    secrets = tuple(secrets)
+    message = scrub(message, secrets)
+    details = None if details is None else scrub(details, secrets)
     return cls(status, code, message, details, operation=operation, retry_after=retry_after)
 
 
@@ -236,14 +252,14 @@ _OAUTH_ERRORS = frozenset(
 )
 
 
-def _parse_oauth_error(body: bytes) -> tuple[int | None, str, str | None] | None:
+def _parse_oauth_error(body: bytes) -> str | None:
     try:
         data: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
     if not isinstance(data, dict) or data.get("error") not in _OAUTH_ERRORS:
         return None
-    return None, f"OAuth2 error {data['error']}", None
+    return f"OAuth2 error {data['error']}"
 
 
 def _parse_error_body(body: bytes) -> tuple[int | None, str, str | None] | None:

@@ -10,7 +10,9 @@ describe a body for an error message with every secret-looking value blanked.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl, quote, quote_plus
 
 import orjson
 
@@ -47,7 +49,10 @@ def detached(error: E) -> E:
     return error
 
 
-_SECRET_KEY = r"[\w.-]*(?:token|secret|password|passwd|credential|authorization|api[_-]?key)[\w.-]*"
+_SECRET_KEY = (
+    r"[\w.-]*(?:token|secret|password|passwd|pwd|passphrase|credential|authorization"
+    r"|api[_-]?key)[\w.-]*"
+)
 # A secret-looking key and what follows it, in JSON ("k": v), a form or query (k=v) or
 # plain text (k: v). The value runs to the end of a string (escapes included), to a
 # delimiter, or (for an object or array) is handled by _value_end.
@@ -104,17 +109,73 @@ def _container_end(text: str, start: int) -> int:
     return len(text)
 
 
-def _redact_json(data: Any) -> Any:
+#: How deep a body is shown in an error message; deeper values are elided. A hostile
+#: body nests as deep as its parser allows, and the walk below must not recurse that far.
+_SHOWN_DEPTH = 8
+
+
+def _redact_json(data: Any, depth: int = 0) -> Any:
+    if isinstance(data, (dict, list)) and depth >= _SHOWN_DEPTH:
+        return "..."
     if isinstance(data, dict):
         return {
-            key: _HIDDEN if _SECRET_NAME.fullmatch(str(key)) else _redact_json(value)
+            key: _HIDDEN if _SECRET_NAME.fullmatch(str(key)) else _redact_json(value, depth + 1)
             for key, value in data.items()
         }
     if isinstance(data, list):
-        return [_redact_json(item) for item in data]
+        return [_redact_json(item, depth + 1) for item in data]
     if isinstance(data, str):
         return redact(data)
     return data
+
+
+#: Shorter secrets are blanked only where they stand alone, not inside a longer word:
+#: a one-letter test token would otherwise blank that letter everywhere.
+_SHORT_SECRET = 8
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every exact secret (and its JSON- or URL-escaped form) blanked."""
+    for secret in secrets:
+        if not secret:
+            continue
+        forms = {secret, orjson.dumps(secret).decode()[1:-1], quote(secret), quote_plus(secret)}
+        for form in sorted(forms, key=len, reverse=True):
+            if len(form) >= _SHORT_SECRET:
+                text = text.replace(form, _HIDDEN)
+            else:
+                alone = rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])"
+                text = re.sub(alone, _HIDDEN, text)
+    return text
+
+
+def sent_secrets(authorization: str | None, body: bytes | None) -> list[str]:
+    """The secrets a request carries: its bearer token, and every value of a
+    secret-looking key in its JSON or form body (a password, a client secret)."""
+    found: list[str] = []
+    if authorization:
+        found.append(authorization.partition(" ")[2] or authorization)
+    if body:
+        try:
+            data: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            data = dict(parse_qsl(body.decode("utf-8", "replace")))
+        found.extend(_secret_values(data))
+    return found
+
+
+def _secret_values(data: Any, depth: int = 0) -> Iterator[str]:
+    if depth > _SHOWN_DEPTH:
+        return
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, str) and _SECRET_NAME.fullmatch(str(key)):
+                yield value
+            else:
+                yield from _secret_values(value, depth + 1)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _secret_values(item, depth + 1)
 
 
 def snippet(body: bytes, limit: int = 200) -> str:

@@ -16,7 +16,7 @@ from aiohttp import hdrs
 from yarl import URL
 
 from ._errors import DecodeError, RunaiError, TransportError, api_error, redirect_error
-from ._secrets import Secret
+from ._secrets import Secret, scrub, sent_secrets
 
 log = logging.getLogger("runai_registry_async")
 
@@ -290,6 +290,10 @@ class Transport:
             error = self._scrubbed(_connect_error(exc, operation))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             error = self._scrubbed(_transport_error(exc, operation))
+        except RuntimeError as exc:
+            # aiohttp's "Session is closed" (a borrowed session closed by its owner).
+            reason = "the aiohttp session is closed" if session.closed else repr(str(exc))
+            error = TransportError(f"{operation}: {reason}", operation=operation, retryable=False)
         except asyncio.CancelledError as exc:
             # aiohttp's frames below hold the plain headers and body.
             raise exc.with_traceback(None)  # noqa: B904 - the same exception, re-raised
@@ -303,7 +307,7 @@ class Transport:
                 )
             if response.status < 300:
                 return response
-            error = await self._status_error(response, operation, keys_only)
+            error = await self._status_error(response, operation, keys_only, headers, body)
         raise error
 
     def _scrubbed(self, error: TransportError) -> TransportError:
@@ -312,10 +316,9 @@ class Transport:
         if proxy is None or not (proxy.user or proxy.password):
             return error
         text = str(error.args[0]) if error.args else ""
-        for secret in (proxy.password, proxy.user):
-            if secret:
-                text = text.replace(secret, "***")
-        error.args = (text,)
+        # Decoded and as written: aiohttp may quote either.
+        credentials = (proxy.password, proxy.raw_password, proxy.user, proxy.raw_user)
+        error.args = (scrub(text, [c for c in credentials if c]),)
         return error
 
     @property
@@ -324,7 +327,12 @@ class Transport:
         return None if self._proxy is None else str(URL(self._proxy.value).origin())
 
     async def _status_error(
-        self, response: aiohttp.ClientResponse, operation: str, keys_only: bool
+        self,
+        response: aiohttp.ClientResponse,
+        operation: str,
+        keys_only: bool,
+        headers: Secret[Mapping[str, str]],
+        body: Secret[bytes] | None,
     ) -> RunaiError:
         if response.status < 400:
             response.release()
@@ -341,6 +349,10 @@ class Transport:
             operation=operation,
             retry_after=response.headers.get("Retry-After"),
             keys_only=keys_only,
+            # A server may echo what it was sent, whatever the shape of its answer.
+            secrets=sent_secrets(
+                headers.value.get("Authorization"), None if body is None else body.value
+            ),
         )
 
     async def read(self, response: aiohttp.ClientResponse, operation: str) -> bytes:

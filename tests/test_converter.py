@@ -29,7 +29,13 @@ from runai_registry_async import (
     Scope,
     WorkloadSupportedTypes,
 )
+from runai_registry_async import RegistryClient
 from runai_registry_async._converter import converter, dumps, structure
+from runai_registry_async._models import RegistryListResponse
+from runai_registry_async._urls import REGISTRIES
+
+from .bounded import SERVE_AND_MEASURE, run_bounded
+from .conftest import BASE, registry_json
 
 SPEC_DOC = json.loads((Path(__file__).parent / "data" / "registry-openapi.json").read_text())
 SCHEMAS = SPEC_DOC["components"]["schemas"]
@@ -227,3 +233,63 @@ def test_bool_is_not_an_int_and_int_is_not_a_bool() -> None:
             AssetMeta,
             operation="op",
         )
+
+
+# --- hostile bodies: explaining a bad body is bounded work ---------------------------------
+
+#: Python expressions the child evaluates: the bodies are megabytes long.
+BAD_LISTS = {
+    "a million zeros": "b'{\"entries\":[' + b'0,' * 999_999 + b'0]}'",
+    "a megabyte string": "b'{\"entries\":\"' + b'a' * (1 << 20) + b'\"}'",
+}
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzipped"])
+@pytest.mark.parametrize("name", sorted(BAD_LISTS))
+def test_a_bad_registry_list_is_explained_in_bounded_memory(name: str, gzipped: bool) -> None:
+    # Explaining once built one exception per element (a string walked character by
+    # character): 1.6 GiB for a 1.9 MiB body, or for 1 KiB gzipped.
+    body = BAD_LISTS[name]
+    result = run_bounded(
+        SERVE_AND_MEASURE
+        + f"""
+async def call(client):
+    await client.list_registries()
+asyncio.run(serve_and_measure({body}, call, gzipped={gzipped}))
+"""
+    )
+    assert result["outcome"].startswith("DecodeError: "), result
+    assert "@ $.entries" in result["outcome"]
+    assert result["peak_mib"] < 48, result
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("body", [b'{"entries": ""}', b'{"entries": {}}', b'{"entries": 5}'])
+async def test_entries_that_are_not_a_list_are_refused_both_ways(
+    mocked: Any, client: RegistryClient, body: bytes, stream: bool
+) -> None:
+    mocked.get(f"{BASE}{REGISTRIES}", body=body, content_type="application/json")
+    with pytest.raises(DecodeError, match=r"expected a list, got \w+ @ \$\.entries"):
+        if stream:
+            [r async for r in client.iter_registries()]
+        else:
+            await client.list_registries()
+
+
+def test_an_explanation_names_at_most_three_problems() -> None:
+    entries = [{"meta": 1, "spec": 2}] * 10_000
+    with pytest.raises(DecodeError) as caught:
+        structure({"entries": entries}, RegistryListResponse, operation="op")
+    assert str(caught.value) == (
+        "op: response does not match the schema: expected an object, got int @ "
+        "$.entries[0].meta; expected an object, got int @ $.entries[0].spec; "
+        "expected an object, got int @ $.entries[1].meta (and more)"
+    )
+
+
+def test_a_value_that_fails_to_parse_is_named_not_quoted() -> None:
+    meta = {**registry_json()["meta"], "createdAt": "SECRET-not-a-date"}
+    with pytest.raises(DecodeError) as caught:
+        structure({"meta": meta, "spec": {"url": "u", "user": "u"}}, Registry, operation="op")
+    assert str(caught.value).endswith("invalid datetime @ $.meta.createdAt")
+    assert "SECRET" not in str(caught.value)
