@@ -21,6 +21,7 @@ from runai_registry_async import (
     DecodeError,
     DistFramework,
     Registry,
+    RegistryClient,
     RegistryCreationRequest,
     RegistrySpec,
     RegistrySpecRequest,
@@ -29,7 +30,6 @@ from runai_registry_async import (
     Scope,
     WorkloadSupportedTypes,
 )
-from runai_registry_async import RegistryClient
 from runai_registry_async._converter import converter, dumps, structure
 from runai_registry_async._models import RegistryListResponse
 from runai_registry_async._urls import REGISTRIES
