@@ -211,6 +211,9 @@ class ArrayParser:
         """Take every complete element in the buffer; False when more data is needed."""
         buf, pos = self._buf, self._pos
         first = pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
+        # Past the white space now: kept, it would be buffered and scanned again on
+        # every chunk (time quadratic in its length).
+        self._pos = first
         if pos >= len(buf):
             return False
         if self._state == _ELEMENT_OR_END and buf[pos] == _CLOSE_ARRAY:
@@ -257,8 +260,9 @@ class ArrayParser:
         if last_end < 0:
             return False
         batch = self._loads(first, last_end, wrap=True)
-        if self._strings and mixed:
-            index = next(i for i, item in enumerate(batch) if type(item) is not str)
+        # (``mixed`` may come from an element still arriving, which is not in the batch.)
+        index = first_non_string(batch) if self._strings and mixed else None
+        if index is not None:
             found = type(batch[index]).__name__
             raise JsonStreamError(
                 f"expected a string, got {found} @ $.{self._key}[{self._count + index}]",
@@ -309,8 +313,8 @@ class ArrayParser:
             return False
         if first_non_string(batch) is not None:
             return False  # the exact scanner names the element
-        if cut - first > self._max_item and max(map(len, batch), default=0) > self._max_item:
-            return False  # likewise for an element over the limit
+        if cut - first > self._max_item and _longest_possible(batch) > self._max_item:
+            return False  # likewise for an element that may be over the limit
         self._count += len(batch)
         items.extend(batch)
         self._pos, self._state = cut + 1, _AFTER_ELEMENT
@@ -402,6 +406,12 @@ class ArrayParser:
     ) -> JsonStreamError:
         where = self._offset + (self._pos if at is None else at)
         return JsonStreamError(f"{reason} (byte {where})", kind=kind)
+
+
+def _longest_possible(strings: list[str]) -> int:
+    """The most bytes any of ``strings`` can have taken in the JSON text: the limit is
+    in bytes, and one character is at most 6 of them (a ``\\uXXXX`` escape), quotes apart."""
+    return 6 * max(map(len, strings), default=0) + 2
 
 
 def _shifted(scan: tuple[int, int, int] | None, by: int) -> tuple[int, int, int] | None:
