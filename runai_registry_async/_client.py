@@ -70,8 +70,10 @@ class RegistryClient(RequestPath):
             never show in a repr or an error.
         trust_env: Read the proxy from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and
             NO_PROXY (as curl, requests and httpx do) when ``proxy`` is not given; nothing
-            else is read from the environment (not ``~/.netrc``). A borrowed session
-            keeps its own settings.
+            else is read from the environment (not ``~/.netrc``), and a loopback
+            ``base_url`` never takes a proxy from it. A borrowed session keeps its own
+            settings. A plain ``http://`` proxy for a plain ``http://`` base URL must be
+            loopback unless ``allow_insecure_http=True``: it would read the token.
         max_per_second: Start at most this many requests a second, client-wide (the
             crawl, the streams and plain calls all draw from it), in bursts of at most
             ``burst`` (default: a tenth of a second's worth, 1 to 10).
@@ -134,6 +136,7 @@ class RegistryClient(RequestPath):
             max_response_bytes=max_response_bytes,
             proxy=proxy,
             trust_env=trust_env,
+            allow_insecure_http=allow_insecure_http,
         )
         self._base_path = self._transport.base_path
         self._tokens: TokenCache = token_cache(

@@ -76,16 +76,22 @@ def _shown(base_url: str) -> str:
     return repr(str(url.with_user(None).with_query(None).with_fragment(None)))
 
 
-def _chosen_proxy(target: URL, proxy: str | None, *, trust_env: bool) -> Secret[str] | None:
+def _chosen_proxy(
+    target: URL, proxy: str | None, *, trust_env: bool, allow_insecure_http: bool = False
+) -> Secret[str] | None:
     """The proxy for ``target``: ``proxy`` if given, else from the environment.
 
     Only the proxy variables are read (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY, in
     either case): aiohttp's own ``trust_env`` would also read ``~/.netrc`` and send its
-    password as Basic credentials, which a bearer-token client must never do.
+    password as Basic credentials, which a bearer-token client must never do. A loopback
+    target never takes a proxy from the environment (as Go and curl do). A plain-http
+    proxy for a plain-http target would read the token and the body: like any other
+    plain-http hop, it must be loopback unless ``allow_insecure_http``.
     """
-    if proxy is None and trust_env:
+    host = target.host or ""
+    if proxy is None and trust_env and not is_loopback(host):
         found = urllib.request.getproxies_environment()
-        if not bypassed(target.host or "", target.port, found.get("no", "")):
+        if not bypassed(host, target.port, found.get("no", "")):
             proxy = found.get(target.scheme) or found.get("all")
     if proxy is None:
         return None
@@ -93,6 +99,16 @@ def _chosen_proxy(target: URL, proxy: str | None, *, trust_env: bool) -> Secret[
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         shown = "a non-string" if not isinstance(proxy, str) else _shown(proxy)
         raise ValueError(f"proxy must be an http:// or https:// URL with a host, got {shown}")
+    if (
+        target.scheme == "http"
+        and parsed.scheme == "http"
+        and not allow_insecure_http
+        and not is_loopback(parsed.host)
+    ):
+        raise ValueError(
+            f"refusing the plain http:// proxy {parsed.host} for an http:// base URL: it "
+            "would read the token; use https:// or pass allow_insecure_http=True"
+        )
     return Secret(proxy)
 
 
@@ -103,7 +119,7 @@ def bypassed(host: str, port: int | None, no_proxy: str) -> bool:
     covers its subdomains; a leading dot is optional), an IP address or CIDR range, each
     optionally with ``:port``.
     """
-    host = host.lower().strip("[]")
+    host = host.lower().strip("[]").rstrip(".")  # "example.com." is example.com
     for entry in no_proxy.replace(" ", "").lower().split(","):
         if not entry:
             continue
@@ -112,7 +128,9 @@ def bypassed(host: str, port: int | None, no_proxy: str) -> bool:
         name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
         if entry_port and (port is None or entry_port != str(port)):
             continue
-        name = name.strip("[]").lstrip(".")
+        name = name.strip("[]").strip(".")
+        if not name:
+            continue
         if host == name or host.endswith("." + name) or _in_network(host, name):
             return True
     return False
@@ -174,6 +192,7 @@ class Transport:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         proxy: str | None = None,
         trust_env: bool = True,
+        allow_insecure_http: bool = False,
     ) -> None:
         self.base_url = base_url
         url = URL(base_url)
@@ -190,7 +209,12 @@ class Transport:
         )
         self._max_connections = max_connections
         # Wrapped: a proxy URL may carry credentials.
-        self._proxy = _chosen_proxy(url, proxy, trust_env=trust_env and session is None)
+        self._proxy = _chosen_proxy(
+            url,
+            proxy,
+            trust_env=trust_env and session is None,
+            allow_insecure_http=allow_insecure_http,
+        )
         self.max_response_bytes = max_response_bytes
         # No proxy and no per-request TLS context: aiohttp's defaults say it all.
         self._defaults_only = self._proxy is None and self._request_ssl is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 import subprocess
@@ -11,12 +12,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import trustme
 from aiohttp import web
 
-from runai_registry_async import ApiError, ClientCredentials, RegistryClient
+from runai_registry_async import ApiError, ClientCredentials, RegistryClient, RunaiError
 from runai_registry_async.testing import RunaiEmulator
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -80,13 +82,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-async def test_plain_http_goes_through_the_proxy_from_the_environment(
+async def test_plain_http_goes_through_an_explicit_loopback_proxy(
     forward_proxy: ForwardProxy, clean_env: pytest.MonkeyPatch, emulator: RunaiEmulator
 ) -> None:
-    clean_env.setenv("HTTP_PROXY", forward_proxy.url)
     target = emulator.base_url.removeprefix("http://")
     before = len(await forward_proxy.access_lines())
-    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+    async with RegistryClient(
+        emulator.base_url, token=emulator.token, proxy=forward_proxy.url
+    ) as client:
         assert await client.list_registries() == []
     lines = (await forward_proxy.access_lines(waiting_for=f"GET {target}"))[before:]
     assert any(f"GET {target}/api/v1/asset/registries" in line for line in lines), lines
@@ -101,11 +104,12 @@ async def test_https_is_tunnelled_and_the_proxy_never_sees_the_token(
     ca.issue_cert("127.0.0.1").configure_cert(server)
     trusted = ssl.create_default_context()
     ca.configure_trust(trusted)
-    clean_env.setenv("HTTPS_PROXY", forward_proxy.url)
     token = "proxy-test-SECRET-token-81"
     async with RunaiEmulator(ssl_context=server, token=token) as emulator:
         target = emulator.base_url.removeprefix("https://")
-        async with RegistryClient(emulator.base_url, token=token, ssl=trusted) as client:
+        async with RegistryClient(
+            emulator.base_url, token=token, ssl=trusted, proxy=forward_proxy.url
+        ) as client:
             assert await client.list_registries() == []
         assert [r.authorized for r in emulator.requests] == [True]
     lines = await forward_proxy.access_lines(waiting_for=f"CONNECT {target}")
@@ -113,29 +117,39 @@ async def test_https_is_tunnelled_and_the_proxy_never_sees_the_token(
     assert token not in forward_proxy.log.read_text()
 
 
-async def test_no_proxy_and_trust_env_false_bypass_it(
-    forward_proxy: ForwardProxy, clean_env: pytest.MonkeyPatch, emulator: RunaiEmulator
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+async def test_a_loopback_url_never_takes_the_proxy_from_the_environment(
+    forward_proxy: ForwardProxy,
+    clean_env: pytest.MonkeyPatch,
+    emulator: RunaiEmulator,
+    variable: str,
 ) -> None:
-    clean_env.setenv("HTTP_PROXY", forward_proxy.url)
+    # The proxy read the bearer token of a plain-http request to 127.0.0.1.
+    clean_env.setenv(variable, forward_proxy.url)
     target = emulator.base_url.removeprefix("http://")
-    for trust_env, env in ((True, {"NO_PROXY": "localhost,127.0.0.1"}), (False, {})):
-        for name, value in env.items():
-            clean_env.setenv(name, value)
-        before = len(await forward_proxy.access_lines())
-        async with RegistryClient(
-            emulator.base_url, token=emulator.token, trust_env=trust_env
-        ) as client:
-            assert await client.list_registries() == []
-        clean_env.delenv("NO_PROXY", raising=False)
-        # A marker request through the proxy: once its line is there, a line for the
-        # request above would be there too (one proxy worker, lines in order).
-        marker = f"marker-{trust_env}"
-        async with RegistryClient(emulator.base_url, token=emulator.token) as client:
-            await client.list_registries(name=marker)
-        lines = (await forward_proxy.access_lines(waiting_for=f"name={marker}"))[before:]
-        assert [line for line in lines if target in line and "marker" not in line] == []
-        assert any(f"name={marker}" in line for line in lines), lines
-    assert emulator.count("list_registries") == 4
+    before = len(await forward_proxy.access_lines())
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        assert await client.list_registries() == []
+    # A marker request through the proxy: once its line is there, a line for the
+    # request above would be there too (one proxy worker, lines in order).
+    async with RegistryClient(
+        emulator.base_url, token=emulator.token, proxy=forward_proxy.url
+    ) as client:
+        await client.list_registries(name="marker")
+    lines = (await forward_proxy.access_lines(waiting_for="name=marker"))[before:]
+    assert [line for line in lines if target in line and "marker" not in line] == []
+    assert emulator.count("list_registries") == 2
+
+
+def test_a_plain_http_proxy_that_would_read_the_token_is_refused() -> None:
+    base, corporate = "http://127.0.0.1:8080", "http://proxy.corp.example:3128"
+    with pytest.raises(ValueError, match="refusing the plain http:// proxy proxy.corp.example"):
+        RegistryClient(base, token="t", proxy=corporate)
+    # Allowed where the proxy is loopback too, or the user allowed clear text.
+    RegistryClient(base, token="t", proxy="http://127.0.0.1:3128")
+    RegistryClient(base, token="t", proxy=corporate, allow_insecure_http=True)
+    # Through a plain-http proxy, an https:// URL is a tunnel the proxy cannot read.
+    RegistryClient("https://runai.example.com", token="t", proxy=corporate)
 
 
 async def test_proxy_credentials_work_and_never_show(
@@ -184,3 +198,32 @@ async def test_netrc_is_never_read(
     async with RegistryClient(base, auth=ClientCredentials("app", "secret")) as client:
         await client.list_registries()
     assert seen == [None, "Bearer t"]
+
+
+async def test_a_proxy_password_needing_encoding_never_shows_in_a_refused_tunnel(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only the decoded password was blanked; aiohttp quotes the URL as written.
+    caplog.set_level(logging.DEBUG)
+    password = "p@ss/w:rd SECRET%"
+    written = quote(password, safe="")
+    proxy = ForwardProxy(tmp_path / "auth.log", "--basic-auth", "robot:right")
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    try:
+        async with RunaiEmulator(ssl_context=server) as emulator:
+            url = f"http://robot:{written}@127.0.0.1:{proxy.port}"
+            async with RegistryClient(
+                emulator.base_url, token=emulator.token, ssl=trusted, proxy=url
+            ) as client:
+                with pytest.raises(RunaiError) as caught:
+                    await client.list_registries()
+    finally:
+        proxy.stop()
+    shown = str(caught.value) + repr(caught.value) + caplog.text
+    assert "407" in str(caught.value)
+    for form in (password, written, "SECRET"):
+        assert form not in shown

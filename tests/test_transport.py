@@ -340,6 +340,10 @@ async def test_a_borrowed_session_gets_the_clients_ssl_context() -> None:
         ("fe80::1", 443, "fe80::1", True),
         ("host", 8080, "host:8080x", False),  # not a port: the whole entry is a name
         ("other", 8080, ":8080", False),  # a port without a host names nothing
+        ("example.com.", 443, "example.com", True),  # a trailing dot, as curl reads it
+        ("example.com", 443, "example.com.", True),
+        ("api.example.com.", 443, ".example.com", True),
+        ("example.com", 443, ".", False),
     ],
 )
 def test_no_proxy_entries(host: str, port: int | None, no_proxy: str, expected: bool) -> None:
@@ -546,3 +550,21 @@ async def test_an_error_status_whose_body_breaks_off_is_still_that_status(
         with pytest.raises(ServiceUnavailableError) as caught:
             await client.list_registries()
     assert str(caught.value) == "GET /api/v1/asset/registries: HTTP 503: empty body"
+
+
+CLOSED_TOKEN = "closed-session-SECRET-token"  # a global: no frame of the test holds it
+
+
+async def test_a_borrowed_session_closed_by_its_owner_is_a_transport_error() -> None:
+    # aiohttp's RuntimeError escaped, its traceback locals holding the bearer token.
+    import traceback
+
+    session = aiohttp.ClientSession()
+    await session.close()
+    client = RegistryClient("https://runai.example.com", token=CLOSED_TOKEN, session=session)
+    with pytest.raises(TransportError) as caught:
+        await client.list_registries()
+    assert str(caught.value) == "GET /api/v1/asset/registries: the aiohttp session is closed"
+    assert caught.value.retryable is False
+    rendered = traceback.TracebackException.from_exception(caught.value, capture_locals=True)
+    assert CLOSED_TOKEN not in "".join(rendered.format())
