@@ -50,8 +50,11 @@ class _OpenEnum(str, Enum):
 
     @classmethod
     def declared(cls, value: object) -> bool:
-        """True for one of the members the spec declares (not a pseudo-member)."""
-        return isinstance(value, cls) and value._name_ in cls.__members__
+        """True for one of the members the spec declares (not a pseudo-member).
+
+        By value: a pseudo-member made from a member's name (``Scope("TENANT")``) has
+        that name too, but it is not the spec's value."""
+        return isinstance(value, cls) and cls._value2member_map_.get(value._value_) is value
 
 
 class Scope(_OpenEnum):

@@ -34,9 +34,12 @@ Order = Literal["version", "lexical"]
 
 _IDENTIFIER = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
 _VERSION = re.compile(
-    rf"[vV]?(?P<release>\d+(?:\.\d+)*)(?:-(?P<pre>{_IDENTIFIER}))?(?:\+(?P<build>{_IDENTIFIER}))?"
+    rf"[vV]?(?P<release>[0-9]+(?:\.[0-9]+)*)(?:-(?P<pre>{_IDENTIFIER}))?"
+    rf"(?:\+(?P<build>{_IDENTIFIER}))?"
 )
-_RUNS = re.compile(r"\d+|\D+")
+# ASCII digits only: \d and str.isdigit() also take "¹" and "٣", which int() refuses or
+# reads as numbers no registry means.
+_RUNS = re.compile(r"[0-9]+|[^0-9]+")
 _REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
 # cosign and digest-style artefacts stored as tags, not images.
 _ARTEFACTS = re.compile(r"(?:sha256|sha512)-[0-9a-f]{16,}(?:\.\w+)?|.*\.(?:sig|att|sbom)")
@@ -58,11 +61,15 @@ def version_key(tag: str) -> tuple[Any, ...]:
 
 def _identifier(part: str) -> tuple[int, int | str]:
     # semver 11.4: numeric identifiers numerically, below alphanumeric ones (ASCII order).
-    return (0, int(part)) if part.isdigit() else (1, part)
+    return (0, int(part)) if _is_number(part) else (1, part)
 
 
 def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple((0, int(run)) if run.isdigit() else (1, run) for run in _RUNS.findall(text))
+    return tuple((0, int(run)) if _is_number(run) else (1, run) for run in _RUNS.findall(text))
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def sort_tags(tags: Iterable[str], *, order: Order = "version", reverse: bool = False) -> list[str]:

@@ -10,6 +10,7 @@ from runai_registry_async import (
     AssetCreationRequest,
     AssetKind,
     AssetMeta,
+    CredentialKind,
     AssetUpdateRequest,
     RegistryCreationRequest,
     RegistrySpec,
@@ -145,3 +146,24 @@ def test_response_enums_stay_enums_to_a_type_checker() -> None:
         assert_type(meta.kind, AssetKind)
     assert isinstance(meta.scope, Scope)
     assert meta.kind is AssetKind.REGISTRY
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: AssetCreationRequest("x", "TENANT"),  # type: ignore[arg-type]
+        lambda: AssetCreationRequest("x", Scope("PROJECT")),
+        lambda: RegistrySpecRequest("u", "r", "p", credential_kind="PASSWORD"),  # type: ignore[arg-type]
+    ],
+    ids=["a member's name", "a pseudo-member named like one", "an upper-case kind"],
+)
+def test_requests_take_the_specs_values_not_member_names(build: Any) -> None:
+    # Names were compared, not values: "TENANT" passed and went on the wire as is.
+    with pytest.raises(ValueError, match="must be one of"):
+        build()
+
+
+def test_declared_compares_values() -> None:
+    assert Scope.declared(Scope.PROJECT) and Scope.declared(Scope("project"))
+    assert not Scope.declared(Scope("PROJECT"))
+    assert not CredentialKind.declared(CredentialKind("PASSWORD"))

@@ -164,3 +164,11 @@ def test_every_matching_tag_contains_the_server_hint(pattern: str, tags: list[st
     hint = tag_filter.server_hint()
     for tag in tag_filter.select(tags):
         assert hint is None or hint in tag
+
+
+@pytest.mark.parametrize("digit", ["\u00b9", "\u00b2", "\u0663", "\u0661", "\uff11"])
+def test_only_ascii_digits_are_numbers(digit: str) -> None:
+    # str.isdigit() is true for superscripts: int() then raised ValueError.
+    tags = [f"v{digit}", f"1.{digit}", f"a{digit}b", "a1b", "1.2", digit]
+    assert sorted(sort_tags(tags)) == sorted(tags)
+    assert sort_tags(["a2b", f"a{digit}b", "a10b"]) == ["a2b", "a10b", f"a{digit}b"]
