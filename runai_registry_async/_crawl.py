@@ -18,7 +18,7 @@ from ._errors import DeadlineExceeded, DecodeError, RunaiError
 from ._models import Registry, RepositoryTags
 from ._ratelimit import Aimd, RateLimiter
 from ._retry import Deadline, RetryPolicy
-from ._urls import checked_id
+from ._urls import REGISTRIES, checked_id
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -251,6 +251,11 @@ class _CrawlRun:
         seen: set[str] = set()
         try:
             async for work in self._registries():
+                if isinstance(work, CrawlFailure):  # a listed registry with a bad id
+                    self.stats.registries_seen += 1
+                    self._count_failure(None)
+                    await results.put(work)
+                    continue
                 if work.id in seen:
                     continue
                 seen.add(work.id)
@@ -263,7 +268,7 @@ class _CrawlRun:
             await results.put(exc)
         await results.put(None)
 
-    async def _registries(self) -> AsyncIterator[RegistryWork]:
+    async def _registries(self) -> AsyncIterator[RegistryWork | CrawlFailure]:
         source = self.source
         if source is None:
             source = await self.client.list_registries()
@@ -364,10 +369,22 @@ class _CrawlRun:
         return left
 
 
-def _work_for(ref: RegistryRef) -> RegistryWork:
-    if isinstance(ref, Registry):
+def _work_for(ref: RegistryRef) -> RegistryWork | CrawlFailure:
+    """The work for one registry; a failure result for a server's registry whose id is
+    not a UUID (one bad entry must not abort the crawl of the others)."""
+    if not isinstance(ref, Registry):
+        return RegistryWork(checked_id(ref), None)  # the caller's id: a ValueError if bad
+    try:
         return RegistryWork(checked_id(ref.meta.id), ref.meta.name)
-    return RegistryWork(checked_id(ref), None)
+    except ValueError:
+        pass
+    operation = f"GET {REGISTRIES}"
+    error = DecodeError(
+        f"{operation}: registry {ref.meta.name!r} has an id that is not a UUID: "
+        f"{ref.meta.id[:80]!r}",
+        operation=operation,
+    )
+    return CrawlFailure(ref.meta.id, ref.meta.name, None, error)
 
 
 def crawl_tags(

@@ -119,6 +119,7 @@ async def watch_tags(
     snapshot: TagSnapshot | None = None,
     concurrency: int = 8,
     on_poll: Callable[[TagSnapshot], None] | None = None,
+    poll_deadline: float | None = None,
 ) -> AsyncIterator[TagEvent | WatchError]:
     """Events for tags added to or removed from ``targets`` (``(registry_id, repository)``).
 
@@ -130,6 +131,9 @@ async def watch_tags(
     its second failure in a row it sits out 1 poll, then 3, then 7 at most. Polls run
     when the loop asks for more events, so leaving the loop stops the watch cleanly.
     ``on_poll(snapshot)`` is called after each poll's events (to save the snapshot).
+    Each target is reported as soon as its own poll ends, and a poll of one target may
+    take at most ``poll_deadline`` seconds (default: the interval or the client's
+    timeout, whichever is longer), so a slow target holds back no other.
     """
     keys = [
         (checked_id(registry_id), _repository(repository)) for registry_id, repository in targets
@@ -138,6 +142,10 @@ async def watch_tags(
         raise ValueError("targets must name at least one (registry_id, repository)")
     if not interval > 0 or not 0 <= jitter < 1:
         raise ValueError("interval must be positive and jitter in [0, 1)")
+    if poll_deadline is None:
+        poll_deadline = max(interval, client._timeout)
+    elif not poll_deadline > 0:
+        raise ValueError("poll_deadline must be a positive number of seconds")
     state = snapshot if snapshot is not None else TagSnapshot()
     failures: dict[tuple[str, str], int] = {}
     skip: dict[tuple[str, str], int] = {}
@@ -151,8 +159,7 @@ async def watch_tags(
         for key in keys:
             if key not in due:
                 skip[key] -= 1
-        polled = await asyncio.gather(*(_poll(client, key, limit) for key in due))
-        for key, outcome in zip(due, polled, strict=True):
+        async for key, outcome in _polled(client, due, limit, poll_deadline):
             now = datetime.now(timezone.utc)
             if isinstance(outcome, RunaiError):
                 failures[key] = failures.get(key, 0) + 1
@@ -174,15 +181,37 @@ async def watch_tags(
             on_poll(state)
 
 
+Outcome = tuple[tuple[str, str], "frozenset[str] | RunaiError"]
+
+
+async def _polled(
+    client: RegistryClient,
+    keys: list[tuple[str, str]],
+    limit: asyncio.Semaphore,
+    deadline: float,
+) -> AsyncIterator[Outcome]:
+    """Each target's poll outcome as soon as it is known, in the order they end."""
+    pending = {asyncio.ensure_future(_poll(client, key, limit, deadline)) for key in keys}
+    try:
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for outcome in sorted((task.result() for task in done), key=lambda o: o[0]):
+                yield outcome
+    finally:  # the consumer left: the polls still running are not needed
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 async def _poll(
-    client: RegistryClient, key: tuple[str, str], limit: asyncio.Semaphore
-) -> frozenset[str] | RunaiError:
+    client: RegistryClient, key: tuple[str, str], limit: asyncio.Semaphore, deadline: float
+) -> Outcome:
     async with limit:
         try:
             tags: set[str] = set()
             # A list per network read: a huge repository costs no async step per tag.
-            async for batch in client.iter_tags(*key).batches():
+            async for batch in client.iter_tags(*key, deadline=deadline).batches():
                 tags.update(batch)
-            return frozenset(tags)
+            return key, frozenset(tags)
         except RunaiError as exc:
-            return exc
+            return key, exc

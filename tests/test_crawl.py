@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import pytest
 
 from runai_registry_async import (
@@ -581,3 +582,24 @@ async def test_a_job_started_past_the_crawl_deadline_names_itself(
     assert caught.value.operation == f"crawl ({registry.id}, 'team/app-4')"
     assert caught.value.attempts == 0
     assert emulator.count("list_tags") == 4
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", f"{UNKNOWN}\n"])
+async def test_a_listed_registry_with_a_bad_id_is_a_failure_and_the_rest_are_crawled(
+    emulator: RunaiEmulator, bad_id: str
+) -> None:
+    # It raised ValueError out of the crawl, with no result at all.
+    one_registry(emulator, "good", repositories=2)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        (good,) = await client.list_registries()
+        bad = attrs.evolve(good, meta=attrs.evolve(good.meta, id=bad_id, name="bad"))
+        crawl = crawl_tags(client, [bad, good])
+        results = await collect(crawl)
+    failures = [r for r in results if isinstance(r, CrawlFailure)]
+    assert [(f.registry_id, f.registry_name, f.repository) for f in failures] == [
+        (bad_id, "bad", None)
+    ]
+    assert isinstance(failures[0].error, DecodeError)
+    assert "has an id that is not a UUID" in str(failures[0].error)
+    assert sorted(r.repository for r in results if r.error is None) == ["team/app-0", "team/app-1"]
+    assert crawl.stats.errors == 1

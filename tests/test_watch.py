@@ -134,3 +134,36 @@ async def test_bad_arguments_fail_before_any_request(emulator: RunaiEmulator) ->
         with pytest.raises(ValueError, match="interval"):
             await anext(watch_tags(client, [(emulator.add_registry("r").id, "a")], interval=0))
     assert emulator.requests == []
+
+
+async def test_a_slow_target_holds_back_no_other_and_its_poll_has_a_deadline(serve: Any) -> None:
+    # A round waited for every target with no deadline: one repository dripping its
+    # body held back every event of the healthy one.
+    from aiohttp import web
+
+    release = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.query["repository"] == "fast":
+            return web.json_response({"name": "fast", "tags": ["1.0"]})
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"name": "slow", "tags": [')
+        await release.wait()  # never, unless the test ends
+        return response
+
+    base = await serve(handler)
+    registry = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
+    try:
+        async with RegistryClient(base, token="t", retry=None) as client:
+            events: AsyncIterator[Any] = watch_tags(
+                client,
+                [(registry, "slow"), (registry, "fast")],
+                announce_baseline=True,
+                poll_deadline=0.5,
+            )
+            assert await next_of(events) == ("added", "fast", "1.0")
+            assert await next_of(events) == ("error", "slow", "DeadlineExceeded")
+            await events.aclose()  # type: ignore[attr-defined]
+    finally:
+        release.set()
