@@ -99,23 +99,36 @@ class RequestPath:
         if deadline is not None and not isinstance(deadline, Deadline):
             deadline = Deadline(checked_timeout(deadline, "deadline"))
         policy = self._retry if retry is ... else self._policy(retry)
-        call = (
-            method,
-            path,
-            decode,
-            open_stream,
-            body,
-            operation,
-            seconds,
-            _client_timeout(seconds, stream),
-            deadline,
-            policy,
-            method != "POST",
-        )
+        client_timeout = _client_timeout(seconds, stream)
+
+        def call(until: Deadline | None) -> Awaitable[T]:
+            return self._call(
+                method,
+                path,
+                decode,
+                open_stream,
+                body,
+                operation,
+                seconds,
+                client_timeout,
+                until,
+                policy,
+                method != "POST",
+            )
+
         sharing = self._sharing
         if sharing is not None and method == "GET" and not stream and sharing.active(cacheable):
-            return sharing.get(path, lambda: self._call(*call), cacheable=cacheable)
-        return self._call(*call)
+            # The shared request runs without a deadline: each caller waits for it with
+            # its own.
+            return sharing.get(
+                path,
+                lambda: call(None),
+                cacheable=cacheable,
+                how=(seconds, policy),
+                deadline=deadline,
+                operation=operation,
+            )
+        return call(deadline)
 
     def _operation(self, method: str, path: str, about: str = "") -> str:
         """What error messages call a request: the full path, base path included."""

@@ -9,17 +9,34 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
+from ._errors import DeadlineExceeded
+from ._retry import Deadline
+
 T = TypeVar("T")
+
+
+class _InFlight:
+    """A shared request and how many callers wait for it."""
+
+    __slots__ = ("future", "waiters")
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.future = future
+        self.waiters = 0
 
 
 class SharedGets:
     """Identical requests in flight share one; results may be kept for ``ttl`` seconds.
 
-    A caller that is cancelled leaves the request running for the others (it is
-    shielded). At most ``max_entries`` results are cached, the oldest dropped first.
+    Requests are identical when they ask for the same path with the same ``how`` (the
+    timeout and retry policy of their tries). Each caller keeps its own deadline: the
+    shared request runs without one, and a caller whose deadline passes stops waiting
+    for it alone. A caller that is cancelled or gives up leaves the request running for
+    the others; the last one to leave cancels it. At most ``max_entries`` results are
+    cached, the oldest dropped first.
     """
 
     __slots__ = (
@@ -44,7 +61,7 @@ class SharedGets:
         self._coalesce = coalesce
         self._ttl = ttl
         self._max_entries = max_entries
-        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._inflight: dict[tuple[str, Hashable], _InFlight] = {}
         self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._clock = clock
         # Bumped by every write: a result asked for before it is not cached after it.
@@ -55,8 +72,18 @@ class SharedGets:
     def active(self, cacheable: bool) -> bool:
         return self._coalesce or (cacheable and self._ttl is not None)
 
-    async def get(self, key: str, request: Callable[[], Awaitable[T]], *, cacheable: bool) -> T:
-        """The result of ``request()``, shared with every caller asking for ``key``."""
+    async def get(
+        self,
+        key: str,
+        request: Callable[[], Awaitable[T]],
+        *,
+        cacheable: bool,
+        how: Hashable = None,
+        deadline: Deadline | None = None,
+        operation: str = "",
+    ) -> T:
+        """The result of ``request()``, shared with every caller asking for ``key`` the
+        same way (``how``); waiting no longer than ``deadline``."""
         use_cache = cacheable and self._ttl is not None
         if use_cache:
             cached = self._cache.get(key)
@@ -65,26 +92,41 @@ class SharedGets:
                     self.shared += 1
                     return cached[1]  # type: ignore[no-any-return]
                 del self._cache[key]
-        future = self._inflight.get(key)
-        if future is None:
-            future = asyncio.ensure_future(request())
-            self._inflight[key] = future
+        flight_key = (key, how)
+        flight = self._inflight.get(flight_key)
+        if flight is None or flight.future.cancelled():
+            flight = _InFlight(asyncio.ensure_future(request()))
+            self._inflight[flight_key] = flight
             generation = self._generation
-            future.add_done_callback(
-                lambda done: self._settle(key, done, use_cache and generation == self._generation)
+            flight.future.add_done_callback(
+                lambda done: self._settle(
+                    flight_key, done, use_cache and generation == self._generation
+                )
             )
         else:
             self.shared += 1
-        return await asyncio.shield(future)
+        flight.waiters += 1
+        try:
+            return await _waited(flight.future, deadline, operation)
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.future.done():
+                flight.future.cancel()  # nobody is left to want it
+                if self._inflight.get(flight_key) is flight:
+                    del self._inflight[flight_key]
 
-    def _settle(self, key: str, future: asyncio.Future[Any], use_cache: bool) -> None:
-        if self._inflight.get(key) is future:
-            del self._inflight[key]
+    def _settle(
+        self, flight_key: tuple[str, Hashable], future: asyncio.Future[Any], use_cache: bool
+    ) -> None:
+        flight = self._inflight.get(flight_key)
+        if flight is not None and flight.future is future:
+            del self._inflight[flight_key]
         if future.cancelled():
             return
         if future.exception() is not None:  # retrieved here: every waiter re-raises it
             return
         if use_cache and self._ttl is not None:
+            key = flight_key[0]
             self._cache[key] = (self._clock() + self._ttl, future.result())
             self._cache.move_to_end(key)
             while len(self._cache) > self._max_entries:
@@ -96,3 +138,21 @@ class SharedGets:
         self._generation += 1
         # Requests in flight from before the change are not joined by later callers.
         self._inflight.clear()
+
+
+async def _waited(future: asyncio.Future[T], deadline: Deadline | None, operation: str) -> T:
+    """``future``'s result, shielded from this caller's cancellation and deadline."""
+    if deadline is None:
+        return await asyncio.shield(future)
+    left = deadline.left()
+    if left > 0:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), left)
+        except asyncio.TimeoutError:
+            if future.done():
+                raise  # the request's own timeout, not this caller's deadline
+    raise DeadlineExceeded(
+        f"{operation}: deadline of {deadline.seconds:g} s passed while waiting for a "
+        "shared request",
+        operation=operation,
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from runai_registry_async import (
     AssetCreationRequest,
     AssetUpdateRequest,
+    DeadlineExceeded,
     RegistryClient,
     RegistryCreationRequest,
     RegistrySpecRequest,
@@ -19,7 +21,7 @@ from runai_registry_async import (
 from runai_registry_async._sharing import SharedGets
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import OPERATIONS
+from .conftest import OPERATIONS, eventually
 
 
 async def test_100_concurrent_identical_calls_make_one_request(emulator: RunaiEmulator) -> None:
@@ -151,3 +153,63 @@ async def test_every_operation_takes_retry_per_call(
             await calls[operation](client)
     assert caught.value.attempts == 1
     assert emulator.count(operation) == 1
+
+
+def held_tags(release: asyncio.Event, seen: list[str]) -> Any:
+    """A handler answering a tags call once ``release`` is set."""
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.path_qs)
+        await release.wait()
+        return web.json_response({"name": "team/app", "tags": ["1"]})
+
+    return handler
+
+
+REGISTRY = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
+
+
+@pytest.mark.parametrize("first_has_the_deadline", [True, False])
+async def test_each_caller_keeps_its_own_deadline(serve: Any, first_has_the_deadline: bool) -> None:
+    # The joiner waited for the first caller's request whatever its own deadline, and a
+    # joiner with none received the first caller's DeadlineExceeded.
+    release, seen = asyncio.Event(), []
+    base = await serve(held_tags(release, seen))
+    async with RegistryClient(base, token="t", coalesce=True) as client:
+        hurried_first = {"deadline": 0.2} if first_has_the_deadline else {}
+        patient_first = {} if first_has_the_deadline else {"deadline": 0.2}
+        first = asyncio.create_task(client.list_tags(REGISTRY, "team/app", **hurried_first))
+        second = asyncio.create_task(client.list_tags(REGISTRY, "team/app", **patient_first))
+        hurried, patient = (first, second) if first_has_the_deadline else (second, first)
+        with pytest.raises(DeadlineExceeded, match="while waiting for a shared request"):
+            await hurried
+        release.set()
+        assert (await patient).tags == ["1"]
+    assert len(seen) == 1
+
+
+async def test_calls_with_other_timeouts_do_not_share(serve: Any) -> None:
+    release, seen = asyncio.Event(), []
+    base = await serve(held_tags(release, seen))
+    async with RegistryClient(base, token="t", coalesce=True) as client:
+        calls = [
+            asyncio.create_task(client.list_tags(REGISTRY, "team/app", timeout=t))
+            for t in (5, 5, 7)
+        ]
+        await eventually(lambda: len(seen) == 2)
+        release.set()
+        await asyncio.gather(*calls)
+    assert len(seen) == 2
+
+
+async def test_the_last_caller_to_leave_cancels_the_shared_request(serve: Any) -> None:
+    release, seen = asyncio.Event(), []
+    base = await serve(held_tags(release, seen))
+    async with RegistryClient(base, token="t", coalesce=True) as client:
+        with pytest.raises(DeadlineExceeded):
+            await client.list_tags(REGISTRY, "team/app", deadline=0.2)
+        release.set()
+        # Nobody wanted it any more: a new call makes a new request.
+        assert (await client.list_tags(REGISTRY, "team/app")).tags == ["1"]
+    assert len(seen) == 2
