@@ -164,6 +164,7 @@ def test_requests_take_the_specs_values_not_member_names(build: Any) -> None:
 
 
 def test_declared_compares_values() -> None:
-    assert Scope.declared(Scope.PROJECT) and Scope.declared(Scope("project"))
+    assert Scope.declared(Scope.PROJECT)
+    assert Scope.declared(Scope("project"))
     assert not Scope.declared(Scope("PROJECT"))
     assert not CredentialKind.declared(CredentialKind("PASSWORD"))

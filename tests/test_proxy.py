@@ -143,7 +143,7 @@ async def test_a_loopback_url_never_takes_the_proxy_from_the_environment(
 
 def test_a_plain_http_proxy_that_would_read_the_token_is_refused() -> None:
     base, corporate = "http://127.0.0.1:8080", "http://proxy.corp.example:3128"
-    with pytest.raises(ValueError, match="refusing the plain http:// proxy proxy.corp.example"):
+    with pytest.raises(ValueError, match=r"refusing the plain http:// proxy proxy\.corp\.example"):
         RegistryClient(base, token="t", proxy=corporate)
     # Allowed where the proxy is loopback too, or the user allowed clear text.
     RegistryClient(base, token="t", proxy="http://127.0.0.1:3128")
