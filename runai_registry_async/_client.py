@@ -23,7 +23,7 @@ from ._models import (
 )
 from ._ratelimit import Pause, RateLimiter
 from ._request_path import RequestPath, checked_timeout, default_burst
-from ._retry import NO_RETRY, RetryPolicy
+from ._retry import NO_RETRY, RetryBudget, RetryPolicy
 from ._secrets import Secret
 from ._sharing import SharedGets
 from ._stream import DEFAULT_MAX_ITEM_BYTES, Stream
@@ -155,6 +155,7 @@ class RegistryClient(RequestPath):
             )
         )
         self._pause = Pause()
+        self._retry_budget = RetryBudget()
         #: How many times a request was retried, over the client's life.
         self.retries = 0
         #: How many 429 and 503 answers the client has received.

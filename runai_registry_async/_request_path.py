@@ -21,6 +21,7 @@ from ._retry import (
     NO_RETRY,
     Deadline,
     Retries,
+    RetryBudget,
     RetryPolicy,
     after_failure,
     call_with_retries,
@@ -58,6 +59,7 @@ class RequestPath:
         "_base_path",
         "_limiter",
         "_pause",
+        "_retry_budget",
         "retries",
         "throttled",
     )
@@ -72,6 +74,7 @@ class RequestPath:
     _base_path: str
     _limiter: RateLimiter | None
     _pause: Pause
+    _retry_budget: RetryBudget
     retries: int
     throttled: int
 
@@ -191,15 +194,25 @@ class RequestPath:
                         self._throttled_by(exc)
                     raise
                 if open_stream is not None:
-                    return await open_stream(transport, response, operation)
-                assert decode is not None  # one of the two, always
-                # Decoded here, not in a coroutine of its own: one frame fewer per request.
-                return decode(await transport.read(response, operation), operation)
+                    result = await open_stream(transport, response, operation)
+                else:
+                    assert decode is not None  # one of the two, always
+                    result = decode(await transport.read(response, operation), operation)
+                self._retry_budget.succeeded(0 if retries is None else retries.spent)
+                return result
             except RunaiError as exc:
                 # A read response holds its body: this frame, which the error's traceback
                 # shows, must not keep it.
                 response = None
-                how = (policy, started, operation, idempotent, self._count_retry, deadline)
+                how = (
+                    policy,
+                    started,
+                    operation,
+                    idempotent,
+                    self._count_retry,
+                    deadline,
+                    self._retry_budget,
+                )
                 retries, wait = after_failure(retries, exc, how)
             if wait:
                 await asyncio.sleep(wait)

@@ -52,6 +52,36 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(attempts=1)
 
 
+class RetryBudget:
+    """Retries a client may still make, shared by all of its calls (botocore's retry
+    quota): a server that refuses for ever makes calls fail at once, not retry for hours.
+
+    Each retry spends ``retry_cost`` (``timeout_cost`` after a timeout or a dropped
+    connection); each call that succeeds gives back what it spent, or ``refund`` if it
+    spent nothing. Pure bookkeeping, no clock.
+    """
+
+    __slots__ = ("capacity", "available", "retry_cost", "timeout_cost", "refund")
+
+    def __init__(
+        self, capacity: int = 500, *, retry_cost: int = 5, timeout_cost: int = 10, refund: int = 1
+    ) -> None:
+        self.capacity = self.available = capacity
+        self.retry_cost, self.timeout_cost, self.refund = retry_cost, timeout_cost, refund
+
+    def spend(self, exc: RunaiError) -> int:
+        """What a retry after ``exc`` costs, taken from the budget; 0 if it cannot pay."""
+        cost = self.timeout_cost if isinstance(exc, TransportError) else self.retry_cost
+        if cost > self.available:
+            return 0
+        self.available -= cost
+        return cost
+
+    def succeeded(self, spent: int) -> None:
+        """A call succeeded after spending ``spent`` on its retries."""
+        self.available = min(self.capacity, self.available + (spent or self.refund))
+
+
 class Deadline:
     """When a whole call must be over: token fetch, every attempt, every wait."""
 
@@ -138,6 +168,8 @@ class Retries:
         "attempt",
         "token_refreshed",
         "previous",
+        "budget",
+        "spent",
     )
 
     def __init__(
@@ -148,6 +180,7 @@ class Retries:
         idempotent: bool,
         on_retry: Callable[[], None] | None = None,
         deadline: Deadline | None = None,
+        budget: RetryBudget | None = None,
     ) -> None:
         self.policy = policy
         self.operation = operation
@@ -158,6 +191,8 @@ class Retries:
         self.attempt = 0
         self.token_refreshed = False
         self.previous: RunaiError | None = None  # the failure of the try before the last
+        self.budget = budget
+        self.spent = 0  # taken from the budget by this call's retries
 
     def wait_after(self, exc: RunaiError) -> float:
         """Seconds to wait before the next try after ``exc`` (0: at once); raises the
@@ -189,6 +224,11 @@ class Retries:
         if deadline is not None and wait >= deadline.left():
             # A wait that would end past the deadline is not started.
             raise _past(deadline, exc, operation, attempt, self.previous)
+        if self.budget is not None:
+            cost = self.budget.spend(exc)
+            if not cost:
+                raise detached(_out_of_budget(_final(exc, attempt)))
+            self.spent += cost
         log.debug(
             "%s: attempt %d of %d failed, waiting %.3f s before the next: %s",
             operation,
@@ -221,14 +261,16 @@ async def call_with_retries(
         try:
             return await send(*args)
         except RunaiError as exc:
-            how = (policy, started, operation, idempotent, on_retry, deadline)
+            how = (policy, started, operation, idempotent, on_retry, deadline, None)
             retries, wait = after_failure(retries, exc, how)
         if wait:
             await asyncio.sleep(wait)
 
 
 #: What a call's ``Retries`` is made from, in the order of its parameters.
-RetryArgs = tuple[RetryPolicy, float, str, bool, Callable[[], None] | None, Deadline | None]
+RetryArgs = tuple[
+    RetryPolicy, float, str, bool, Callable[[], None] | None, Deadline | None, RetryBudget | None
+]
 
 
 def after_failure(
@@ -245,6 +287,15 @@ def _final(exc: RunaiError, attempt: int) -> RunaiError:
     if not exc._retried:  # an error from an inner loop keeps its own count
         exc.attempts = attempt
         exc._retried = True
+    return exc
+
+
+def _out_of_budget(exc: RunaiError) -> RunaiError:
+    text = exc.args[0] if exc.args else ""
+    exc.args = (
+        f"{text}; not retried: the client's retry budget is spent (too many failures "
+        "lately; successes refill it)",
+    )
     return exc
 
 

@@ -33,7 +33,13 @@ from runai_registry_async import (
     TransportError,
 )
 from runai_registry_async._errors import ApiError, RunaiError, api_error
-from runai_registry_async._retry import Deadline, Retries, call_with_retries, parse_retry_after
+from runai_registry_async._retry import (
+    Deadline,
+    Retries,
+    RetryBudget,
+    call_with_retries,
+    parse_retry_after,
+)
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import StoppedDeadline
@@ -682,3 +688,44 @@ async def test_a_timeout_and_a_dropped_connection_say_so(serve: Any) -> None:
     )
     assert dropped.value.operation == operation
     assert str(dropped.value) == f"{operation}: ServerDisconnectedError: Server disconnected"
+
+
+# --- the retry budget --------------------------------------------------------------------
+
+
+def test_the_budget_pays_for_retries_until_spent_and_successes_refill_it() -> None:
+    budget = RetryBudget(20, retry_cost=5, timeout_cost=10, refund=1)
+    throttled = api_error(429, b"", operation="op")
+    dropped = TransportError("op: reset", operation="op")
+    assert [budget.spend(throttled) for _ in range(5)] == [5, 5, 5, 5, 0]
+    budget.succeeded(0)
+    assert budget.available == 1
+    budget.succeeded(10)  # a call that retried gives back what it spent
+    assert budget.available == 11
+    assert budget.spend(dropped) == 10  # a timeout or a reset costs more
+    for _ in range(100):
+        budget.succeeded(0)
+    assert budget.available == 20  # never above the capacity
+
+
+async def test_a_server_refusing_for_ever_stops_being_retried(serve: Any) -> None:
+    # 429 for ever, no Retry-After: each call retried 4 times, for as long as it took.
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        return web.json_response({"code": 429, "message": "slow down"}, status=429)
+
+    base = await serve(handler)
+    policy = RetryPolicy(attempts=4, base_delay=0.0001, max_delay=0.0001)
+    async with RegistryClient(base, token="t", retry=policy) as client:
+        errors = []
+        for _ in range(60):
+            with pytest.raises(ApiError) as caught:
+                await client.list_registries()
+            errors.append(caught.value)
+    # 500 / 5 = 100 retries paid for; then every call fails at its first answer.
+    assert len(seen) == 60 + 100
+    assert errors[-1].attempts == 1
+    assert "not retried: the client's retry budget is spent" in str(errors[-1])
+    assert "retry budget" not in str(errors[0])
