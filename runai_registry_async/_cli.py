@@ -27,6 +27,7 @@ from ._cli_args import (
     UsageError,
     add_global_options,
 )
+from ._cli_output import printable
 from ._client import RegistryClient
 from ._errors import RunaiError
 from ._retry import RetryPolicy
@@ -77,10 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except (RunaiError, ValueError, TypeError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        # A server's message may hold anything, terminal escapes included.
+        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from typing import Any
@@ -35,6 +36,17 @@ def fit_widths(widths: list[int], limit: int, *, gap: int = GAP) -> list[int]:
     return [min(w, low) for w in widths]
 
 
+# C0 and C1 controls, DEL, and the bidirectional overrides that reorder what is shown.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: every control character shown as an escape
+    (``\\x1b``), as ``ls`` and ``git`` do, so a name from a server cannot move the
+    cursor, retitle the window or hide what follows."""
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def clip(cell: str, width: int) -> str:
     """``cell`` in at most ``width`` characters, an ellipsis marking a cut."""
     return cell if len(cell) <= width else cell[: width - 1] + ELLIPSIS
@@ -42,6 +54,7 @@ def clip(cell: str, width: int) -> str:
 
 def table(headers: list[str], rows: list[list[str]], *, width: int | None = None) -> str:
     """Aligned columns; with ``width``, cut to fit it."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
     if width is not None:
         widths = fit_widths(widths, width)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
 import sys
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +116,15 @@ async def _watch(client: RegistryClient, args: argparse.Namespace) -> int:
         return EXIT_PARTIAL
     polls = 0
 
+    # One thread writes the state, in order, off the event loop: a big state takes
+    # seconds to serialise, which the polls must not wait for.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runai-registry state")
+    last_write: Future[None] | None = None
+
     def after_poll(state: TagSnapshot) -> None:
-        nonlocal polls
+        nonlocal polls, last_write
         if args.state is not None:
-            temporary = args.state.with_name(args.state.name + ".tmp")
-            temporary.write_bytes(orjson.dumps(state.to_json()))
-            os.replace(temporary, args.state)  # never a half-written state file
+            last_write = writer.submit(save_state, args.state, state.copy())
         polls += 1
         if args.polls is not None and polls >= args.polls:
             raise _EnoughPolls
@@ -141,13 +148,40 @@ async def _watch(client: RegistryClient, args: argparse.Namespace) -> int:
             sys.stdout.flush()
     except _EnoughPolls:
         pass
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, writer.shutdown)
+    if last_write is not None:
+        last_write.result()  # a state that could not be written is an error (OSError)
     return 0
+
+
+def save_state(path: Path, snapshot: TagSnapshot) -> None:
+    """Write ``snapshot`` to ``path`` atomically: a new private file beside it (created
+    exclusively, so a planted link is never followed), synced, then renamed over it."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:  # mkstemp: O_EXCL, mode 0600
+            file.write(orjson.dumps(snapshot.to_json()))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _load_state(path: Path | None) -> TagSnapshot:
     if path is None or not path.exists():
         return TagSnapshot()
-    return TagSnapshot.from_json(orjson.loads(path.read_bytes()))
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"--state {path}: not JSON ({exc.msg})") from None
+    try:
+        return TagSnapshot.from_json(data)
+    except ValueError as exc:
+        raise ValueError(f"--state {path}: {exc}") from None
 
 
 async def _targets(client: RegistryClient, repositories: list[str]) -> list[tuple[str, str]]:

@@ -66,11 +66,18 @@ class TagSnapshot:
     def __repr__(self) -> str:
         return f"<TagSnapshot targets={len(self._tags)}>"
 
+    def copy(self) -> TagSnapshot:
+        """A snapshot of the same tags that later polls leave alone (to save elsewhere)."""
+        snapshot = TagSnapshot()
+        snapshot._tags = dict(self._tags)
+        return snapshot
+
     def tags(self, registry_id: str, repository: str) -> frozenset[str] | None:
         """The tags last seen there; None if never polled."""
         return self._tags.get((checked_id(registry_id), repository))
 
     def to_json(self) -> dict[str, Any]:
+        """The snapshot as JSON data, for :meth:`from_json`."""
         return {
             "version": 1,
             "targets": [
@@ -83,9 +90,12 @@ class TagSnapshot:
     def from_json(cls, data: Any) -> TagSnapshot:
         """The snapshot ``to_json`` gave; ValueError if it is not one."""
         snapshot = cls()
+        if not isinstance(data, dict) or not isinstance(data.get("targets"), list):
+            raise ValueError("not a tag snapshot: expected an object with a list of targets")
+        version = data.get("version")
+        if type(version) is not int or version != 1:  # True == 1, but is no version
+            raise ValueError(f"unknown snapshot version {str(version)[:20]!r}")
         try:
-            if data["version"] != 1:
-                raise ValueError(f"unknown snapshot version {data['version']!r}")
             for target in data["targets"]:
                 tags = target["tags"]
                 if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
+
+import pytest
 
 from runai_registry_async.testing import RunaiEmulator
 
@@ -66,3 +70,43 @@ async def test_watch_resumes_from_its_state_file(emulator: RunaiEmulator, tmp_pa
     code, _, err = await cli(emulator, "watch", "--repository", "nope", "--polls", "1")
     assert code == 3
     assert "no such repository" in err
+
+
+async def test_the_state_file_is_written_privately_and_never_through_a_planted_link(
+    emulator: RunaiEmulator, tmp_path: Path
+) -> None:
+    # A fixed FILE.tmp was opened following symlinks, with mode 0644.
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
+    state, target = tmp_path / "watch.json", tmp_path / "victim"
+    target.write_text("untouched")
+    (tmp_path / "watch.json.tmp").symlink_to(target)
+    command = ["watch", "--repository", "team/app", "--polls", "1", "--state", str(state)]
+    code, _, err = await cli(emulator, *command)
+    assert (code, err) == (0, "")
+    assert target.read_text() == "untouched"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    assert as_json(state.read_bytes())["version"] == 1
+    assert sorted(os.listdir(tmp_path)) == ["victim", "watch.json", "watch.json.tmp"]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"version": true, "targets": []}', "unknown snapshot version 'True'"),
+        (b'{"version": 1, "targets": {}}', "expected an object with a list of targets"),
+        (b"[1, 2]", "expected an object with a list of targets"),
+        (b"{nope", "not JSON"),
+    ],
+)
+async def test_a_bad_state_file_is_a_clear_error(
+    emulator: RunaiEmulator, tmp_path: Path, content: bytes, reason: str
+) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
+    state = tmp_path / "watch.json"
+    state.write_bytes(content)
+    code, _, err = await cli(emulator, "watch", "--polls", "1", "--state", str(state))
+    assert code == 1
+    assert err.startswith(f"runai-registry: error: --state {state}: ")
+    assert reason in err

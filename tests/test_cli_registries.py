@@ -7,6 +7,8 @@ import contextlib
 import os
 import pty
 
+import orjson
+
 from runai_registry_async.testing import RunaiEmulator
 
 from .cli import as_json, cli, start
@@ -198,3 +200,26 @@ async def test_client_id_flag_with_the_secret_from_the_environment(
     assert emulator.tokens_issued == 1
     code, _, err = await cli(emulator, "registries", "list", "--client-id", "someone-else", env=env)
     assert (code, "401" in err, emulator.client_secret in err) == (1, True, False)
+
+
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x9b31m\u202e"
+
+
+async def test_terminal_escapes_from_the_server_are_shown_not_obeyed(
+    emulator: RunaiEmulator,
+) -> None:
+    # Names, users and tags were printed raw: a server could retitle the terminal,
+    # clear it, or reverse what follows.
+    registry = emulator.add_registry(f"evil{ESCAPES}", user=f"robot{ESCAPES}")
+    emulator.add_repository(registry.id, "team/app", tags=[f"1.0{ESCAPES}"])
+    for command in (["registries", "list"], ["tags", registry.id, "team/app"]):
+        code, out, _ = await cli(emulator, *command)
+        assert code == 0
+        assert not any(c in out for c in "\x1b\x07\x9b\u202e"), out
+        assert "\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u202e" in out
+    body = orjson.dumps({"code": 400, "message": f"bad{ESCAPES}"})
+    emulator.fail_next("list_registries", 1, status=400, body=body)
+    code, _, err = await cli(emulator, "--retries", "0", "registries", "list")
+    assert code == 1
+    assert "\x1b" not in err
+    assert "bad\\x1b]0;owned" in err

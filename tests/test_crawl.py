@@ -601,5 +601,8 @@ async def test_a_listed_registry_with_a_bad_id_is_a_failure_and_the_rest_are_cra
     ]
     assert isinstance(failures[0].error, DecodeError)
     assert "has an id that is not a UUID" in str(failures[0].error)
-    assert sorted(r.repository for r in results if r.error is None) == ["team/app-0", "team/app-1"]
+    assert sorted(str(r.repository) for r in results if r.error is None) == [
+        "team/app-0",
+        "team/app-1",
+    ]
     assert crawl.stats.errors == 1

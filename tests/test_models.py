@@ -151,9 +151,9 @@ def test_response_enums_stay_enums_to_a_type_checker() -> None:
 @pytest.mark.parametrize(
     "build",
     [
-        lambda: AssetCreationRequest("x", "TENANT"),  # type: ignore[arg-type]
+        lambda: AssetCreationRequest("x", "TENANT"),
         lambda: AssetCreationRequest("x", Scope("PROJECT")),
-        lambda: RegistrySpecRequest("u", "r", "p", credential_kind="PASSWORD"),  # type: ignore[arg-type]
+        lambda: RegistrySpecRequest("u", "r", "p", credential_kind="PASSWORD"),
     ],
     ids=["a member's name", "a pseudo-member named like one", "an upper-case kind"],
 )

@@ -174,13 +174,14 @@ REGISTRY = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
 async def test_each_caller_keeps_its_own_deadline(serve: Any, first_has_the_deadline: bool) -> None:
     # The joiner waited for the first caller's request whatever its own deadline, and a
     # joiner with none received the first caller's DeadlineExceeded.
-    release, seen = asyncio.Event(), []
+    release, seen = asyncio.Event(), list[str]()
     base = await serve(held_tags(release, seen))
     async with RegistryClient(base, token="t", coalesce=True) as client:
-        hurried_first = {"deadline": 0.2} if first_has_the_deadline else {}
-        patient_first = {} if first_has_the_deadline else {"deadline": 0.2}
-        first = asyncio.create_task(client.list_tags(REGISTRY, "team/app", **hurried_first))
-        second = asyncio.create_task(client.list_tags(REGISTRY, "team/app", **patient_first))
+        deadlines = (0.2, None) if first_has_the_deadline else (None, 0.2)
+        first, second = (
+            asyncio.create_task(client.list_tags(REGISTRY, "team/app", deadline=d))
+            for d in deadlines
+        )
         hurried, patient = (first, second) if first_has_the_deadline else (second, first)
         with pytest.raises(DeadlineExceeded, match="while waiting for a shared request"):
             await hurried
@@ -190,7 +191,7 @@ async def test_each_caller_keeps_its_own_deadline(serve: Any, first_has_the_dead
 
 
 async def test_calls_with_other_timeouts_do_not_share(serve: Any) -> None:
-    release, seen = asyncio.Event(), []
+    release, seen = asyncio.Event(), list[str]()
     base = await serve(held_tags(release, seen))
     async with RegistryClient(base, token="t", coalesce=True) as client:
         calls = [
@@ -204,7 +205,7 @@ async def test_calls_with_other_timeouts_do_not_share(serve: Any) -> None:
 
 
 async def test_the_last_caller_to_leave_cancels_the_shared_request(serve: Any) -> None:
-    release, seen = asyncio.Event(), []
+    release, seen = asyncio.Event(), list[str]()
     base = await serve(held_tags(release, seen))
     async with RegistryClient(base, token="t", coalesce=True) as client:
         with pytest.raises(DeadlineExceeded):
