@@ -121,11 +121,9 @@ class RequestPath:
 
         sharing = self._sharing
         if sharing is not None and method == "GET" and not stream and sharing.active(cacheable):
-            # The shared request runs without a deadline: each caller waits for it with
-            # its own.
             return sharing.get(
                 path,
-                lambda: call(None),
+                call,
                 cacheable=cacheable,
                 how=(seconds, policy),
                 deadline=deadline,

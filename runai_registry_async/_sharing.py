@@ -21,10 +21,11 @@ T = TypeVar("T")
 class _InFlight:
     """A shared request and how many callers wait for it."""
 
-    __slots__ = ("future", "waiters")
+    __slots__ = ("future", "deadline", "waiters")
 
-    def __init__(self, future: asyncio.Future[Any]) -> None:
+    def __init__(self, future: asyncio.Future[Any], deadline: Deadline | None) -> None:
         self.future = future
+        self.deadline = deadline  # the first caller's, under which the request runs
         self.waiters = 0
 
 
@@ -33,10 +34,11 @@ class SharedGets:
 
     Requests are identical when they ask for the same path with the same ``how`` (the
     timeout and retry policy of their tries). Each caller keeps its own deadline: the
-    shared request runs without one, and a caller whose deadline passes stops waiting
-    for it alone. A caller that is cancelled or gives up leaves the request running for
-    the others; the last one to leave cancels it. At most ``max_entries`` results are
-    cached, the oldest dropped first.
+    shared request runs under the first caller's, a caller whose deadline passes first
+    stops waiting alone, and one that outlives the shared request's deadline makes its
+    own request for the time it has left. A caller that is cancelled or gives up leaves
+    the request running for the others; the last one to leave cancels it. At most
+    ``max_entries`` results are cached, the oldest dropped first.
     """
 
     __slots__ = (
@@ -75,15 +77,15 @@ class SharedGets:
     async def get(
         self,
         key: str,
-        request: Callable[[], Awaitable[T]],
+        request: Callable[[Deadline | None], Awaitable[T]],
         *,
         cacheable: bool,
         how: Hashable = None,
         deadline: Deadline | None = None,
         operation: str = "",
     ) -> T:
-        """The result of ``request()``, shared with every caller asking for ``key`` the
-        same way (``how``); waiting no longer than ``deadline``."""
+        """The result of ``request(deadline)``, shared with every caller asking for
+        ``key`` the same way (``how``); waiting no longer than ``deadline``."""
         use_cache = cacheable and self._ttl is not None
         if use_cache:
             cached = self._cache.get(key)
@@ -95,7 +97,7 @@ class SharedGets:
         flight_key = (key, how)
         flight = self._inflight.get(flight_key)
         if flight is None or flight.future.cancelled():
-            flight = _InFlight(asyncio.ensure_future(request()))
+            flight = _InFlight(asyncio.ensure_future(request(deadline)), deadline)
             self._inflight[flight_key] = flight
             generation = self._generation
             flight.future.add_done_callback(
@@ -107,13 +109,20 @@ class SharedGets:
             self.shared += 1
         flight.waiters += 1
         try:
-            return await _waited(flight.future, deadline, operation)
+            # The first caller's deadline is the request's own: no second clock for it.
+            own = None if flight.deadline is deadline else deadline
+            return await _waited(flight.future, own, operation)
+        except DeadlineExceeded:
+            if flight.deadline is deadline or (deadline is not None and deadline.left() <= 0):
+                raise
+            # The shared request ran out of its first caller's time, not of this one's.
         finally:
             flight.waiters -= 1
             if flight.waiters == 0 and not flight.future.done():
                 flight.future.cancel()  # nobody is left to want it
                 if self._inflight.get(flight_key) is flight:
                     del self._inflight[flight_key]
+        return await request(deadline)
 
     def _settle(
         self, flight_key: tuple[str, Hashable], future: asyncio.Future[Any], use_cache: bool
@@ -149,8 +158,8 @@ async def _waited(future: asyncio.Future[T], deadline: Deadline | None, operatio
         try:
             return await asyncio.wait_for(asyncio.shield(future), left)
         except asyncio.TimeoutError:
-            if future.done():
-                raise  # the request's own timeout, not this caller's deadline
+            if future.done():  # it ended as the time ran out: its outcome stands
+                return future.result()
     raise DeadlineExceeded(
         f"{operation}: deadline of {deadline.seconds:g} s passed while waiting for a "
         "shared request",

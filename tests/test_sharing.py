@@ -113,13 +113,13 @@ async def test_the_cache_expires_and_stays_bounded() -> None:
         return key.upper()
 
     shared = SharedGets(coalesce=False, ttl=10, max_entries=2, clock=lambda: now[0])
-    assert await shared.get("a", lambda: request_for("a"), cacheable=True) == "A"
-    assert await shared.get("a", lambda: request_for("a"), cacheable=True) == "A"
+    assert await shared.get("a", lambda _: request_for("a"), cacheable=True) == "A"
+    assert await shared.get("a", lambda _: request_for("a"), cacheable=True) == "A"
     now[0] = 10.0  # expired
-    await shared.get("a", lambda: request_for("a"), cacheable=True)
-    await shared.get("b", lambda: request_for("b"), cacheable=True)
-    await shared.get("c", lambda: request_for("c"), cacheable=True)  # drops "a"
-    await shared.get("a", lambda: request_for("a"), cacheable=True)
+    await shared.get("a", lambda _: request_for("a"), cacheable=True)
+    await shared.get("b", lambda _: request_for("b"), cacheable=True)
+    await shared.get("c", lambda _: request_for("c"), cacheable=True)  # drops "a"
+    await shared.get("a", lambda _: request_for("a"), cacheable=True)
     assert calls == ["a", "a", "b", "c", "a"]
     assert shared.shared == 1
 
@@ -183,11 +183,13 @@ async def test_each_caller_keeps_its_own_deadline(serve: Any, first_has_the_dead
             for d in deadlines
         )
         hurried, patient = (first, second) if first_has_the_deadline else (second, first)
-        with pytest.raises(DeadlineExceeded, match="while waiting for a shared request"):
+        with pytest.raises(DeadlineExceeded):
             await hurried
         release.set()
         assert (await patient).tags == ["1"]
-    assert len(seen) == 1
+    # The shared request ran under the first caller's deadline: past it, the patient
+    # joiner asked again for itself.
+    assert len(seen) == (2 if first_has_the_deadline else 1)
 
 
 async def test_calls_with_other_timeouts_do_not_share(serve: Any) -> None:
