@@ -24,6 +24,7 @@ from runai_registry_async import (
     RepositoryTags,
     Scope,
 )
+from runai_registry_async._converter import dumps
 
 from .conftest import BASE, PASSWORD, REGISTRY_ID, TOKEN, registry_json
 
@@ -301,7 +302,8 @@ def test_credential_kind_takes_its_plain_string() -> None:
 
     spec = RegistrySpecRequest("https://r", user="u", password="p", credential_kind="password")
     assert spec.credential_kind is CredentialKind.PASSWORD
-    RegistryCreationRequest(AssetCreationRequest("n", "tenant"), spec)  # accepted
+    request = RegistryCreationRequest(AssetCreationRequest("n", "tenant"), spec)
+    assert orjson.loads(dumps(request))["spec"]["credentialKind"] == "password"
     with pytest.raises(ValueError, match="must be one of 'password', got"):
         RegistrySpecRequest("https://r", user="u", password="p", credential_kind="sso")
 

@@ -102,11 +102,14 @@ async def test_subclasses_keep_their_type_in_async_with() -> None:
     class MyClient(RegistryClient):
         pass
 
-    async with MyEmulator() as emulator:
+    made = MyEmulator()
+    async with made as emulator:
         if TYPE_CHECKING:
             assert_type(emulator, MyEmulator)
-        async with MyClient(emulator.base_url, token=emulator.token) as client:
+        assert emulator is made  # __aenter__ hands back the object itself
+        client_made = MyClient(emulator.base_url, token=emulator.token)
+        async with client_made as client:
             if TYPE_CHECKING:
                 assert_type(client, MyClient)
-            assert type(client) is MyClient
-        assert type(emulator) is MyEmulator
+            assert client is client_made
+            assert await client.list_registries() == []  # and it works as entered

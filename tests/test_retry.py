@@ -506,9 +506,12 @@ def test_deadline_errors_count_attempts_and_name_the_last_failure() -> None:
 
 
 def test_an_http_date_without_a_zone_is_read_as_utc(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TZ", "America/New_York")  # a local time far from UTC
+    # A POSIX rule, which needs no time-zone database: a zone name that the machine
+    # lacks would silently fall back to UTC, and the test would check nothing.
+    monkeypatch.setenv("TZ", "EST+5EDT,M3.2.0/2,M11.1.0/2")
     time.tzset()
     try:
+        assert time.localtime(0).tm_gmtoff == -5 * 3600, "the local zone did not take"
         at = datetime(2030, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
         naive = "Tue, 01 Jan 2030 12:01:00"  # no zone: an HTTP-date is UTC
         assert parse_retry_after(naive, now=at.timestamp()) == 60.0
