@@ -38,21 +38,21 @@ async def test_100_concurrent_identical_calls_make_one_request(emulator: RunaiEm
     assert emulator.count("list_tags") == 2
 
 
-async def test_a_cancelled_first_caller_leaves_the_others_served(emulator: RunaiEmulator) -> None:
-    registry = emulator.add_registry("r")
-    emulator.add_repository(registry.id, "team/app", tags=["1"])
-    emulator.delay("list_tags", 0.3)
-    async with RegistryClient(emulator.base_url, token=emulator.token, coalesce=True) as client:
-        first = asyncio.create_task(client.list_tags(registry.id, "team/app"))
-        await asyncio.sleep(0)  # the first caller's request is under way
-        others = [asyncio.create_task(client.list_tags(registry.id, "team/app")) for _ in range(99)]
-        await asyncio.sleep(0)
+async def test_a_cancelled_first_caller_leaves_the_others_served(serve: Any) -> None:
+    release, seen = asyncio.Event(), list[str]()
+    base = await serve(held_tags(release, seen))
+    async with RegistryClient(base, token="t", coalesce=True) as client:
+        first = asyncio.create_task(client.list_tags(REGISTRY, "team/app"))
+        await eventually(lambda: len(seen) == 1)  # the first caller's request is under way
+        others = [asyncio.create_task(client.list_tags(REGISTRY, "team/app")) for _ in range(99)]
+        await eventually(lambda: client._sharing is not None and client._sharing.shared == 99)
         first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        release.set()
         results = await asyncio.gather(*others)
-    assert first.cancelled()
     assert all(r.tags == ["1"] for r in results)
-    assert emulator.count("list_tags") == 1
-    assert emulator.disconnects == 0  # the shared request itself was not cancelled
+    assert len(seen) == 1  # the shared request itself went on
 
 
 async def test_a_shared_failure_reaches_every_caller_and_is_not_cached(
