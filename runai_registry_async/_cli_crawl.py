@@ -86,24 +86,41 @@ async def _run_crawl(
 
 
 class Progress:
-    """One self-overwriting line on stderr, at most ten times a second."""
+    """One self-overwriting line on stderr, at most ten times a second: repositories done
+    of those known, the request rate, and the time left once every registry is listed."""
 
-    def __init__(self, stats: CrawlStats) -> None:
+    def __init__(self, stats: CrawlStats, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._stats = stats
-        self._shown_at = 0.0
+        self._clock = clock
+        self._shown_at: float | None = None
 
     def show(self, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self._shown_at < 0.1:
+        now = self._clock()
+        if not final and self._shown_at is not None and now - self._shown_at < 0.1:
             return
         self._shown_at = now
-        s = self._stats
-        line = (
-            f"\r{s.registries} registries, {s.repositories} repositories, {s.tags} tags, "
-            f"{s.requests} requests ({s.retries} retried, {s.errors} errors) in {s.elapsed:.1f} s"
-        )
-        sys.stderr.write(line + ("\n" if final else ""))
+        sys.stderr.write("\r" + self.line() + ("\n" if final else ""))
         sys.stderr.flush()
+
+    def line(self) -> str:
+        s = self._stats
+        elapsed = s.elapsed
+        rate = s.requests / elapsed if elapsed > 0 else 0.0
+        text = (
+            f"{s.repositories_done}/{s.repositories_found} repositories of "
+            f"{_plural(s.registries, 'registry', 'registries')}, {s.tags} tags, "
+            f"{rate:,.0f} requests/s, {_plural(s.errors, 'error', 'errors')}, "
+            f"{elapsed:.1f} s"
+        )
+        left = s.repositories_found - s.repositories_done
+        # The total is known once every registry taken so far has been listed.
+        if left > 0 and s.registries == s.registries_seen and s.repositories_done > 0:
+            text += f", about {left * elapsed / s.repositories_done:.0f} s left"
+        return text
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 async def _demo(args: argparse.Namespace) -> int:

@@ -78,16 +78,41 @@ async def test_demo_runs_without_credentials() -> None:
     assert "0 errors" in out
 
 
-def test_progress_line_overwrites_itself(capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_line_overwrites_itself_at_most_ten_times_a_second(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = [100.0]
     stats = CrawlStats(registries=2, repositories=7, tags=300, errors=1)
-    progress = Progress(stats)
+    progress = Progress(stats, clock=lambda: now[0])
     progress.show()
+    now[0] += 0.099
     progress.show()  # within 0.1 s of the last: not redrawn
+    now[0] += 0.001
+    progress.show()
     progress.show(final=True)
     err = capsys.readouterr().err
-    assert err.count("\r") == 2
+    assert err.count("\r") == 3
     assert err.endswith("\n")
-    assert "2 registries, 7 repositories, 300 tags, 0 requests (0 retried, 1 errors)" in err
+
+
+def test_progress_shows_the_rate_and_time_left_once_the_total_is_known() -> None:
+    # A frozen crawl: 10 s in, 40 requests, every registry listed.
+    stats = CrawlStats(
+        registries=2,
+        registries_seen=2,
+        repositories_found=8,
+        repositories_done=2,
+        tags=300,
+        errors=1,
+        _started=0.0,
+        _ended=10.0,
+    )
+    assert Progress(stats).line() == (
+        "2/8 repositories of 2 registries, 300 tags, 0 requests/s, 1 error, 10.0 s, "
+        "about 30 s left"
+    )
+    stats.registries_seen = 3  # one still to be listed: the total is not known yet
+    assert "left" not in Progress(stats).line()
 
 
 async def test_a_progress_line_when_stderr_is_a_terminal(emulator: RunaiEmulator) -> None:
@@ -110,7 +135,8 @@ async def test_a_progress_line_when_stderr_is_a_terminal(emulator: RunaiEmulator
     assert len(json_lines(out.decode())) == 6
     text = shown.decode()
     # The self-overwriting line ends with the totals, then the one-line summary.
-    assert "\r2 registries, 6 repositories, 12 tags, 9 requests (0 retried, 0 errors)" in text
+    assert "\r6/6 repositories of 2 registries, 12 tags, " in text
+    assert re.search(r"[\d,]+ requests/s, 0 errors, [\d.]+ s\r?\n", text), text
     assert "crawled 2 registries, 6 repositories, 12 tags; 0 errors; 9 requests" in text
 
 
