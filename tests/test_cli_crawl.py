@@ -108,8 +108,7 @@ def test_progress_shows_the_rate_and_time_left_once_the_total_is_known() -> None
         _ended=10.0,
     )
     assert Progress(stats).line() == (
-        "2/8 repositories of 2 registries, 300 tags, 0 requests/s, 1 error, 10.0 s, "
-        "about 30 s left"
+        "2/8 repositories of 2 registries, 300 tags, 0 requests/s, 1 error, 10.0 s, about 30 s left"
     )
     stats.registries_seen = 3  # one still to be listed: the total is not known yet
     assert "left" not in Progress(stats).line()

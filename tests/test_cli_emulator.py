@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import shlex
 import signal
 import ssl
+import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
+import orjson
 import pytest
 
-from runai_registry_async import ClientCredentials, RegistryClient, _cli_emulator
+from runai_registry_async import ClientCredentials, RegistryClient
 
 from .cli import cli, json_lines, start
 
@@ -108,22 +107,40 @@ async def test_bad_options_are_usage_errors(args: list[str]) -> None:
     assert "error: argument" in err
 
 
-async def test_stop_signals_are_handled_before_the_address_is_printed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+STOPPED_AT_ONCE = """
+import argparse, asyncio, os, signal, sys
+import orjson
+from runai_registry_async import _cli_emulator
+
+handlers = []
+
+def announce(settings, *, env):
+    handlers.extend(signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM))
+    asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGTERM)
+
+_cli_emulator._announce = announce
+args = argparse.Namespace(tls=False, host="127.0.0.1", port=0, seed=None, env=True)
+code = asyncio.run(asyncio.wait_for(_cli_emulator.serve(args), 30))
+defaults = (signal.SIG_DFL, signal.default_int_handler)
+print(orjson.dumps({
+    "code": code,
+    "handled": [handler not in defaults for handler in handlers],
+    "restored": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+}).decode())
+"""
+
+
+async def test_stop_signals_are_handled_before_the_address_is_printed() -> None:
     # A supervisor may send SIGTERM the moment it has read the address: that must stop
-    # the emulator (exit 0), not kill it, so the handlers must be in place by then.
-    handlers: list[Any] = []
-
-    def announce(settings: dict[str, str], *, env: bool) -> None:
-        handlers.extend(signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM))
-        asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGTERM)
-
-    monkeypatch.setattr(_cli_emulator, "_announce", announce)
-    args = argparse.Namespace(tls=False, host="127.0.0.1", port=0, seed=None, env=True)
-    assert await asyncio.wait_for(_cli_emulator.serve(args), 30) == 0
-    assert len(handlers) == 2
-    for handler in handlers:
-        assert handler not in (signal.SIG_DFL, signal.default_int_handler), handler
-    # And put back as they were once it stopped.
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    # the emulator (exit 0), not kill it, so the handlers must be in place by then. In a
+    # child: were they not, the signal would kill the process that runs it.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", STOPPED_AT_ONCE, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, f"the child ended with {process.returncode}"
+    assert orjson.loads(out.splitlines()[-1]) == {
+        "code": 0,
+        "handled": [True, True],
+        "restored": True,  # put back as they were once it stopped
+    }

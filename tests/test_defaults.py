@@ -14,8 +14,16 @@ from typing import Any
 
 import pytest
 
-from runai_registry_async import RegistryClient, RetryPolicy, crawl_tags, watch_tags
-from runai_registry_async import _auth, _jsonstream, _retry, _transport
+from runai_registry_async import (
+    RegistryClient,
+    RetryPolicy,
+    _auth,
+    _jsonstream,
+    _retry,
+    _transport,
+    crawl_tags,
+    watch_tags,
+)
 from runai_registry_async._request_path import default_burst
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

@@ -28,12 +28,12 @@ class ForwardProxy:
     """proxy.py, a forward proxy from PyPI, running in its own process on loopback."""
 
     def __init__(self, log: Path, *extra: str) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        # The proxy picks its own port and writes it down: no port freed and taken
+        # again in between, which another process could take first.
+        port_file = log.with_suffix(".port")
         self.log = log
-        command = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1"]
-        command += ["--port", str(self.port), "--num-workers", "1", "--num-acceptors", "1"]
+        command = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", "0"]
+        command += ["--port-file", str(port_file), "--num-workers", "1", "--num-acceptors", "1"]
         self.process = subprocess.Popen(
             [*command, "--log-level", "INFO", *extra],
             stdout=subprocess.DEVNULL,
@@ -42,9 +42,10 @@ class ForwardProxy:
         ready_by = time.monotonic() + 60
         while time.monotonic() < ready_by:  # its start, not a timing assumption
             try:
+                self.port = int(port_file.read_text())
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
-            except OSError:
+            except (OSError, ValueError):
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("proxy.py did not start")

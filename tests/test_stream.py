@@ -6,6 +6,7 @@ import asyncio
 import gc
 import tracemalloc
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,7 @@ from runai_registry_async import (
     ServiceUnavailableError,
     TransportError,
     UnauthorizedError,
+    _retry,
 )
 from runai_registry_async._models import RepositoryTags
 from runai_registry_async._retry import Deadline
@@ -618,23 +620,28 @@ async def test_nothing_is_sent_until_the_iteration_starts(
     base = await serve(handler)
     async with RegistryClient(base) as client:
         stream = client.iter_tags(ID, "r")
-        await asyncio.sleep(0.05)
-        assert seen == []
+        # A whole request through the same client and server: had the stream sent its
+        # own, the server would have seen it first.
+        assert (await client.list_tags(ID, "other")).tags == ["a"]
+        assert seen == [f"/api/v1/asset/registries/{ID}/repositories/tags"]
         closed_first = client.iter_tags(ID, "r")
         await closed_first.aclose()
         assert [t async for t in closed_first] == []
         assert [b async for b in closed_first.batches()] == []
         assert [t async for t in stream] == ["a"]
-    assert len(seen) == 1
+    assert len(seen) == 2
 
 
 async def test_the_deadline_counts_from_the_start_of_the_iteration(
-    serve: Callable[[Handler], Awaitable[str]],
+    serve: Callable[[Handler], Awaitable[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The deadlines' clock, stopped but for the jump below.
+    now = [1000.0]
+    monkeypatch.setattr(_retry, "time", SimpleNamespace(monotonic=lambda: now[0]))
     base = await serve(chunked(b'{"name": "r", "tags": ["a", "b"]}', 64))
     async with RegistryClient(base) as client:
-        stream = client.iter_tags(ID, "r", deadline=0.5)
-        await asyncio.sleep(0.6)  # longer than the deadline, before the iteration
+        stream = client.iter_tags(ID, "r", deadline=5)
+        now[0] += 60  # far longer than the deadline, before the iteration
         assert [b async for b in stream.batches()] == [["a", "b"]]
 
 
