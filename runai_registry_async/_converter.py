@@ -8,6 +8,7 @@ naming the JSON path that failed.
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 import types
 import typing
@@ -40,12 +41,16 @@ def _camel(name: str) -> str:
 
 if sys.version_info >= (3, 11):
     _parse_iso = datetime.fromisoformat
-else:  # pragma: no cover - Python 3.10's fromisoformat knows no "Z"
+else:  # pragma: no cover - Python 3.10's fromisoformat knows no "Z", and wants 3 or 6
+    # digits of a second's fraction
 
     def _parse_iso(value: str) -> datetime:
         if value.endswith(("Z", "z")):
             value = value[:-1] + "+00:00"
+        value = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], value, count=1)
         return datetime.fromisoformat(value)
+
+    _FRACTION = re.compile(r"\.([0-9]+)")
 
 
 def _structure_datetime(value: Any, _: Any) -> datetime:

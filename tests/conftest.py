@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -77,6 +78,35 @@ class _CompatResponse(aiohttp.ClientResponse):
         super().__init__(*args, **kwargs)
 
 
+def operation_calls(
+    client: RegistryClient, registry_id: str, *, password: str = "p", **options: Any
+) -> dict[str, Callable[[], Awaitable[object]]]:
+    """The seven operations by the emulator's names for them, each a call on ``client``
+    about ``registry_id`` (repository ``team/app``) taking ``options`` (``deadline=``,
+    ``retry=``...); the registry sent by create and update carries ``password``."""
+    from runai_registry_async import (
+        AssetCreationRequest,
+        AssetUpdateRequest,
+        RegistryCreationRequest,
+        RegistrySpecRequest,
+        RegistryUpdateRequest,
+        Scope,
+    )
+
+    spec = RegistrySpecRequest("https://r.example.com", user="u", password=password)
+    creation = RegistryCreationRequest(AssetCreationRequest("n", Scope.TENANT), spec)
+    update = RegistryUpdateRequest(AssetUpdateRequest("n"), spec)
+    return {
+        "list_registries": lambda: client.list_registries(**options),
+        "create_registry": lambda: client.create_registry(creation, **options),
+        "get_registry": lambda: client.get_registry(registry_id, **options),
+        "update_registry": lambda: client.update_registry(registry_id, update, **options),
+        "delete_registry": lambda: client.delete_registry(registry_id, **options),
+        "list_repositories": lambda: client.list_repositories(registry_id, **options),
+        "list_tags": lambda: client.list_tags(registry_id, "team/app", **options),
+    }
+
+
 @pytest.fixture
 def mocked(monkeypatch: pytest.MonkeyPatch) -> Any:
     """aioresponses, patched to work with aiohttp 3.14."""
@@ -114,23 +144,57 @@ async def round_trips(client: RegistryClient, count: int = 5) -> None:
         await client.list_registries(retry=None)
 
 
+async def start_server(
+    handler: Handler, *, ssl_context: ssl.SSLContext | None = None
+) -> tuple[str, web.AppRunner]:
+    """A loopback server answering every request with ``handler``: its base URL, and the
+    runner to ``cleanup()`` when done."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, handler_cancellation=True)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
+    scheme = "http" if ssl_context is None else "https"
+    return f"{scheme}://127.0.0.1:{runner.addresses[0][1]}", runner
+
+
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
-    """Start a loopback server answering every request with ``handler``; gives its base URL."""
+async def serve() -> AsyncIterator[Callable[..., Awaitable[str]]]:
+    """``await serve(handler, ssl_context=None)``: a loopback server answering every
+    request with ``handler``, stopped after the test; gives its base URL."""
     runners: list[web.AppRunner] = []
 
-    async def start(handler: Handler) -> str:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handler)
-        runner = web.AppRunner(app, handler_cancellation=True)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+    async def start(handler: Handler, *, ssl_context: ssl.SSLContext | None = None) -> str:
+        base, runner = await start_server(handler, ssl_context=ssl_context)
         runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+        return base
 
     yield start
     for runner in runners:
         await runner.cleanup()
+
+
+def tls_contexts(host: str = "127.0.0.1") -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for ``host`` from a new throwaway CA, and a
+    client context that trusts that CA."""
+    import trustme
+
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(host).configure_cert(server)
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    return server, trusted
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it: ``clock.now += 5``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture

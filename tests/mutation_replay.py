@@ -5,10 +5,12 @@
 ``MUTMUT_DIR`` is a scratch copy where ``mutmut run`` has at least generated its
 mutants (see tests/README.md). Each mutant (by default the ones that run left
 surviving; ``--all``: every one generated) is applied as ``mutmut show`` prints it to a
-scratch copy of this project, the test files run there with ``-x``, and the verdict is
-printed. This checks tests written after a mutmut run, which mutmut itself would not
-select (it picks tests by the coverage it recorded at the start), and it needs none of
-mutmut's timeouts. Two copies run side by side.
+scratch copy of this project, within the function it mutates and only where its lines
+occur there exactly once, and the test files run there with ``-x``. The tests must pass
+on the unchanged copies first. Only a failing test kills a mutant: one that does not
+compile is BROKEN, a collection error ERROR, a timeout HUNG. This checks tests written
+after a mutmut run, which mutmut itself would not select (it picks tests by the coverage
+it recorded at the start). Two copies run side by side.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Lock
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `tests` as a package
+
+from tests.scratch import outcome, project_copy
+
 MUTMUT = str(Path(sys.executable).with_name("mutmut"))
 _DEF = re.compile(r"^\s*(?:async\s+)?def (x\S*?__mutmut_\d+)\(", re.MULTILINE)
 
@@ -65,33 +69,49 @@ def mutant_diff(mutmut_dir: Path, name: str) -> tuple[str, list[str], list[str]]
     return path, before, after
 
 
-def mutated(source: str, before: list[str], after: list[str]) -> str | None:
+def mutated(source: str, function: str, before: list[str], after: list[str]) -> str | None:
     """``source`` with the lines ``before`` replaced by ``after``, re-indented (mutmut
-    shows a method's lines at the indentation of a function)."""
+    shows a method's lines at the indentation of a function); None unless ``before``
+    occurs exactly once within the body of ``function``."""
     lines = source.split("\n")
+    first, last = _body_of(lines, function)
     wanted = [line.strip() for line in before]
-    for start in range(len(lines)):
-        if [line.strip() for line in lines[start : start + len(wanted)]] == wanted:
-            indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
-            shown = before[0][: len(before[0]) - len(before[0].lstrip())]
-            replaced = [indent + line.removeprefix(shown) for line in after]
-            return "\n".join(lines[:start] + replaced + lines[start + len(wanted) :])
-    return None
+    starts = [
+        start
+        for start in range(first, last - len(wanted) + 1)
+        if [line.strip() for line in lines[start : start + len(wanted)]] == wanted
+    ]
+    if len(starts) != 1:
+        return None
+    (start,) = starts
+    indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+    shown = before[0][: len(before[0]) - len(before[0].lstrip())]
+    replaced = [indent + line.removeprefix(shown) for line in after]
+    return "\n".join(lines[:start] + replaced + lines[start + len(wanted) :])
 
 
-def project_copy() -> Path:
-    copy = Path(tempfile.mkdtemp(prefix="mutation-replay-"))
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)
-    return copy
+def _body_of(lines: list[str], function: str) -> tuple[int, int]:
+    """The lines of ``function``'s definition (by name; the first that matches), up to
+    the next line indented no deeper than its ``def``; the whole file if not found."""
+    definition = re.compile(rf"^(\s*)(?:async\s+)?def {re.escape(function)}\(")
+    for index, line in enumerate(lines):
+        match = definition.match(line)
+        if match is None:
+            continue
+        depth = len(match.group(1))
+        for end in range(index + 1, len(lines)):
+            text = lines[end]
+            if text.strip() and len(text) - len(text.lstrip()) <= depth:
+                return index, end
+        return index, len(lines)
+    return 0, len(lines)
+
+
+def function_of(name: str) -> str:
+    """The mutated function's own name in a mutmut mutant name
+    (``runai_registry_async._retry.x_backoff__mutmut_3``, ``...xǁRetriesǁwait_after__mutmut_2``)."""
+    mangled = name.rsplit(".", 1)[-1].split("__mutmut_")[0]
+    return mangled.split("ǁ")[-1] if "ǁ" in mangled else mangled.removeprefix("x_")
 
 
 def verdict(mutmut_dir: Path, name: str, copy: Path, tests: Sequence[str], timeout: float) -> str:
@@ -100,24 +120,19 @@ def verdict(mutmut_dir: Path, name: str, copy: Path, tests: Sequence[str], timeo
         return "UNSHOWN"  # mutmut could not show it
     target = copy / path
     source = target.read_text()
-    changed = mutated(source, before, after)
+    changed = mutated(source, function_of(name), before, after)
     if changed is None:
-        return "STALE"  # the code has changed since mutmut generated this mutant
-    target.write_text(changed)
-    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
+        return "STALE"  # not exactly once in its function: changed since, or ambiguous
     try:
-        done = subprocess.run(
-            command,
-            cwd=copy,
-            env={**os.environ, "PYTHONPATH": str(copy)},
-            capture_output=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return "HUNG"  # a hang is caught too, if only by a timeout
+        compile(changed, str(target), "exec")
+    except SyntaxError:
+        return "BROKEN"
+    target.write_text(changed)
+    try:
+        result = outcome(tests, str(copy), {**os.environ, "PYTHONPATH": str(copy)}, timeout=timeout)
     finally:
         target.write_text(source)
-    return "killed" if done.returncode else "SURVIVED"
+    return {"caught": "killed", "MISSED": "SURVIVED"}.get(result.verdict, result.verdict)
 
 
 def main() -> None:
@@ -137,6 +152,10 @@ def main() -> None:
         }
         names = [name for name in names if name not in done]
     copies = [project_copy(), project_copy()]
+    for copy in copies:
+        baseline = outcome(args.tests, str(copy), {**os.environ, "PYTHONPATH": str(copy)})
+        if baseline.verdict != "MISSED":
+            sys.exit(f"the tests do not pass with no mutant applied: {baseline.detail}")
     locks = [Lock(), Lock()]
 
     def replay(job: tuple[int, str]) -> tuple[str, str]:

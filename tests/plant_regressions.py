@@ -4,10 +4,13 @@
 
 Each change is made in a scratch copy of the project's files (the working tree is never
 touched), where the named tests then run, the package imported from the copy (the CLI
-tests' subprocesses too, through PYTHONPATH). A change no test
-notices is a hole in the suite: the script lists it and exits 1. Not part of `.ci/run`
-(a few minutes); the list holds issue 15's planted regressions and every mutant that
-mutation testing found surviving and a test was then written for.
+tests' subprocesses too, through PYTHONPATH). A plant is caught only when a test *fails*
+(an assertion, or an exception the test did not expect): a plant that does not compile
+is BROKEN, a collection or fixture error is ERROR, a test stopped by its timeout is HUNG,
+and none of these counts. Where a plant names test ids (``file::test``), one of those
+must be the one that failed. Every verdict names the failing test and its first line.
+A plant no test notices is a hole in the suite: the script lists it and exits 1. Not part
+of `.ci/run` (a few minutes).
 """
 
 from __future__ import annotations
@@ -15,16 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: `tests` importable as a package
 
-from tests.mutation_replay import project_copy  # noqa: E402 - after the path is set
+from tests.scratch import Outcome, outcome, project_copy  # noqa: E402 - after the path is set
 
 PACKAGE = "runai_registry_async"
 
@@ -53,42 +54,42 @@ PLANTS = (
         RETRY,
         "return exc.retryable and (idempotent or exc.connect_failed)",
         "return exc.retryable and idempotent",
-        "tests/test_retry.py",
+        "tests/test_retry.py::test_create_is_retried_when_the_connection_was_never_opened",
     ),
     plant(
         "the per_registry cap deleted",
         SCHEDULER,
         "if self._per_registry is not None and work.in_flight >= self._per_registry:",
         "if False:",
-        T_CRAWL,
+        "tests/test_crawl.py::test_per_registry_holds_the_line_where_nothing_else_does",
     ),
     plant(
         "backoff that never grows",
         "_retry.py",
         "ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))",
         "ceiling = self.base_delay",
-        "tests/test_retry.py",
+        "tests/test_retry.py::test_the_backoff_ceiling_doubles_per_attempt_up_to_max_delay",
     ),
     plant(
         "streams given a total timeout instead of a per-read one",
         "_request_path.py",
         "return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)",
         "return aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)",
-        T_STREAM,
+        "tests/test_stream.py::test_a_stream_bounds_each_read_not_the_total",
     ),
     plant(
         "the token refresh margin removed",
         AUTH,
         "max(MIN_TOKEN_REUSE, lifetime - min(_REFRESH_MARGIN, lifetime / 10))",
         "max(MIN_TOKEN_REUSE, lifetime)",
-        T_AUTH,
+        "tests/test_auth.py::test_50_concurrent_calls_past_the_refresh_point_make_one_token_request",
     ),
     plant(
         "504 no longer retryable",
         "_retry.py",
         "RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})",
         "RETRYABLE_STATUSES = frozenset({429, 502, 503})",
-        "tests/test_retry.py",
+        "tests/test_retry.py::test_a_504_is_retried",
     ),
     plant(
         "a proxy or a borrowed session's TLS context left out of the lean request call",
@@ -131,22 +132,21 @@ PLANTS = (
         "_transport.py",
         'return TransportError(f"{operation}: timed out", operation=operation)',
         'return TransportError(f"{operation}: timed out", operation=operation, retryable=False)',
-        "tests/test_retry.py",
+        "tests/test_retry.py::test_a_timed_out_attempt_is_retried",
     ),
     plant(
         "ItemStream.close() a no-op",
         STREAM,
         "        self._response.close()",
         "        pass",
-        T_STREAM,
+        "tests/test_stream.py::test_breaking_early_closes_the_connection",
     ),
     plant(
         "a stream's error quoting the body",
         STREAM,
         "reason = str(exc)  # a fixed reason and a byte offset, never body text",
         "reason = f'{exc}: {chunk[:200]!r}'",
-        "tests/test_secrets.py",
-        "tests/test_jsonstream.py",
+        "tests/test_jsonstream.py::test_errors_give_a_byte_offset_and_never_body_text",
     ),
     # the fast converter's inline structure functions against cattrs'
     plant(
@@ -640,18 +640,6 @@ PLANTS = (
 )
 
 
-def passes(tests: Sequence[str], cwd: str, env: dict[str, str]) -> bool:
-    """Whether ``tests`` pass; one that hangs for ten minutes counts as failing."""
-    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
-    try:
-        done = subprocess.run(
-            command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-        )
-    except subprocess.TimeoutExpired:
-        return False
-    return done.returncode == 0
-
-
 def run(only: str | None) -> int:
     chosen = [p for p in PLANTS if only is None or only in p.name]
     missed: list[str] = []
@@ -660,23 +648,32 @@ def run(only: str | None) -> int:
         copy = Path(scratch) / PACKAGE
         env = {**os.environ, "PYTHONPATH": scratch}
         selected = sorted({test for planted in chosen for test in planted.tests})
-        if not passes(selected, scratch, env):
-            print("the selected tests fail with nothing planted: fix them first")
+        baseline = outcome(selected, scratch, env)
+        if baseline.verdict != "MISSED":
+            print(f"the selected tests do not pass with nothing planted: {baseline.detail}")
             return 2
         for planted in chosen:
             target = copy / planted.module
             original = target.read_text()
             if original.count(planted.old) != 1:
-                print(f"STALE   {planted.name}: the code to change is not there exactly once")
-                missed.append(planted.name)
-                continue
-            target.write_text(original.replace(planted.old, planted.new))
-            try:
-                caught = not passes(planted.tests, scratch, env)
-            finally:
-                target.write_text(original)
-            print(f"{'caught' if caught else 'MISSED'}  {planted.name}")
-            if not caught:
+                result = Outcome("STALE", "the code to change is not there exactly once")
+            else:
+                changed = original.replace(planted.old, planted.new)
+                try:
+                    compile(changed, str(target), "exec")
+                except SyntaxError as exc:
+                    result = Outcome("BROKEN", f"the planted code does not compile: {exc}")
+                else:
+                    target.write_text(changed)
+                    try:
+                        result = outcome(planted.tests, scratch, env)
+                    finally:
+                        target.write_text(original)
+            print(
+                f"{result.verdict:7} {planted.name}"
+                + (f"\n        {result.detail}" if result.detail else "")
+            )
+            if result.verdict != "caught":
                 missed.append(planted.name)
     finally:
         shutil.rmtree(scratch)

@@ -25,7 +25,7 @@ from runai_registry_async._auth import MIN_TOKEN_REUSE, TokenCache, _read_token
 from runai_registry_async._secrets import Secret
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import breaks_off_after, eventually
+from .conftest import FakeClock, breaks_off_after, eventually
 
 
 @pytest.mark.parametrize("endpoint", ["v1", "v2"])
@@ -150,25 +150,11 @@ async def test_token_endpoint_errors_raise_the_status_class(emulator: RunaiEmula
     assert isinstance(caught.value, ForbiddenError)
 
 
-def test_auth_arguments_are_checked() -> None:
-    with pytest.raises(ValueError, match="either token= or auth="):
-        RegistryClient("https://x.example.com", token="t", auth=ClientCredentials("a", "b"))
-    with pytest.raises(ValueError, match="token must be"):
-        RegistryClient("https://x.example.com", token="")
-    with pytest.raises(ValueError, match="auth must be"):
-        RegistryClient("https://x.example.com", auth="a token")  # type: ignore[arg-type]
+def test_client_credentials_are_checked() -> None:
     with pytest.raises(ValueError, match="must not be empty"):
         ClientCredentials("", "secret")
     with pytest.raises(ValueError, match="endpoint"):
         ClientCredentials("a", "b", endpoint="v3")  # type: ignore[arg-type]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def counting_fetch(lifetime: float | None) -> tuple[Any, list[int]]:

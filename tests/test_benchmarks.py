@@ -49,6 +49,8 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
         ),
     ],
 )
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_a_benchmark_script_runs(script: str, arguments: list[str], expected: str) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *arguments],

@@ -14,6 +14,7 @@ from runai_registry_async._cli_crawl import Progress
 from runai_registry_async.testing import RunaiEmulator
 
 from .cli import cli, json_lines, start
+from .conftest import FakeClock
 
 
 async def test_crawl_streams_json_lines(emulator: RunaiEmulator) -> None:
@@ -81,13 +82,13 @@ async def test_demo_runs_without_credentials() -> None:
 def test_progress_line_overwrites_itself_at_most_ten_times_a_second(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    now = [100.0]
+    clock = FakeClock()
     stats = CrawlStats(registries=2, repositories=7, tags=300, errors=1)
-    progress = Progress(stats, clock=lambda: now[0])
+    progress = Progress(stats, clock=clock)
     progress.show()
-    now[0] += 0.099
+    clock.now += 0.099
     progress.show()  # within 0.1 s of the last: not redrawn
-    now[0] += 0.001
+    clock.now += 0.001
     progress.show()
     progress.show(final=True)
     err = capsys.readouterr().err

@@ -244,6 +244,7 @@ BAD_LISTS = {
 }
 
 
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzipped"])
 @pytest.mark.parametrize("name", sorted(BAD_LISTS))
 def test_a_bad_registry_list_is_explained_in_bounded_memory(name: str, gzipped: bool) -> None:

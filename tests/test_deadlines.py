@@ -22,7 +22,7 @@ from runai_registry_async._retry import Deadline, call_with_retries
 from runai_registry_async.testing import RunaiEmulator
 
 from .cli import cli
-from .conftest import OPERATIONS, Handler
+from .conftest import OPERATIONS, Handler, operation_calls
 
 ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
 
@@ -169,35 +169,13 @@ async def test_the_cli_takes_deadline_and_retries(emulator: RunaiEmulator) -> No
     OPERATIONS,
 )
 async def test_every_operation_takes_a_deadline(emulator: RunaiEmulator, operation: str) -> None:
-    from runai_registry_async import (
-        AssetCreationRequest,
-        AssetUpdateRequest,
-        RegistryCreationRequest,
-        RegistrySpecRequest,
-        RegistryUpdateRequest,
-    )
-
     registry = emulator.add_registry("r")
     emulator.add_repository(registry.id, "team/app", tags=["1"])
-    spec = RegistrySpecRequest("https://r.example.com", user="u", password="p")
-    calls = {
-        "list_registries": lambda c: c.list_registries(deadline=0.3),
-        "create_registry": lambda c: c.create_registry(
-            RegistryCreationRequest(AssetCreationRequest("n", "tenant"), spec), deadline=0.3
-        ),
-        "get_registry": lambda c: c.get_registry(registry.id, deadline=0.3),
-        "update_registry": lambda c: c.update_registry(
-            registry.id, RegistryUpdateRequest(AssetUpdateRequest("n"), spec), deadline=0.3
-        ),
-        "delete_registry": lambda c: c.delete_registry(registry.id, deadline=0.3),
-        "list_repositories": lambda c: c.list_repositories(registry.id, deadline=0.3),
-        "list_tags": lambda c: c.list_tags(registry.id, "team/app", deadline=0.3),
-    }
     emulator.delay(operation, 30)
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         started = asyncio.get_running_loop().time()
         with pytest.raises(DeadlineExceeded):
-            await calls[operation](client)
+            await operation_calls(client, registry.id, deadline=0.3)[operation]()
         assert elapsed_since(started) < 5
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -15,11 +14,12 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-import trustme
 from aiohttp import web
 
 from runai_registry_async import ApiError, ClientCredentials, RegistryClient, RunaiError
 from runai_registry_async.testing import RunaiEmulator
+
+from .conftest import tls_contexts
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -100,11 +100,7 @@ async def test_plain_http_goes_through_an_explicit_loopback_proxy(
 async def test_https_is_tunnelled_and_the_proxy_never_sees_the_token(
     forward_proxy: ForwardProxy, clean_env: pytest.MonkeyPatch
 ) -> None:
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server)
-    trusted = ssl.create_default_context()
-    ca.configure_trust(trusted)
+    server, trusted = tls_contexts()
     token = "proxy-test-SECRET-token-81"
     async with RunaiEmulator(ssl_context=server, token=token) as emulator:
         target = emulator.base_url.removeprefix("https://")
@@ -209,11 +205,7 @@ async def test_a_proxy_password_needing_encoding_never_shows_in_a_refused_tunnel
     password = "p@ss/w:rd SECRET%"
     written = quote(password, safe="")
     proxy = ForwardProxy(tmp_path / "auth.log", "--basic-auth", "robot:right")
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server)
-    trusted = ssl.create_default_context()
-    ca.configure_trust(trusted)
+    server, trusted = tls_contexts()
     try:
         async with RunaiEmulator(ssl_context=server) as emulator:
             url = f"http://robot:{written}@127.0.0.1:{proxy.port}"

@@ -18,20 +18,13 @@ from runai_registry_async import (
 from runai_registry_async._ratelimit import Aimd, RateLimiter
 from runai_registry_async.testing import RunaiEmulator
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
+from .conftest import FakeClock
 
 # --- the arithmetic ----------------------------------------------------------------------------
 
 
 def test_concurrent_reservations_are_spaced_exactly() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     limiter = RateLimiter(100, burst=3, clock=clock)
     waits = [limiter.reserve() for _ in range(8)]  # all at the same instant
     assert waits == pytest.approx([0, 0, 0, 0.01, 0.02, 0.03, 0.04, 0.05])
@@ -46,7 +39,7 @@ def test_concurrent_reservations_are_spaced_exactly() -> None:
 def test_no_window_ever_sees_more_than_the_rate_allows(
     rate: float, burst: int, gaps: list[float]
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     limiter = RateLimiter(rate, burst=burst, clock=clock)
     starts = []
     for gap in gaps:

@@ -42,7 +42,7 @@ from runai_registry_async._retry import (
 )
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import StoppedDeadline
+from .conftest import StoppedDeadline, start_server, tls_contexts
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, deadline=10)
 
@@ -304,26 +304,14 @@ async def test_connection_refused_is_a_transport_error_and_retried() -> None:
 
 
 async def test_a_certificate_that_does_not_verify_is_not_retried() -> None:
-    import ssl
 
-    import trustme
-    from aiohttp import web
-
-    ca = trustme.CA()  # a CA the client does not trust
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    server_context, trusted = tls_contexts()  # a CA the client does not trust (yet)
     handshakes = 0
 
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({"entries": []})
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
-    await site.start()
-    port = runner.addresses[0][1]
+    base, runner = await start_server(handler, ssl_context=server_context)
     original = server_context.wrap_bio
 
     def counting_wrap_bio(*args: Any, **kwargs: Any) -> Any:
@@ -333,7 +321,7 @@ async def test_a_certificate_that_does_not_verify_is_not_retried() -> None:
 
     server_context.wrap_bio = counting_wrap_bio  # type: ignore[method-assign]
     try:
-        async with RegistryClient(f"https://127.0.0.1:{port}", token="t", retry=FAST) as client:
+        async with RegistryClient(base, token="t", retry=FAST) as client:
             with pytest.raises(TransportError, match="certificate") as caught:
                 await client.list_registries()
         assert caught.value.retryable is False
@@ -345,9 +333,7 @@ async def test_a_certificate_that_does_not_verify_is_not_retried() -> None:
         )
         assert handshakes == 1
         # With the CA trusted, the same server answers.
-        trusted = ssl.create_default_context()
-        ca.configure_trust(trusted)
-        async with RegistryClient(f"https://127.0.0.1:{port}", token="t", ssl=trusted) as client:
+        async with RegistryClient(base, token="t", ssl=trusted) as client:
             assert await client.list_registries() == []
     finally:
         await runner.cleanup()

@@ -17,19 +17,25 @@ from hypothesis import strategies as st
 
 from runai_registry_async import (
     AssetCreationRequest,
-    AssetUpdateRequest,
     ClientCredentials,
     DecodeError,
     RegistryClient,
     RegistryCreationRequest,
     RegistrySpecRequest,
-    RegistryUpdateRequest,
     RunaiError,
     Scope,
 )
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import BASE, PASSWORD, REGISTRY_ID, TOKEN, registry_json
+from .conftest import (
+    BASE,
+    PASSWORD,
+    REGISTRY_ID,
+    TOKEN,
+    operation_calls,
+    registry_json,
+    start_server,
+)
 from .conftest import OPERATIONS as SEVEN_OPERATIONS
 
 SECRET = "client-SECRET-0987"
@@ -159,19 +165,8 @@ async def _provoke(base: str, operation: str, secrets: tuple[str, ...]) -> BaseE
         operation = "list_registries"
     else:
         client = RegistryClient(base, token=token, retry=None, timeout=0.3)
-    spec = RegistrySpecRequest("https://r.example.com", user="u", password=password)
     calls: dict[str, Callable[[], Awaitable[Any]]] = {
-        "list_registries": lambda: client.list_registries(),
-        "create_registry": lambda: client.create_registry(
-            RegistryCreationRequest(AssetCreationRequest("n", Scope.TENANT), spec)
-        ),
-        "get_registry": lambda: client.get_registry(REGISTRY_ID),
-        "update_registry": lambda: client.update_registry(
-            REGISTRY_ID, RegistryUpdateRequest(AssetUpdateRequest("n"), spec)
-        ),
-        "delete_registry": lambda: client.delete_registry(REGISTRY_ID),
-        "list_repositories": lambda: client.list_repositories(REGISTRY_ID),
-        "list_tags": lambda: client.list_tags(REGISTRY_ID, "team/app"),
+        **operation_calls(client, REGISTRY_ID, password=password),
         "iter_registries": lambda: _drain(client.iter_registries()),
         "iter_repositories": lambda: _drain(client.iter_repositories(REGISTRY_ID)),
         "iter_tags": lambda: _drain(client.iter_tags(REGISTRY_ID, "team/app")),
@@ -256,15 +251,8 @@ def test_random_secrets_never_show_on_any_error_path(
     secrets: tuple[str, ...], mode: str, operation: str
 ) -> None:
     async def scenario() -> str:
-        from aiohttp import web
-
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", _hostile(mode, secrets))
-        runner = web.AppRunner(app, handler_cancellation=True)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        base, runner = await start_server(_hostile(mode, secrets))
         try:
-            base = f"http://127.0.0.1:{runner.addresses[0][1]}"
             return _everything_shown(await _provoke(base, operation, secrets))
         finally:
             await runner.cleanup()

@@ -21,7 +21,7 @@ from runai_registry_async import (
 from runai_registry_async._sharing import SharedGets
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import OPERATIONS, eventually
+from .conftest import OPERATIONS, FakeClock, eventually, operation_calls
 
 
 async def test_100_concurrent_identical_calls_make_one_request(emulator: RunaiEmulator) -> None:
@@ -105,17 +105,17 @@ async def test_cached_results_until_the_ttl_or_a_write(emulator: RunaiEmulator) 
 
 
 async def test_the_cache_expires_and_stays_bounded() -> None:
-    now = [0.0]
+    clock = FakeClock(0.0)
     calls: list[str] = []
 
     async def request_for(key: str) -> str:
         calls.append(key)
         return key.upper()
 
-    shared = SharedGets(coalesce=False, ttl=10, max_entries=2, clock=lambda: now[0])
+    shared = SharedGets(coalesce=False, ttl=10, max_entries=2, clock=clock)
     assert await shared.get("a", lambda _: request_for("a"), cacheable=True) == "A"
     assert await shared.get("a", lambda _: request_for("a"), cacheable=True) == "A"
-    now[0] = 10.0  # expired
+    clock.now = 10.0  # expired
     await shared.get("a", lambda _: request_for("a"), cacheable=True)
     await shared.get("b", lambda _: request_for("b"), cacheable=True)
     await shared.get("c", lambda _: request_for("c"), cacheable=True)  # drops "a"
@@ -133,24 +133,10 @@ async def test_every_operation_takes_retry_per_call(
 ) -> None:
     registry = emulator.add_registry("r")
     emulator.add_repository(registry.id, "team/app", tags=["1"])
-    spec = RegistrySpecRequest("https://r.example.com", user="u", password="p")
-    calls = {
-        "list_registries": lambda c: c.list_registries(retry=None),
-        "create_registry": lambda c: c.create_registry(
-            RegistryCreationRequest(AssetCreationRequest("n", "tenant"), spec), retry=None
-        ),
-        "get_registry": lambda c: c.get_registry(registry.id, retry=None),
-        "update_registry": lambda c: c.update_registry(
-            registry.id, RegistryUpdateRequest(AssetUpdateRequest("n"), spec), retry=None
-        ),
-        "delete_registry": lambda c: c.delete_registry(registry.id, retry=None),
-        "list_repositories": lambda c: c.list_repositories(registry.id, retry=None),
-        "list_tags": lambda c: c.list_tags(registry.id, "team/app", retry=None),
-    }
     emulator.fail_next(operation, 1, status=503)
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         with pytest.raises(ServiceUnavailableError) as caught:
-            await calls[operation](client)
+            await operation_calls(client, registry.id, retry=None)[operation]()
     assert caught.value.attempts == 1
     assert emulator.count(operation) == 1
 

@@ -32,7 +32,7 @@ from runai_registry_async._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
 from runai_registry_async._transport import DEFAULT_MAX_RESPONSE_BYTES
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import Handler, StoppedDeadline, breaks_off_after
+from .conftest import FakeClock, Handler, StoppedDeadline, breaks_off_after
 
 ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
@@ -93,6 +93,7 @@ async def test_items_split_across_tiny_chunks(serve: Callable[[Handler], Awaitab
         assert [t async for t in client.iter_tags(ID, "r")] == tags
 
 
+@pytest.mark.slow
 async def test_a_million_tags_in_bounded_memory(serve: Callable[[Handler], Awaitable[str]]) -> None:
     count = 1_000_000
     body = orjson.dumps(
@@ -405,6 +406,7 @@ async def test_a_stream_rejects_what_its_list_twin_rejects(
     assert expected in str(from_stream.value)
 
 
+@pytest.mark.slow
 async def test_a_stream_bounds_each_read_not_the_total(
     serve: Callable[[Handler], Awaitable[str]],
 ) -> None:
@@ -636,12 +638,12 @@ async def test_the_deadline_counts_from_the_start_of_the_iteration(
     serve: Callable[[Handler], Awaitable[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The deadlines' clock, stopped but for the jump below.
-    now = [1000.0]
-    monkeypatch.setattr(_retry, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    clock = FakeClock()
+    monkeypatch.setattr(_retry, "time", SimpleNamespace(monotonic=clock))
     base = await serve(chunked(b'{"name": "r", "tags": ["a", "b"]}', 64))
     async with RegistryClient(base) as client:
         stream = client.iter_tags(ID, "r", deadline=5)
-        now[0] += 60  # far longer than the deadline, before the iteration
+        clock.now += 60  # far longer than the deadline, before the iteration
         assert [b async for b in stream.batches()] == [["a", "b"]]
 
 

@@ -30,7 +30,7 @@ from runai_registry_async import (
 from runai_registry_async._transport import Transport, _chosen_proxy, bypassed
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import Handler, breaks_off_after, registry_json
+from .conftest import Handler, breaks_off_after, operation_calls, registry_json, tls_contexts
 
 
 @pytest.mark.parametrize(
@@ -186,24 +186,13 @@ REGISTRY = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
 
 
 def _calls(client: RegistryClient) -> dict[str, Callable[[], Awaitable[object]]]:
-    from runai_registry_async import (
-        AssetCreationRequest,
-        AssetUpdateRequest,
-        RegistryCreationRequest,
-        RegistrySpecRequest,
-        RegistryUpdateRequest,
-    )
-
-    spec = RegistrySpecRequest("https://r.example.com", user="u", password="registry-PASSWORD-77")
+    """One operation per HTTP method."""
+    calls = operation_calls(client, REGISTRY, password="registry-PASSWORD-77")
     return {
-        "GET": lambda: client.list_registries(),
-        "POST": lambda: client.create_registry(
-            RegistryCreationRequest(AssetCreationRequest("n", "tenant"), spec)
-        ),
-        "PUT": lambda: client.update_registry(
-            REGISTRY, RegistryUpdateRequest(AssetUpdateRequest("n"), spec)
-        ),
-        "DELETE": lambda: client.delete_registry(REGISTRY),
+        "GET": calls["list_registries"],
+        "POST": calls["create_registry"],
+        "PUT": calls["update_registry"],
+        "DELETE": calls["delete_registry"],
     }
 
 
@@ -289,13 +278,7 @@ def test_base_url_errors_never_echo_credentials_or_query() -> None:
 
 
 async def test_a_borrowed_session_gets_the_clients_ssl_context() -> None:
-    import trustme
-
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    trusted = ssl.create_default_context()
-    ca.configure_trust(trusted)
+    server_context, trusted = tls_contexts()
     async with RunaiEmulator(ssl_context=server_context) as emulator:
         async with aiohttp.ClientSession() as session:  # its connector verifies by default
             with_context = RegistryClient(
