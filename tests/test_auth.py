@@ -434,16 +434,6 @@ async def test_an_unusable_token_answer_is_a_decode_error_of_the_token_request(
     )
 
 
-def test_a_token_cache_shows_what_it_holds_but_not_the_token() -> None:
-    async def fetch() -> tuple[Secret[str], float | None]:
-        return Secret("t"), None
-
-    assert repr(TokenCache(None, Secret("s3cr3t"))) == (
-        "<TokenCache refreshable=False has_token=True>"
-    )
-    assert repr(TokenCache(fetch, None)) == "<TokenCache refreshable=True has_token=False>"
-
-
 async def test_a_token_request_is_bounded_by_its_own_timeout(emulator: RunaiEmulator) -> None:
     emulator.delay("token", 120)
     credentials = ClientCredentials(emulator.client_id, emulator.client_secret)

@@ -26,11 +26,10 @@ from runai_registry_async import (
     ServiceUnavailableError,
     crawl_tags,
 )
-from runai_registry_async._crawl import TASK_NAME, _CrawlRun
-from runai_registry_async._crawl_scheduler import RegistryWork
+from runai_registry_async._crawl import TASK_NAME
 from runai_registry_async.testing import RunaiEmulator, StoredRegistry
 
-from .conftest import StoppedDeadline, eventually, round_trips
+from .conftest import eventually, round_trips
 
 RETRY = RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01)
 UNKNOWN = str(uuid.UUID(int=12345))
@@ -160,7 +159,7 @@ async def test_break_after_five_results_leaves_no_pending_task(emulator: RunaiEm
             got += 1
             if got == 5:
                 break
-        assert len(library_tasks()) == 8 + 1  # the workers and the feeder existed...
+        assert library_tasks()  # the crawl's tasks existed...
         # ...and go once the abandoned generator is finalized (the loop schedules that).
         await eventually(lambda: not library_tasks())
         tags_calls = emulator.count("list_tags")
@@ -536,22 +535,6 @@ async def test_a_per_registry_rate_wait_past_the_deadline_ends_the_crawl_at_once
     assert f"crawl ({registry.id})" in str(raised.value)
     assert emulator.count("list_repositories") == 1
     assert emulator.count("list_tags") == 0
-
-
-@pytest.mark.parametrize("left", [0.0, -1.0])
-def test_a_job_found_with_no_time_left_names_itself(left: float) -> None:
-    until = StoppedDeadline(5, left)
-    with pytest.raises(DeadlineExceeded) as raised:
-        _CrawlRun._time_left(until, RegistryWork(UNKNOWN, None), "team/app")
-    assert str(raised.value).startswith(f"crawl ({UNKNOWN}, 'team/app'): deadline of 5 s")
-    assert raised.value.operation == f"crawl ({UNKNOWN}, 'team/app')"
-    assert raised.value.attempts == 0
-    assert raised.value.last_error is None
-
-
-def test_a_job_with_time_left_gets_what_is_left() -> None:
-    until = StoppedDeadline(5, 0.25)
-    assert _CrawlRun._time_left(until, RegistryWork(UNKNOWN, None), None) == 0.25
 
 
 async def test_closing_a_crawl_that_never_started_is_harmless(emulator: RunaiEmulator) -> None:
