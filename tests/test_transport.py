@@ -83,18 +83,21 @@ def test_other_options_are_checked() -> None:
 
 
 async def test_owned_session_verifies_tls_and_bounds_the_pool() -> None:
-    context = ssl.create_default_context()
-    async with RegistryClient("https://x.run.ai", ssl=context, max_connections=7) as client:
-        session = client._transport.session()
-        connector = session.connector
-        assert connector is not None
-        assert connector.limit == 7
-        assert connector._ssl is context  # type: ignore[attr-defined]
-    async with RegistryClient("https://x.run.ai") as client:
-        connector = client._transport.session().connector
-        assert connector is not None
-        assert connector._ssl is True  # type: ignore[attr-defined]
-        assert connector.limit == 100
+    server_context, trusted = tls_contexts()
+    async with RunaiEmulator(ssl_context=server_context) as emulator:
+        async with RegistryClient(
+            emulator.base_url, token=emulator.token, ssl=trusted, max_connections=7
+        ) as client:
+            assert await client.list_registries() == []
+            connector = client._transport.session().connector
+            assert connector is not None
+            assert connector.limit == 7
+        async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+            with pytest.raises(TransportError, match="TLS certificate not accepted"):
+                await client.list_registries()  # verified by default: the CA is unknown
+            connector = client._transport.session().connector
+            assert connector is not None
+            assert connector.limit == 100
 
 
 async def test_a_borrowed_session_stays_open(emulator: RunaiEmulator) -> None:
