@@ -1,6 +1,5 @@
 """An asyncio client for the Registry assets of the NVIDIA Run:ai REST API."""
 
-from ._auth import ClientCredentials
 from ._client import RegistryClient
 from ._crawl import CrawlFailure, CrawlResult, CrawlStats, CrawlTags, TagCrawl, crawl_tags
 from ._errors import (
@@ -17,6 +16,9 @@ from ._errors import (
     TransportError,
     UnauthorizedError,
 )
+from ._http._auth import ClientCredentials
+from ._http._retry import RetryPolicy
+from ._http._stream import Stream
 from ._models import (
     AssetCreationRequest,
     AssetKind,
@@ -34,8 +36,6 @@ from ._models import (
     WorkloadSupportedTypes,
 )
 from ._queries import LatestTag, find_tags, latest_tags
-from ._retry import RetryPolicy
-from ._stream import Stream
 from ._tags import TagFilter, latest, sort_tags, version_key
 from ._version import __version__
 from ._watch import TagEvent, TagSnapshot, WatchError, watch_tags

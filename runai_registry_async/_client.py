@@ -10,9 +10,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
-from . import _urls
-from ._auth import Auth, TokenCache, token_cache
 from ._converter import body_decoder, dumps, structure
+from ._http import _urls
+from ._http._auth import Auth, TokenCache, token_cache
+from ._http._coalescing import SharedGets
+from ._http._ratelimit import Pause, RateLimiter
+from ._http._requester import RequestPath, checked_timeout, default_burst
+from ._http._retry import NO_RETRY, RetryBudget, RetryPolicy
+from ._http._stream import DEFAULT_MAX_ITEM_BYTES, Stream
+from ._http._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport, checked_base_url
 from ._models import (
     Registry,
     RegistryCreationRequest,
@@ -21,13 +27,7 @@ from ._models import (
     Repositories,
     RepositoryTags,
 )
-from ._ratelimit import Pause, RateLimiter
-from ._request_path import RequestPath, checked_timeout, default_burst
-from ._retry import NO_RETRY, RetryBudget, RetryPolicy
 from ._secrets import Secret
-from ._sharing import SharedGets
-from ._stream import DEFAULT_MAX_ITEM_BYTES, Stream
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport, checked_base_url
 
 if TYPE_CHECKING:
     from typing_extensions import Self

@@ -15,10 +15,10 @@ from attrs import define, field, frozen
 from ._channel import Channel
 from ._crawl_scheduler import RegistryWork, Scheduler
 from ._errors import DeadlineExceeded, DecodeError, RunaiError
+from ._http._ratelimit import Aimd, RateLimiter
+from ._http._retry import Deadline, RetryPolicy
+from ._http._urls import REGISTRIES, checked_id
 from ._models import Registry, RepositoryTags
-from ._ratelimit import Aimd, RateLimiter
-from ._retry import Deadline, RetryPolicy
-from ._urls import REGISTRIES, checked_id
 
 if TYPE_CHECKING:
     from typing_extensions import Self

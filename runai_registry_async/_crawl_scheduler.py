@@ -7,8 +7,8 @@ import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 
-from ._ratelimit import Aimd, RateLimiter
-from ._urls import REGISTRIES
+from ._http._ratelimit import Aimd, RateLimiter
+from ._http._urls import REGISTRIES
 
 
 class RegistryWork:

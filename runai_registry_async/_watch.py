@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from attrs import frozen
 
 from ._errors import RunaiError
+from ._http._urls import checked_id
 from ._tags import sort_tags
-from ._urls import checked_id
 
 if TYPE_CHECKING:
     from ._client import RegistryClient

@@ -109,7 +109,7 @@ def _body_of(lines: list[str], function: str) -> tuple[int, int]:
 
 def function_of(name: str) -> str:
     """The mutated function's own name in a mutmut mutant name
-    (``runai_registry_async._retry.x_backoff__mutmut_3``, ``...xǁRetriesǁwait_after__mutmut_2``)."""
+    (``..._retry.x_backoff__mutmut_3``, ``..._retry.xǁRetriesǁwait_after__mutmut_2``)."""
     mangled = name.rsplit(".", 1)[-1].split("__mutmut_")[0]
     return mangled.split("ǁ")[-1] if "ǁ" in mangled else mangled.removeprefix("x_")
 

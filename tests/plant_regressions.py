@@ -42,8 +42,13 @@ def plant(name: str, module: str, old: str, new: str, *tests: str) -> Plant:
     return Plant(name, module, old, new, tests)
 
 
-CRAWL, SCHEDULER, AUTH, STREAM = "_crawl.py", "_crawl_scheduler.py", "_auth.py", "_stream.py"
-RETRY, T_RETRY = "_retry.py", "tests/test_retry.py"
+CRAWL, SCHEDULER, AUTH, STREAM = (
+    "_crawl.py",
+    "_crawl_scheduler.py",
+    "_http/_auth.py",
+    "_http/_stream.py",
+)
+RETRY, T_RETRY = "_http/_retry.py", "tests/test_retry.py"
 T_CRAWL, T_SCHEDULER = "tests/test_crawl.py", "tests/test_crawl_scheduler.py"
 T_AUTH, T_STREAM = "tests/test_auth.py", "tests/test_stream.py"
 
@@ -65,14 +70,14 @@ PLANTS = (
     ),
     plant(
         "backoff that never grows",
-        "_retry.py",
+        "_http/_retry.py",
         "ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))",
         "ceiling = self.base_delay",
         "tests/test_retry.py::test_the_backoff_ceiling_doubles_per_attempt_up_to_max_delay",
     ),
     plant(
         "streams given a total timeout instead of a per-read one",
-        "_request_path.py",
+        "_http/_requester.py",
         "return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)",
         "return aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)",
         "tests/test_stream.py::test_a_stream_bounds_each_read_not_the_total",
@@ -86,14 +91,14 @@ PLANTS = (
     ),
     plant(
         "504 no longer retryable",
-        "_retry.py",
+        "_http/_retry.py",
         "RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})",
         "RETRYABLE_STATUSES = frozenset({429, 502, 503})",
         "tests/test_retry.py::test_a_504_is_retried",
     ),
     plant(
         "a proxy or a borrowed session's TLS context left out of the lean request call",
-        "_transport.py",
+        "_http/_transport.py",
         "self._defaults_only = self._proxy is None and self._request_ssl is True",
         "self._defaults_only = True",
         "tests/test_transport.py",
@@ -129,7 +134,7 @@ PLANTS = (
     ),
     plant(
         "timeouts never retried",
-        "_transport.py",
+        "_http/_transport.py",
         'return TransportError(f"{operation}: timed out", operation=operation)',
         'return TransportError(f"{operation}: timed out", operation=operation, retryable=False)',
         "tests/test_retry.py::test_a_timed_out_attempt_is_retried",
@@ -515,21 +520,21 @@ PLANTS = (
     # the request path in one coroutine, and the shorter paths of the next session
     plant(
         "a failed try's response (and the body it read) left in the call's frame",
-        "_request_path.py",
+        "_http/_requester.py",
         "                response = None\n",
         "",
         "tests/test_secrets.py",
     ),
     plant(
         "a try's deadline clips the request's timeout but not the token fetch's",
-        "_request_path.py",
+        "_http/_requester.py",
         "token = tokens.current() or await tokens.get(limit)",
         "token = tokens.current() or await tokens.get(seconds)",
         "tests/test_deadlines.py",
     ),
     plant(
         "Aimd's short path taken while a decrease is still remembered",
-        "_ratelimit.py",
+        "_http/_ratelimit.py",
         "if self.limit == self.ceiling and self._since_decrease > self.ceiling:",
         "if self.limit == self.ceiling:",
         "tests/test_ratelimit.py",
@@ -564,7 +569,7 @@ PLANTS = (
     ),
     plant(
         "a plain body over max_response_bytes read whole because it has a Content-Length",
-        "_transport.py",
+        "_http/_transport.py",
         " and hdrs.CONTENT_ENCODING not in headers and int(length) <= limit:",
         " and hdrs.CONTENT_ENCODING not in headers:",
         "tests/test_transport.py",
@@ -572,14 +577,14 @@ PLANTS = (
     # Stream: .batches(), one way of iterating, arguments checked at the call
     plant(
         "batches() handing out items instead of lists",
-        "_request_path.py",
+        "_http/_requester.py",
         "                    if batched:\n",
         "                    if False:\n",
         T_STREAM,
     ),
     plant(
         "a stream's items counted after its consumer had the batch",
-        "_request_path.py",
+        "_http/_requester.py",
         "                    yielded += len(batch)  # counted first: "
         "the consumer may change the list\n"
         "                    if batched:\n"
@@ -597,21 +602,21 @@ PLANTS = (
     ),
     plant(
         "a stream's deadline checked only once it is iterated",
-        "_request_path.py",
+        "_http/_requester.py",
         '            checked_timeout(deadline, "deadline")\n',
         "            pass\n",
         T_STREAM,
     ),
     plant(
         "a stream's retry policy checked only once it is iterated",
-        "_request_path.py",
+        "_http/_requester.py",
         "        self._policy(retry)\n        max_item_bytes =",
         "        max_item_bytes =",
         T_STREAM,
     ),
     plant(
         "a stream's deadline counted from the call, not from the iteration",
-        "_request_path.py",
+        "_http/_requester.py",
         "            whole = None if deadline is None else Deadline(float(deadline))\n",
         "            whole = None if deadline is None else Deadline(float(deadline) - 0.6)\n",
         T_STREAM,

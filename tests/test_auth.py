@@ -21,7 +21,7 @@ from runai_registry_async import (
     TransportError,
     UnauthorizedError,
 )
-from runai_registry_async._auth import MIN_TOKEN_REUSE, TokenCache, _read_token
+from runai_registry_async._http._auth import MIN_TOKEN_REUSE, TokenCache, _read_token
 from runai_registry_async._secrets import Secret
 from runai_registry_async.testing import RunaiEmulator
 

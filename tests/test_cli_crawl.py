@@ -10,7 +10,7 @@ import re
 import pytest
 
 from runai_registry_async import CrawlStats
-from runai_registry_async._cli_crawl import Progress
+from runai_registry_async.cli._crawl import Progress
 from runai_registry_async.testing import RunaiEmulator
 
 from .cli import cli, json_lines, start

@@ -110,7 +110,7 @@ async def test_bad_options_are_usage_errors(args: list[str]) -> None:
 STOPPED_AT_ONCE = """
 import argparse, asyncio, os, signal, sys
 import orjson
-from runai_registry_async import _cli_emulator
+from runai_registry_async.cli import _emulator as _cli_emulator
 
 handlers = []
 

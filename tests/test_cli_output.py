@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runai_registry_async._cli_output import GAP, clip, fit_widths, table
+from runai_registry_async.cli._output import GAP, clip, fit_widths, table
 
 widths = st.lists(st.integers(1, 200), min_size=1, max_size=8)
 

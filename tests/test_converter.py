@@ -31,8 +31,8 @@ from runai_registry_async import (
     WorkloadSupportedTypes,
 )
 from runai_registry_async._converter import converter, dumps, structure
+from runai_registry_async._http._urls import REGISTRIES
 from runai_registry_async._models import RegistryListResponse
-from runai_registry_async._urls import REGISTRIES
 
 from .bounded import SERVE_AND_MEASURE, run_bounded
 from .conftest import BASE, registry_json

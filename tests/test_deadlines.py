@@ -18,7 +18,7 @@ from runai_registry_async import (
     TransportError,
     crawl_tags,
 )
-from runai_registry_async._retry import Deadline, call_with_retries
+from runai_registry_async._http._retry import Deadline, call_with_retries
 from runai_registry_async.testing import RunaiEmulator
 
 from .cli import cli

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runai_registry_async._jsonstream import MAX_DEPTH, ArrayParser, JsonStreamError
+from runai_registry_async._http._jsonstream import MAX_DEPTH, ArrayParser, JsonStreamError
 
 MiB = 1024 * 1024
 

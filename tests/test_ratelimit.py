@@ -15,7 +15,7 @@ from runai_registry_async import (
     RetryPolicy,
     crawl_tags,
 )
-from runai_registry_async._ratelimit import Aimd, RateLimiter
+from runai_registry_async._http._ratelimit import Aimd, RateLimiter
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import FakeClock

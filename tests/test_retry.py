@@ -33,7 +33,7 @@ from runai_registry_async import (
     TransportError,
 )
 from runai_registry_async._errors import ApiError, RunaiError, api_error
-from runai_registry_async._retry import (
+from runai_registry_async._http._retry import (
     Deadline,
     Retries,
     RetryBudget,

@@ -24,12 +24,12 @@ from runai_registry_async import (
     ServiceUnavailableError,
     TransportError,
     UnauthorizedError,
-    _retry,
 )
+from runai_registry_async._http import _retry
+from runai_registry_async._http._retry import Deadline
+from runai_registry_async._http._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
+from runai_registry_async._http._transport import DEFAULT_MAX_RESPONSE_BYTES
 from runai_registry_async._models import RepositoryTags
-from runai_registry_async._retry import Deadline
-from runai_registry_async._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
-from runai_registry_async._transport import DEFAULT_MAX_RESPONSE_BYTES
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import FakeClock, Handler, StoppedDeadline, breaks_off_after

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import re
 import socket
-import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,7 +26,7 @@ from runai_registry_async import (
     ServiceUnavailableError,
     TransportError,
 )
-from runai_registry_async._transport import Transport, _chosen_proxy, bypassed
+from runai_registry_async._http._transport import Transport, _chosen_proxy, bypassed
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import Handler, breaks_off_after, operation_calls, registry_json, tls_contexts

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from runai_registry_async import _urls
+from runai_registry_async._http import _urls
 
 ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
 

@@ -8,7 +8,7 @@ from collections import defaultdict, deque
 
 from attrs import define
 
-from .._ratelimit import RateLimiter
+from .._http._ratelimit import RateLimiter
 
 OPERATIONS = (
     "list_registries",

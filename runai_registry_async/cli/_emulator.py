@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._cli_args import UsageError
+from ._args import UsageError
 
 
 def add_commands(commands: Any) -> None:
@@ -63,7 +63,7 @@ def _seed(text: str) -> tuple[int, int, int]:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    from .testing import RunaiEmulator
+    from ..testing import RunaiEmulator
 
     with tempfile.TemporaryDirectory(prefix="runai-emulator-") as workdir:
         ssl_context, ca_file = _tls(Path(workdir)) if args.tls else (None, None)

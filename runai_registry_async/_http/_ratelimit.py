@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable
 
-from ._errors import DeadlineExceeded
+from .._errors import DeadlineExceeded
 
 
 class RateLimiter:

@@ -18,7 +18,7 @@ from runai_registry_async import (
     RegistryUpdateRequest,
     ServiceUnavailableError,
 )
-from runai_registry_async._sharing import SharedGets
+from runai_registry_async._http._coalescing import SharedGets
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import OPERATIONS, FakeClock, eventually, operation_calls

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._tags import TagFilter
+from .._tags import TagFilter
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

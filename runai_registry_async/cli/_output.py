@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 
-from ._converter import converter
-from ._crawl import CrawlResult
-from ._models import Registry
+from .._converter import converter
+from .._crawl import CrawlResult
+from .._models import Registry
 
 GAP = 2
 ELLIPSIS = "…"

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from ._converter import first_non_string
+from .._converter import first_non_string
 
 #: Deepest nesting accepted anywhere in a streamed body (the top-level object is 1).
 MAX_DEPTH = 64

@@ -14,11 +14,11 @@ from typing import Any
 
 import orjson
 
-from ._cli_args import EXIT_PARTIAL, count, positive, tag_filter
-from ._cli_output import print_table, result_json, write_json_line
-from ._client import RegistryClient
-from ._queries import find_tags, latest_tags
-from ._watch import TagEvent, TagSnapshot, watch_tags
+from .._client import RegistryClient
+from .._queries import find_tags, latest_tags
+from .._watch import TagEvent, TagSnapshot, watch_tags
+from ._args import EXIT_PARTIAL, count, positive, tag_filter
+from ._output import print_table, result_json, write_json_line
 
 
 def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
-from ._errors import DeadlineExceeded
+from .._errors import DeadlineExceeded
 from ._retry import Deadline
 
 T = TypeVar("T")

@@ -13,11 +13,11 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from ._converter import structure
-from ._errors import DecodeError, RunaiError, TransportError
+from .._converter import structure
+from .._errors import DecodeError, RunaiError, TransportError
+from .._secrets import detached
 from ._jsonstream import ArrayParser, JsonStreamError
 from ._retry import Deadline
-from ._secrets import detached
 
 CHUNK_SIZE = 64 * 1024
 

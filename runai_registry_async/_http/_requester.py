@@ -14,8 +14,10 @@ from typing import Any, TypeVar
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from .._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError, UnauthorizedError
+from .._secrets import Secret
 from ._auth import Fetch, TokenCache
-from ._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError, UnauthorizedError
+from ._coalescing import SharedGets
 from ._ratelimit import Pause, RateLimiter
 from ._retry import (
     NO_RETRY,
@@ -27,8 +29,6 @@ from ._retry import (
     call_with_retries,
     parse_retry_after,
 )
-from ._secrets import Secret
-from ._sharing import SharedGets
 from ._stream import ItemStream, Stream
 from ._transport import Transport
 

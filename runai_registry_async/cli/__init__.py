@@ -17,9 +17,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import _cli_crawl, _cli_emulator, _cli_queries, _cli_registries
-from ._auth import ClientCredentials
-from ._cli_args import (
+from .._client import RegistryClient
+from .._errors import RunaiError
+from .._http._auth import ClientCredentials
+from .._http._retry import RetryPolicy
+from .._version import __version__
+from . import _crawl, _emulator, _queries, _registries
+from ._args import (
     EXIT_BROKEN_PIPE,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -27,11 +31,7 @@ from ._cli_args import (
     UsageError,
     add_global_options,
 )
-from ._cli_output import printable
-from ._client import RegistryClient
-from ._errors import RunaiError
-from ._retry import RetryPolicy
-from ._version import __version__
+from ._output import printable
 
 PROG = "runai-registry"
 
@@ -58,10 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     after = argparse.ArgumentParser(add_help=False)
     add_global_options(after, after_command=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _cli_registries.add_commands(commands, [after])
-    _cli_queries.add_commands(commands, [after])
-    _cli_crawl.add_commands(commands, [after])
-    _cli_emulator.add_commands(commands)
+    _registries.add_commands(commands, [after])
+    _queries.add_commands(commands, [after])
+    _crawl.add_commands(commands, [after])
+    _emulator.add_commands(commands)
     return parser
 
 

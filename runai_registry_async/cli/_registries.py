@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._cli_args import Budget, read_password, tag_filter
-from ._cli_output import print_names, print_registries, write_json
-from ._client import RegistryClient
-from ._models import (
+from .._client import RegistryClient
+from .._models import (
     AssetCreationRequest,
     AssetUpdateRequest,
     RegistryCreationRequest,
@@ -16,7 +14,9 @@ from ._models import (
     RegistryUpdateRequest,
     Scope,
 )
-from ._tags import latest, sort_tags
+from .._tags import latest, sort_tags
+from ._args import Budget, read_password, tag_filter
+from ._output import print_names, print_registries, write_json
 
 _UPDATE_HELP = (
     "change a registry: only the options given change (the current registry is read "

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._cli_args import EXIT_PARTIAL, count, zero_or_more
-from ._cli_output import print_registries, print_table, result_json, write_json_line
-from ._client import RegistryClient
-from ._crawl import CrawlResult, CrawlStats, crawl_tags
-from ._models import Registry
+from .._client import RegistryClient
+from .._crawl import CrawlResult, CrawlStats, crawl_tags
+from .._models import Registry
+from ._args import EXIT_PARTIAL, count, zero_or_more
+from ._output import print_registries, print_table, result_json, write_json_line
 
 
 def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -124,7 +124,7 @@ def _plural(count: int, one: str, many: str) -> str:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from .testing import RunaiEmulator
+    from ..testing import RunaiEmulator
 
     async with RunaiEmulator() as emulator:
         emulator.record_requests = False

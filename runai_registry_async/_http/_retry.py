@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from attrs import field, frozen
 from attrs.validators import ge, gt
 
-from ._errors import ApiError, DeadlineExceeded, RunaiError, TransportError, UnauthorizedError
-from ._secrets import detached
+from .._errors import ApiError, DeadlineExceeded, RunaiError, TransportError, UnauthorizedError
+from .._secrets import detached
 
 T = TypeVar("T")
 

@@ -15,8 +15,8 @@ import aiohttp
 from aiohttp import hdrs
 from yarl import URL
 
-from ._errors import DecodeError, RunaiError, TransportError, api_error, redirect_error
-from ._secrets import Secret, scrub, sent_secrets
+from .._errors import DecodeError, RunaiError, TransportError, api_error, redirect_error
+from .._secrets import Secret, scrub, sent_secrets
 
 log = logging.getLogger("runai_registry_async")
 

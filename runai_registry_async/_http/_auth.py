@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 import orjson
 from attrs import field, frozen
 
-from ._errors import DecodeError, RunaiError, TransportError
-from ._secrets import Secret, key_names
+from .._errors import DecodeError, RunaiError, TransportError
+from .._secrets import Secret, key_names
 
 if TYPE_CHECKING:
     from ._transport import Transport
