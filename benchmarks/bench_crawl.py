@@ -372,7 +372,7 @@ async def soak(base_url: str, registries: int, repositories: int) -> dict[str, A
     seen = bytearray(registries * repositories)
     errors = 0
     rss_samples: list[float] = []
-    retry = RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.2, deadline=60)
+    retry = RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.2, max_elapsed=60)
     async with RegistryClient(base_url, token="bench-token", retry=retry) as client:
         crawl = crawl_tags(client, concurrency=32)
         started = time.perf_counter()

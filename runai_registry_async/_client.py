@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import ssl as ssl_module
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable
 from types import EllipsisType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
+from attrs import frozen
 
 from ._converter import body_decoder, dumps, structure
 from ._http import _urls
-from ._http._auth import Auth, TokenCache, token_cache
+from ._http._auth import Auth, auth_flow
 from ._http._coalescing import SharedGets
-from ._http._ratelimit import Pause, RateLimiter
-from ._http._requester import RequestPath, checked_timeout, default_burst
+from ._http._deadline import Deadline, checked_timeout
+from ._http._ratelimit import RateLimiter
+from ._http._requester import Counters, Decode, Opener, Request, Requester, default_burst
 from ._http._retry import NO_RETRY, RetryBudget, RetryPolicy
 from ._http._stream import DEFAULT_MAX_ITEM_BYTES, Stream
 from ._http._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport, checked_base_url
@@ -39,7 +41,16 @@ AssetId = str | uuid.UUID
 _DEFAULT_RETRY = RetryPolicy()
 
 
-class RegistryClient(RequestPath):
+@frozen
+class Settings:
+    """A client's configuration, checked once when it is built."""
+
+    timeout: float
+    retry: RetryPolicy
+    max_item_bytes: int
+
+
+class RegistryClient:
     """An async client for the Registry assets of a Run:ai control plane.
 
     Use it as ``async with RegistryClient(base_url, token=...) as client:`` (or call
@@ -83,7 +94,7 @@ class RegistryClient(RequestPath):
             treat them as read-only.
     """
 
-    __slots__ = ()
+    __slots__ = ("_settings", "_requester")
 
     def __init__(
         self,
@@ -118,17 +129,14 @@ class RegistryClient(RequestPath):
             raise ValueError("retry must be a RetryPolicy or None")
         _check_size(max_response_bytes, "max_response_bytes")
         _check_size(max_item_bytes, "max_item_bytes")
-        self._timeout = checked_timeout(timeout)
-        self._retry = retry or NO_RETRY
-        self._max_item_bytes = max_item_bytes
         if cache_ttl is not None:
             checked_timeout(cache_ttl, "cache_ttl")
-        self._sharing = (
-            SharedGets(coalesce=bool(coalesce), ttl=cache_ttl)
-            if coalesce or cache_ttl is not None
-            else None
+        self._settings = settings = Settings(
+            timeout=checked_timeout(timeout),
+            retry=retry or NO_RETRY,
+            max_item_bytes=max_item_bytes,
         )
-        self._transport = Transport(
+        transport = Transport(
             checked_base_url(base_url, allow_insecure_http=allow_insecure_http),
             session=session,
             ssl=ssl,
@@ -138,40 +146,53 @@ class RegistryClient(RequestPath):
             trust_env=trust_env,
             allow_insecure_http=allow_insecure_http,
         )
-        self._base_path = self._transport.base_path
-        self._tokens: TokenCache = token_cache(
-            secret_token,
-            auth,
-            self._transport,
-            timeout=self._timeout,
-            with_retries=self._token_fetch_with_retries,
-        )
-        self._bodiless_headers: tuple[Secret[str] | None, Secret[Mapping[str, str]]] | None = None
-        self._limiter = (
-            None
+        counters, budget = Counters(), RetryBudget()
+        self._requester = Requester(
+            transport,
+            auth_flow(
+                secret_token,
+                auth,
+                transport,
+                timeout=settings.timeout,
+                retry=settings.retry,
+                budget=budget,
+                on_retry=counters.count_retry,
+            ),
+            counters=counters,
+            budget=budget,
+            max_pause=settings.retry.max_delay,
+            limiter=None
             if max_per_second is None
             else RateLimiter(
                 max_per_second, default_burst(max_per_second) if burst is None else burst
-            )
+            ),
+            sharing=SharedGets(coalesce=bool(coalesce), ttl=cache_ttl)
+            if coalesce or cache_ttl is not None
+            else None,
         )
-        self._pause = Pause()
-        self._retry_budget = RetryBudget()
-        #: How many times a request was retried, over the client's life.
-        self.retries = 0
-        #: How many 429 and 503 answers the client has received.
-        self.throttled = 0
 
     def __repr__(self) -> str:
-        return f"<RegistryClient {self._transport.base_url}>"
+        return f"<RegistryClient {self.base_url}>"
 
     @property
     def base_url(self) -> str:
-        return self._transport.base_url
+        """The control plane's URL, as given (without a trailing slash)."""
+        return self._requester.transport.base_url
 
     @property
     def requests_sent(self) -> int:
         """How many HTTP requests the client has sent, retries and token requests included."""
-        return self._transport.requests_sent
+        return self._requester.transport.requests_sent
+
+    @property
+    def retries(self) -> int:
+        """How many times a request was retried, over the client's life."""
+        return self._requester.counters.retries
+
+    @property
+    def throttled(self) -> int:
+        """How many 429 and 503 answers the client has received."""
+        return self._requester.counters.throttled
 
     async def __aenter__(self) -> Self:
         return self
@@ -186,7 +207,7 @@ class RegistryClient(RequestPath):
 
     async def aclose(self) -> None:
         """Close the session the client opened (a borrowed one stays open)."""
-        await self._transport.close()
+        await self._requester.transport.close()
 
     # --- the seven operations -------------------------------------------------------
 
@@ -201,7 +222,7 @@ class RegistryClient(RequestPath):
         """All registries, or those whose name matches ``name``."""
         path = _urls.REGISTRIES + _urls.query(name=name)
         return (
-            await self._request(
+            await self._send(
                 "GET", path, _read_registry_list, timeout=timeout, deadline=deadline, retry=retry
             )
         ).entries
@@ -221,7 +242,7 @@ class RegistryClient(RequestPath):
         """
         _check_type(request, RegistryCreationRequest, "request")
         try:
-            return await self._request(
+            return await self._send(
                 "POST",
                 _urls.REGISTRIES,
                 _read_registry,
@@ -231,7 +252,7 @@ class RegistryClient(RequestPath):
                 retry=retry,
             )
         finally:
-            self._changed()
+            self._requester.forget_shared()
 
     async def get_registry(
         self,
@@ -242,7 +263,7 @@ class RegistryClient(RequestPath):
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Registry:
         """One registry by id."""
-        return await self._request(
+        return await self._send(
             "GET",
             _urls.registry_path(asset_id),
             _read_registry,
@@ -265,7 +286,7 @@ class RegistryClient(RequestPath):
         path = _urls.registry_path(asset_id)
         _check_type(request, RegistryUpdateRequest, "request")
         try:
-            return await self._request(
+            return await self._send(
                 "PUT",
                 path,
                 _read_registry,
@@ -275,7 +296,7 @@ class RegistryClient(RequestPath):
                 retry=retry,
             )
         finally:
-            self._changed()
+            self._requester.forget_shared()
 
     async def delete_registry(
         self,
@@ -287,7 +308,7 @@ class RegistryClient(RequestPath):
     ) -> None:
         """Delete a registry (204)."""
         try:
-            await self._request(
+            await self._send(
                 "DELETE",
                 _urls.registry_path(asset_id),
                 _discard,
@@ -296,7 +317,7 @@ class RegistryClient(RequestPath):
                 retry=retry,
             )
         finally:
-            self._changed()
+            self._requester.forget_shared()
 
     async def list_repositories(
         self,
@@ -308,18 +329,13 @@ class RegistryClient(RequestPath):
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> list[str]:
         """The names of a registry's repositories, optionally those containing ``search_name``."""
-        path = _repositories_path(asset_id, search_name)
-        return (
-            await self._request(
-                "GET",
-                path,
-                _read_repositories,
-                timeout=timeout,
-                deadline=deadline,
-                retry=retry,
-                cacheable=True,
-            )
-        ).repositories
+        return await self._lookup_repositories(
+            _urls.registry_path(asset_id),
+            search_name,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+        )
 
     async def list_tags(
         self,
@@ -332,7 +348,7 @@ class RegistryClient(RequestPath):
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> RepositoryTags:
         """The tags of one repository, optionally those containing ``search_name``."""
-        return await self._tags_at(
+        return await self._lookup_tags(
             _urls.registry_path(asset_id),
             repository,
             search_name,
@@ -341,7 +357,34 @@ class RegistryClient(RequestPath):
             retry=retry,
         )
 
-    def _tags_at(
+    # --- the crawler's way in: a registry path already checked, a throttling signal ------
+
+    async def _lookup_repositories(
+        self,
+        registry_path: str,
+        search_name: str | None,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
+        on_throttled: Callable[[], None] | None = None,
+    ) -> list[str]:
+        """``list_repositories`` for a registry whose path is checked already;
+        ``on_throttled`` hears of each 429 or 503 this call meets."""
+        return (
+            await self._send(
+                "GET",
+                _repositories_path(registry_path, search_name),
+                _read_repositories,
+                timeout=timeout,
+                deadline=deadline,
+                retry=retry,
+                cacheable=True,
+                on_throttled=on_throttled,
+            )
+        ).repositories
+
+    def _lookup_tags(
         self,
         registry_path: str,
         repository: str,
@@ -350,19 +393,108 @@ class RegistryClient(RequestPath):
         timeout: float | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
+        on_throttled: Callable[[], None] | None = None,
     ) -> Awaitable[RepositoryTags]:
-        # list_tags for a registry path already checked: the crawler's way in, without
-        # checking the same id again on every one of its requests.
-        return self._request(
+        """``list_tags`` for a registry whose path is checked already; ``on_throttled``
+        hears of each 429 or 503 this call meets."""
+        return self._send(
             "GET",
             _tags_path(registry_path, repository, search_name),
             _read_tags,
             timeout=timeout,
             deadline=deadline,
             retry=retry,
-            about=_about(repository),
+            naming=_repository(repository),
             cacheable=True,
+            on_throttled=on_throttled,
         )
+
+    # --- building requests -----------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        decode: Decode[T],
+        *,
+        body: Secret[bytes] | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
+        naming: str = "",
+        cacheable: bool = False,
+        on_throttled: Callable[[], None] | None = None,
+    ) -> Awaitable[T]:
+        """``method path`` through the pipeline, the whole 2xx body given to ``decode``.
+        ``naming`` is added to the operation that errors name (which repository)."""
+        return self._requester.send(
+            Request(
+                method,
+                path,
+                self._operation(method, path, naming),
+                self._timeout_of(timeout),
+                self._policy(retry),
+                deadline=None
+                if deadline is None
+                else Deadline(checked_timeout(deadline, "deadline")),
+                decode=decode,
+                body=body,
+                cacheable=cacheable,
+                on_throttled=on_throttled,
+            )
+        )
+
+    def _stream(
+        self,
+        path: str,
+        key: str,
+        envelope: type,
+        convert: Callable[[Any, int], Any] | None,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        retry: RetryPolicy | EllipsisType | None = ...,
+        keep: frozenset[str] = frozenset(),
+        naming: str = "",
+    ) -> Stream[Any]:
+        """The array under ``key`` of ``GET path`` as a :class:`Stream`. The arguments
+        are checked now; the request goes out when the iteration starts."""
+        seconds, policy = self._timeout_of(timeout), self._policy(retry)
+        if deadline is not None:
+            checked_timeout(deadline, "deadline")
+        operation = self._operation("GET", path, naming)
+
+        def request(whole: Deadline | None, open_stream: Opener[Any]) -> Request[Any]:
+            return Request(
+                "GET", path, operation, seconds, policy, deadline=whole, open_stream=open_stream
+            )
+
+        return self._requester.stream(
+            request,
+            key,
+            envelope=envelope,
+            convert=convert,
+            max_item_bytes=self._settings.max_item_bytes,
+            keep=keep,
+            deadline=deadline,
+        )
+
+    def _operation(self, method: str, path: str, naming: str = "") -> str:
+        """What error messages call a request: the full path, base path included."""
+        base_path = self._requester.transport.base_path
+        return f"{method} {base_path}{path.partition('?')[0]}{naming}"
+
+    def _timeout_of(self, timeout: float | None) -> float:
+        return self._settings.timeout if timeout is None else checked_timeout(timeout)
+
+    def _policy(self, retry: RetryPolicy | EllipsisType | None) -> RetryPolicy:
+        if retry is ...:
+            return self._settings.retry
+        if retry is None:
+            return NO_RETRY
+        if not isinstance(retry, RetryPolicy):
+            raise ValueError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
+        return retry
 
     # --- streaming ------------------------------------------------------------------
 
@@ -382,7 +514,13 @@ class RegistryClient(RequestPath):
             return structure(item, Registry, operation=operation, path=f"$.entries[{index}]")
 
         return self._stream(
-            path, "entries", RegistryListResponse, convert, timeout, deadline=deadline, retry=retry
+            path,
+            "entries",
+            RegistryListResponse,
+            convert,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
         )
 
     def iter_repositories(
@@ -396,11 +534,11 @@ class RegistryClient(RequestPath):
     ) -> Stream[str]:
         """Like :meth:`list_repositories`, yielding each name as soon as it has arrived."""
         return self._stream(
-            _repositories_path(asset_id, search_name),
+            _repositories_path(_urls.registry_path(asset_id), search_name),
             "repositories",
             Repositories,
             None,
-            timeout,
+            timeout=timeout,
             deadline=deadline,
             retry=retry,
         )
@@ -430,18 +568,18 @@ class RegistryClient(RequestPath):
             "tags",
             RepositoryTags,
             None,
-            timeout,
+            timeout=timeout,
             keep=_NAME,
             deadline=deadline,
             retry=retry,
-            about=_about(repository),
+            naming=_repository(repository),
         )
 
 
 _NAME = frozenset({"name"})
 
 
-def _about(repository: str) -> str:
+def _repository(repository: str) -> str:
     return f" (repository {repository!r})"
 
 
@@ -455,8 +593,8 @@ _read_repositories = body_decoder(Repositories)
 _read_tags = body_decoder(RepositoryTags)
 
 
-def _repositories_path(asset_id: AssetId, search_name: str | None) -> str:
-    path = _urls.registry_path(asset_id) + "/repositories"
+def _repositories_path(registry_path: str, search_name: str | None) -> str:
+    path = registry_path + "/repositories"
     if search_name is not None:
         path += "?searchName=" + _urls.encode("searchName", search_name, allow_reserved=True)
     return path

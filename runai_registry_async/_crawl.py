@@ -15,8 +15,9 @@ from attrs import define, field, frozen
 from ._channel import Channel
 from ._crawl_scheduler import RegistryWork, Scheduler
 from ._errors import DeadlineExceeded, DecodeError, RunaiError
+from ._http._deadline import Deadline
 from ._http._ratelimit import Aimd, RateLimiter
-from ._http._retry import Deadline, RetryPolicy
+from ._http._retry import RetryPolicy
 from ._http._urls import REGISTRIES, checked_id
 from ._models import Registry, RepositoryTags
 
@@ -280,12 +281,12 @@ class _CrawlRun:
                 yield _work_for(ref)
 
     async def _work(self, scheduler: Scheduler, results: _Results) -> None:
-        client, aimd = self.client, self._aimd
+        aimd = self._aimd
         try:
             # The synchronous way first: a coroutine is made only when a wait is due.
             while (job := scheduler.pick() or await scheduler.next_job()) is not None:
                 work, repository = job
-                throttled_before = client.throttled
+                signal = _Throttled()
                 until = self._until
                 deadline = None if until is None else self._time_left(until, work, repository)
                 try:
@@ -293,7 +294,7 @@ class _CrawlRun:
                         await work.limiter.acquire(deadline, f"crawl ({work.id})")
                     # The client's own coroutine, awaited here: no coroutine of the crawl's
                     # around each request.
-                    found = await self._lookup(work, repository, deadline)
+                    found = await self._lookup(work, repository, deadline, signal)
                 except DeadlineExceeded:
                     raise  # the crawl's time is up: it ends, whatever on_error says
                 except RunaiError as exc:
@@ -306,9 +307,9 @@ class _CrawlRun:
                     result, repositories = self._found(work, repository, found)
                 finally:
                     if aimd is not None:
-                        # Throttled while this job ran (any retry of it included): fewer
-                        # at once.
-                        if client.throttled > throttled_before:
+                        # This job's own requests were throttled (any retry of it
+                        # included): fewer at once.
+                        if signal.seen:
                             aimd.throttled()
                         else:
                             aimd.succeeded()
@@ -320,12 +321,20 @@ class _CrawlRun:
         await results.put(None)
 
     def _lookup(
-        self, work: RegistryWork, repository: str | None, deadline: float | None
+        self,
+        work: RegistryWork,
+        repository: str | None,
+        deadline: float | None,
+        signal: _Throttled,
     ) -> Awaitable[list[str] | RepositoryTags]:
         """The request of a job: its registry's repositories, or one repository's tags."""
         if repository is None:
-            return self.client.list_repositories(
-                work.id, search_name=self.repository_search, deadline=deadline, retry=self.retry
+            return self.client._lookup_repositories(
+                work.path,
+                self.repository_search,
+                deadline=deadline,
+                retry=self.retry,
+                on_throttled=signal.throttled,
             )
         if not repository:
             operation = f"GET {work.path}/repositories/tags"
@@ -334,8 +343,13 @@ class _CrawlRun:
                 "which cannot be queried",
                 operation=operation,
             )
-        return self.client._tags_at(
-            work.path, repository, self.tag_search, deadline=deadline, retry=self.retry
+        return self.client._lookup_tags(
+            work.path,
+            repository,
+            self.tag_search,
+            deadline=deadline,
+            retry=self.retry,
+            on_throttled=signal.throttled,
         )
 
     def _found(
@@ -367,6 +381,18 @@ class _CrawlRun:
         if left <= 0:
             raise until.exceeded(f"crawl ({work.id}, {repository!r})", 0, None)
         return left
+
+
+class _Throttled:
+    """Whether one job's requests were answered 429 or 503."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def throttled(self) -> None:
+        self.seen = True
 
 
 def _work_for(ref: RegistryRef) -> RegistryWork | CrawlFailure:

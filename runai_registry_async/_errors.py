@@ -34,8 +34,6 @@ class RunaiError(Exception):
 
     operation: str
     attempts: int
-    # Set once a retry loop has given up on it, so that no outer loop tries again.
-    _retried: bool = False
 
     def __init__(self, message: str, *, operation: str = "", attempts: int = 1) -> None:
         super().__init__(message)
@@ -112,9 +110,6 @@ class ApiError(RunaiError):
     message: str
     details: str | None
     retry_after: str | None
-    #: Set on a 401 that rejected a token which can be refreshed (the retry loop then
-    #: fetches a new token and tries once more).
-    token_rejected: bool = False
 
     def __init__(
         self,

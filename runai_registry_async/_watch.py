@@ -153,7 +153,7 @@ async def watch_tags(
     if not interval > 0 or not 0 <= jitter < 1:
         raise ValueError("interval must be positive and jitter in [0, 1)")
     if poll_deadline is None:
-        poll_deadline = max(interval, client._timeout)
+        poll_deadline = max(interval, client._settings.timeout)
     elif not poll_deadline > 0:
         raise ValueError("poll_deadline must be a positive number of seconds")
     state = snapshot if snapshot is not None else TagSnapshot()

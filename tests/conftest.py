@@ -14,7 +14,7 @@ from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 
 from runai_registry_async import RegistryClient
-from runai_registry_async._http._retry import Deadline
+from runai_registry_async._http._deadline import Deadline
 from runai_registry_async.testing import OPERATIONS as EMULATED_OPERATIONS
 from runai_registry_async.testing import RunaiEmulator
 

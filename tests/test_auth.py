@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import orjson
@@ -21,6 +22,7 @@ from runai_registry_async import (
     TransportError,
     UnauthorizedError,
 )
+from runai_registry_async._http import _auth
 from runai_registry_async._http._auth import MIN_TOKEN_REUSE, TokenCache, _read_token
 from runai_registry_async._secrets import Secret
 from runai_registry_async.testing import RunaiEmulator
@@ -94,12 +96,14 @@ async def test_50_concurrent_calls_with_an_expired_token_make_one_token_request(
     assert emulator.tokens_issued == 2
 
 
-async def test_50_concurrent_calls_past_the_refresh_point_make_one_token_request() -> None:
+async def test_50_concurrent_calls_past_the_refresh_point_make_one_token_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     clock = FakeClock()
+    monkeypatch.setattr(_auth, "time", SimpleNamespace(monotonic=clock))  # the tokens' clock
     async with RunaiEmulator(token_lifetime=3600) as emulator:
         credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
         async with RegistryClient(emulator.base_url, auth=credentials) as client:
-            client._tokens._clock = clock
             await client.list_registries()
             clock.now += 3600 - 30  # the refresh margin: 30 s before expiry
             await asyncio.gather(*(client.list_registries() for _ in range(50)))
@@ -298,13 +302,15 @@ async def test_v1_sends_the_spec_s_exact_key_names(serve: Any) -> None:
 
     async def token_endpoint(request: web.Request) -> web.Response:
         assert request.headers.get("Accept") == "application/json"
-        received.append((request.content_type, orjson.loads(await request.read())))
-        return web.json_response({"accessToken": "t0k-1234567890", "expiresIn": 60})
+        if request.method == "POST":
+            received.append((request.content_type, orjson.loads(await request.read())))
+        # The token's answer, and (no matter) the list's.
+        return web.json_response({"accessToken": "t0k-1234567890", "expiresIn": 60, "entries": []})
 
     base_url = await serve(token_endpoint)
     credentials = ClientCredentials("app-id", "app-SECRET-1")
     async with RegistryClient(base_url, auth=credentials) as client:
-        await client._tokens.get(5.0)
+        await client.list_registries()
     assert received == [
         (
             "application/json",
@@ -333,15 +339,15 @@ async def test_an_oauth2_error_names_its_code_and_nothing_the_server_wrote(serve
 
 @pytest.mark.parametrize("endpoint", ["v1", "v2"])
 async def test_both_endpoints_read_the_lifetime_and_refresh_before_it_ends(
-    endpoint: Literal["v1", "v2"],
+    endpoint: Literal["v1", "v2"], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = FakeClock()
+    monkeypatch.setattr(_auth, "time", SimpleNamespace(monotonic=clock))  # the tokens' clock
     async with RunaiEmulator(token_lifetime=600) as emulator:
         credentials = ClientCredentials(
             emulator.client_id, emulator.client_secret, endpoint=endpoint
         )
         async with RegistryClient(emulator.base_url, auth=credentials) as client:
-            client._tokens._clock = clock
             await client.list_registries()
             clock.now += 500  # well inside the lifetime: the same token
             await client.list_registries()
@@ -439,7 +445,7 @@ async def test_a_token_request_is_bounded_by_its_own_timeout(emulator: RunaiEmul
     credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
     async with RegistryClient(emulator.base_url, auth=credentials, retry=None) as client:
         with pytest.raises(TransportError) as caught:
-            await asyncio.wait_for(credentials.fetch(client._transport, 0.5), 30)
+            await asyncio.wait_for(credentials.fetch(client._requester.transport, 0.5), 30)
     assert str(caught.value) == "POST /api/v1/token: timed out"
 
 

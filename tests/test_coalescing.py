@@ -45,7 +45,8 @@ async def test_a_cancelled_first_caller_leaves_the_others_served(serve: Any) -> 
         first = asyncio.create_task(client.list_tags(REGISTRY, "team/app"))
         await eventually(lambda: len(seen) == 1)  # the first caller's request is under way
         others = [asyncio.create_task(client.list_tags(REGISTRY, "team/app")) for _ in range(99)]
-        await eventually(lambda: client._sharing is not None and client._sharing.shared == 99)
+        sharing = client._requester._sharing
+        await eventually(lambda: sharing is not None and sharing.shared == 99)
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first

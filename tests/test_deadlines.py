@@ -18,7 +18,8 @@ from runai_registry_async import (
     TransportError,
     crawl_tags,
 )
-from runai_registry_async._http._retry import Deadline, call_with_retries
+from runai_registry_async._http._deadline import Deadline
+from runai_registry_async._http._retry import with_retries
 from runai_registry_async.testing import RunaiEmulator
 
 from .cli import cli
@@ -210,9 +211,7 @@ async def test_a_deadline_found_spent_at_the_start_of_an_attempt_counts_the_loop
 
     policy = RetryPolicy(attempts=5, base_delay=0.001, max_delay=0.002)
     with pytest.raises(DeadlineExceeded) as caught:
-        await call_with_retries(
-            send, (), policy, operation="GET /x", idempotent=True, deadline=deadline
-        )
+        await with_retries(send, policy, operation="GET /x", idempotent=True, deadline=deadline)
     error = caught.value
     assert (tries, error.attempts) == (3, 3)
     assert str(error) == ("GET /x: deadline of 30 s passed before the next attempt could start")

@@ -33,11 +33,11 @@ DEFAULTS: list[tuple[str, Callable[[], Any], Any, str]] = [
         "retry attempts",
         lambda: RetryPolicy().attempts,
         4,
-        r"RetryPolicy\(attempts=4, base_delay=0\.2, max_delay=10\.0, deadline=60\.0\)",
+        r"RetryPolicy\(attempts=4, base_delay=0\.2, max_delay=10\.0, max_elapsed=60\.0\)",
     ),
     ("retry base delay", lambda: RetryPolicy().base_delay, 0.2, r"base_delay=0\.2"),
     ("retry max delay", lambda: RetryPolicy().max_delay, 10.0, r"max_delay=10\.0"),
-    ("retry deadline", lambda: RetryPolicy().deadline, 60.0, r"deadline=60\.0"),
+    ("retry max_elapsed", lambda: RetryPolicy().max_elapsed, 60.0, r"max_elapsed=60\.0"),
     (
         "the client's retry policy",
         lambda: default_of(RegistryClient, "retry"),

@@ -159,7 +159,7 @@ async def test_proxy_credentials_work_and_never_show(
         async with RegistryClient(emulator.base_url, token=emulator.token, proxy=good) as client:
             assert await client.list_registries() == []
             assert password not in repr(client)
-            assert client._transport.proxy_origin == proxy.url
+            assert client._requester.transport.proxy_origin == proxy.url
         bad = f"http://robot:wrong-{password}@127.0.0.1:{proxy.port}"
         async with RegistryClient(
             emulator.base_url, token=emulator.token, proxy=bad, retry=None

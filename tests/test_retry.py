@@ -33,18 +33,18 @@ from runai_registry_async import (
     TransportError,
 )
 from runai_registry_async._errors import ApiError, RunaiError, api_error
+from runai_registry_async._http._deadline import Deadline
 from runai_registry_async._http._retry import (
-    Deadline,
     Retries,
     RetryBudget,
-    call_with_retries,
     parse_retry_after,
+    with_retries,
 )
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import StoppedDeadline, start_server, tls_contexts
 
-FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, deadline=10)
+FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_elapsed=10)
 
 
 def test_retry_after_in_seconds_and_as_http_date() -> None:
@@ -81,8 +81,8 @@ def _failure(kind: str) -> RunaiError:
 def test_retries_wait_within_the_policy_then_give_up_with_the_count(
     attempts: int, base: float, cap: float, idempotent: bool, kinds: list[str]
 ) -> None:
-    policy = RetryPolicy(attempts=attempts, base_delay=base, max_delay=cap, deadline=1e9)
-    retries = Retries(policy, time.monotonic(), operation="GET /x", idempotent=idempotent)
+    policy = RetryPolicy(attempts=attempts, base_delay=base, max_delay=cap, max_elapsed=1e9)
+    retries = Retries(policy, started=time.monotonic(), operation="GET /x", idempotent=idempotent)
     for tried, kind in enumerate(kinds, start=1):
         error = _failure(kind)
         retryable = (kind in ("503", "reset") and idempotent) or kind == "refused"
@@ -98,23 +98,20 @@ def test_retries_wait_within_the_policy_then_give_up_with_the_count(
     raise AssertionError("more failures than the policy allows")
 
 
-def test_a_rejected_token_is_retried_once_at_once_and_not_counted() -> None:
-    policy = RetryPolicy(attempts=2)
-    retries = Retries(policy, time.monotonic(), operation="GET /x", idempotent=True)
-    first = api_error(401, b"{}", operation="GET /x")
-    first.token_rejected = True
-    assert retries.wait_after(first) == 0.0
-    assert 0 <= retries.wait_after(_failure("503")) <= 0.2  # 1 of 2: the policy counts from here
-    second = api_error(401, b"{}", operation="GET /x")
-    second.token_rejected = True
-    with pytest.raises(type(second)) as raised:
-        retries.wait_after(second)
-    assert raised.value.attempts == 2
+def test_another_requests_error_ends_the_call_as_it_is() -> None:
+    # The token request's error, which its own loop counted and retried already.
+    retries = Retries(FAST, started=time.monotonic(), operation="GET /x", idempotent=True)
+    token_failure = api_error(503, b"{}", operation="POST /api/v1/token")
+    token_failure.attempts = 3
+    with pytest.raises(ServiceUnavailableError) as raised:
+        retries.wait_after(token_failure)
+    assert raised.value is token_failure
+    assert raised.value.attempts == 3
 
 
 def test_no_wait_starts_that_would_end_past_the_policys_deadline() -> None:
-    policy = RetryPolicy(attempts=5, base_delay=10, max_delay=10, deadline=0.5)
-    retries = Retries(policy, time.monotonic(), operation="GET /x", idempotent=True)
+    policy = RetryPolicy(attempts=5, base_delay=10, max_delay=10, max_elapsed=0.5)
+    retries = Retries(policy, started=time.monotonic(), operation="GET /x", idempotent=True)
     error = api_error(503, b"{}", operation="GET /x", retry_after="3")
     with pytest.raises(ServiceUnavailableError) as raised:
         retries.wait_after(error)
@@ -130,7 +127,7 @@ def test_backoff_is_jittered_and_capped() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"attempts": 0}, {"base_delay": -1}, {"max_delay": -1}, {"deadline": 0}]
+    "kwargs", [{"attempts": 0}, {"base_delay": -1}, {"max_delay": -1}, {"max_elapsed": 0}]
 )
 def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
@@ -181,7 +178,7 @@ async def test_retry_after_is_capped_by_max_delay(emulator: RunaiEmulator) -> No
 
 async def test_deadline_stops_a_wait_that_would_end_too_late(emulator: RunaiEmulator) -> None:
     emulator.fail_next("list_registries", 5, status=503, retry_after="30")
-    policy = RetryPolicy(attempts=5, base_delay=0.01, max_delay=60, deadline=1)
+    policy = RetryPolicy(attempts=5, base_delay=0.01, max_delay=60, max_elapsed=1)
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=policy) as client:
         started = time.monotonic()
         with pytest.raises(ServiceUnavailableError) as caught:
@@ -576,7 +573,7 @@ async def test_the_retry_log_line_gives_the_reason_without_the_operation(
         return "ok"
 
     caplog.set_level(logging.DEBUG, logger="runai_registry_async")
-    assert await call_with_retries(send, (), FAST, operation="GET /x", idempotent=True) == "ok"
+    assert await with_retries(send, FAST, operation="GET /x", idempotent=True) == "ok"
     lines = [r.getMessage() for r in caplog.records]
     assert re.fullmatch(
         r"GET /x: attempt 1 of 3 failed, waiting \d\.\d{3} s before the next: "
@@ -597,8 +594,8 @@ async def test_exactly_no_time_left_ends_the_call_even_on_a_final_error() -> Non
         raise not_found
 
     with pytest.raises(DeadlineExceeded) as caught:
-        await call_with_retries(
-            send, (), FAST, operation="GET /x", idempotent=True, deadline=StoppedDeadline(3, 0.0)
+        await with_retries(
+            send, FAST, operation="GET /x", idempotent=True, deadline=StoppedDeadline(3, 0.0)
         )
     assert caught.value.operation == "GET /x"
     assert caught.value.last_error is not_found
@@ -615,8 +612,8 @@ async def test_a_wait_exactly_as_long_as_the_time_left_is_not_started() -> None:
 
     patient = RetryPolicy(attempts=3, base_delay=0.01, max_delay=10)  # the hint is used whole
     with pytest.raises(DeadlineExceeded) as caught:
-        await call_with_retries(
-            send, (), patient, operation="GET /x", idempotent=True, deadline=StoppedDeadline(3, 1.0)
+        await with_retries(
+            send, patient, operation="GET /x", idempotent=True, deadline=StoppedDeadline(3, 1.0)
         )
     assert sends == 1
     assert caught.value.operation == "GET /x"
@@ -630,9 +627,7 @@ async def test_a_deadline_spent_before_the_first_try_has_no_last_error() -> None
         raise deadline.spent("GET /x")
 
     with pytest.raises(DeadlineExceeded) as caught:
-        await call_with_retries(
-            send, (), FAST, operation="GET /x", idempotent=True, deadline=deadline
-        )
+        await with_retries(send, FAST, operation="GET /x", idempotent=True, deadline=deadline)
     assert caught.value.last_error is None
     assert caught.value.attempts == 1
 
@@ -640,16 +635,13 @@ async def test_a_deadline_spent_before_the_first_try_has_no_last_error() -> None
 async def test_an_inner_loop_s_deadline_error_keeps_its_own_count_and_cause() -> None:
     # A token fetch runs its own retry loop; its DeadlineExceeded arrives finished.
     inner = DeadlineExceeded("token request: deadline", operation="token request", attempts=2)
-    inner._retried = True
     errors: list[Exception] = [TransportError("GET /x: reset", operation="GET /x"), inner]
 
     async def send() -> None:
         raise errors.pop(0)
 
     with pytest.raises(DeadlineExceeded) as caught:
-        await call_with_retries(
-            send, (), FAST, operation="GET /x", idempotent=True, deadline=Deadline(30)
-        )
+        await with_retries(send, FAST, operation="GET /x", idempotent=True, deadline=Deadline(30))
     assert caught.value is inner
     assert (inner.attempts, inner.last_error) == (2, None)
 
@@ -718,3 +710,11 @@ async def test_a_server_refusing_for_ever_stops_being_retried(serve: Any) -> Non
     assert errors[-1].attempts == 1
     assert "not retried: the client's retry budget is spent" in str(errors[-1])
     assert "retry budget" not in str(errors[0])
+
+
+def test_the_old_name_of_max_elapsed_still_works_and_warns() -> None:
+    with pytest.warns(DeprecationWarning, match="max_elapsed"):
+        policy = RetryPolicy(deadline=5)
+    assert policy.max_elapsed == 5
+    with pytest.warns(DeprecationWarning, match="max_elapsed"):
+        assert policy.deadline == 5

@@ -25,8 +25,8 @@ from runai_registry_async import (
     TransportError,
     UnauthorizedError,
 )
-from runai_registry_async._http import _retry
-from runai_registry_async._http._retry import Deadline
+from runai_registry_async._http import _deadline
+from runai_registry_async._http._deadline import Deadline
 from runai_registry_async._http._stream import DEFAULT_MAX_ITEM_BYTES, ItemStream
 from runai_registry_async._http._transport import DEFAULT_MAX_RESPONSE_BYTES
 from runai_registry_async._models import RepositoryTags
@@ -639,7 +639,7 @@ async def test_the_deadline_counts_from_the_start_of_the_iteration(
 ) -> None:
     # The deadlines' clock, stopped but for the jump below.
     clock = FakeClock()
-    monkeypatch.setattr(_retry, "time", SimpleNamespace(monotonic=clock))
+    monkeypatch.setattr(_deadline, "time", SimpleNamespace(monotonic=clock))
     base = await serve(chunked(b'{"name": "r", "tags": ["a", "b"]}', 64))
     async with RegistryClient(base) as client:
         stream = client.iter_tags(ID, "r", deadline=5)

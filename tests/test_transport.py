@@ -88,13 +88,13 @@ async def test_owned_session_verifies_tls_and_bounds_the_pool() -> None:
             emulator.base_url, token=emulator.token, ssl=trusted, max_connections=7
         ) as client:
             assert await client.list_registries() == []
-            connector = client._transport.session().connector
+            connector = client._requester.transport.session().connector
             assert connector is not None
             assert connector.limit == 7
         async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
             with pytest.raises(TransportError, match="TLS certificate not accepted"):
                 await client.list_registries()  # verified by default: the CA is unknown
-            connector = client._transport.session().connector
+            connector = client._requester.transport.session().connector
             assert connector is not None
             assert connector.limit == 100
 
@@ -155,7 +155,7 @@ async def test_closing_closes_the_owned_session_and_later_use_fails(
 ) -> None:
     client = RegistryClient(emulator.base_url, token=emulator.token)
     await client.list_registries()
-    session = client._transport.session()
+    session = client._requester.transport.session()
     await client.aclose()
     assert session.closed
     await client.aclose()  # twice is fine

@@ -1,28 +1,34 @@
 """Bearer tokens: static, OAuth2 client credentials, or any async callable.
 
-Every way in ends in one ``TokenCache``: the token is reused until shortly before it
-expires, fetched single-flight (any number of concurrent requests that find it stale
-share one fetch, and its token or its error), and dropped when the server rejects it.
-Tokens travel as ``Secret`` so that no frame local shows one.
+Every way in ends in one ``AuthFlow`` around one ``TokenCache``: the token is reused
+until shortly before it expires, fetched single-flight (any number of concurrent
+requests that find it stale share one fetch, and its token or its error), and dropped,
+and the request sent once more, when the server rejects it. Tokens travel as ``Secret``
+so that no frame local shows one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 from urllib.parse import urlencode
 
 import orjson
 from attrs import field, frozen
 
-from .._errors import DecodeError, RunaiError, TransportError
+from .._errors import DecodeError, RunaiError, TransportError, UnauthorizedError
 from .._secrets import Secret, key_names
+from ._retry import RetryBudget, RetryPolicy, with_retries
 
 if TYPE_CHECKING:
     from ._transport import Transport
+
+R = TypeVar("R")
+log = logging.getLogger("runai_registry_async")
 
 TokenFactory = Callable[[], Awaitable[str]]
 Auth = Union["ClientCredentials", TokenFactory]
@@ -74,10 +80,16 @@ class ClientCredentials:
         if self.endpoint not in ("v1", "v2"):
             raise ValueError(f"endpoint must be 'v1' or 'v2', got {self.endpoint!r}")
 
+    @property
+    def path(self) -> str:
+        """The token endpoint's path, below the base URL's."""
+        return "/api/v1/token" if self.endpoint == "v1" else "/api/v2/token"
+
     async def fetch(self, transport: Transport, timeout: float) -> tuple[Secret[str], float | None]:
         """Get a new token and its lifetime in seconds."""
+        path = self.path
         if self.endpoint == "v1":
-            path, token_key, expiry_key = "/api/v1/token", "accessToken", "expiresIn"
+            token_key, expiry_key = "accessToken", "expiresIn"
             body = Secret(
                 orjson.dumps(
                     {
@@ -89,7 +101,7 @@ class ClientCredentials:
             )
             content_type = "application/json"
         else:
-            path, token_key, expiry_key = "/api/v2/token", "access_token", "expires_in"
+            token_key, expiry_key = "access_token", "expires_in"
             body = Secret(
                 urlencode(
                     {
@@ -105,7 +117,8 @@ class ClientCredentials:
         )
         found = _read_token(raw, token_key, expiry_key)
         if isinstance(found, str):
-            raise DecodeError(f"POST {path}: {found}", operation=f"POST {path}")
+            operation = f"POST {transport.base_path}{path}"
+            raise DecodeError(f"{operation}: {found}", operation=operation)
         return found
 
 
@@ -139,10 +152,10 @@ class TokenCache:
         fetch: Fetch | None,
         token: Secret[str] | None,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._fetch = fetch
-        self._clock = clock
+        self._clock = time.monotonic if clock is None else clock
         self._token = token
         self._expires_at = float("inf")
         self._inflight: asyncio.Future[Secret[str]] | None = None
@@ -209,18 +222,53 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def token_cache(
+class AuthFlow:
+    """Authentication, as one stage of the pipeline: the token each request carries, and
+    the one retry with a new token that a 401 is worth (as httpx's auth flows do).
+
+    Every token a client has comes from here: a static ``token=``, or one fetched (by
+    ``ClientCredentials`` or an async callable) single-flight, reused until shortly
+    before it expires, and fetched again when the server rejects it.
+    """
+
+    __slots__ = ("tokens",)
+
+    def __init__(self, tokens: TokenCache) -> None:
+        self.tokens = tokens
+
+    def __repr__(self) -> str:
+        return f"<AuthFlow refreshable={self.tokens.refreshable}>"
+
+    async def send(
+        self, send: Callable[[Secret[str] | None], Awaitable[R]], limit: float, operation: str
+    ) -> R:
+        """``send(token)``; after a 401 that rejected a token that can be replaced,
+        ``send(new token)`` once more, at once. ``limit`` bounds each wait for a token."""
+        tokens = self.tokens
+        token = tokens.current() or await tokens.get(limit)
+        try:
+            return await send(token)
+        except UnauthorizedError:
+            if not tokens.reject(token):
+                raise
+        log.debug("%s: token rejected, retrying once with a fresh one", operation)
+        return await send(await tokens.get(limit))
+
+
+def auth_flow(
     token: Secret[str] | None,
     auth: Auth | None,
     transport: Transport,
     *,
     timeout: float,
-    with_retries: Callable[[Fetch], Fetch],
-) -> TokenCache:
-    """The one TokenCache behind whichever of ``token=`` and ``auth=`` the caller used.
+    retry: RetryPolicy,
+    budget: RetryBudget | None = None,
+    on_retry: Callable[[], None] | None = None,
+) -> AuthFlow:
+    """The one AuthFlow behind whichever of ``token=`` and ``auth=`` the caller used.
 
-    A token request may take ``timeout`` seconds; ``with_retries`` wraps it in the
-    client's retry policy, so that every waiter shares one sequence of attempts.
+    A token request may take ``timeout`` seconds and is retried under ``retry``: every
+    waiter shares one fetch and its one sequence of attempts.
     """
     if token is not None and auth is not None:
         raise ValueError("pass either token= or auth=, not both")
@@ -228,16 +276,23 @@ def token_cache(
         problem = token_problem(token.value)
         if problem is not None:
             raise ValueError(f"token {problem}")
-        return TokenCache(None, token)
+        return AuthFlow(TokenCache(None, token))
     if auth is None:
-        return TokenCache(None, None)
+        return AuthFlow(TokenCache(None, None))
     if isinstance(auth, ClientCredentials):
         credentials = auth
 
-        async def fetch_credentials() -> tuple[Secret[str], float | None]:
-            return await credentials.fetch(transport, timeout)
+        def fetch_credentials() -> Awaitable[tuple[Secret[str], float | None]]:
+            return with_retries(
+                lambda: credentials.fetch(transport, timeout),
+                retry,
+                operation=f"POST {transport.base_path}{credentials.path}",
+                idempotent=True,
+                budget=budget,
+                on_retry=on_retry,
+            )
 
-        return TokenCache(with_retries(fetch_credentials), None)
+        return AuthFlow(TokenCache(fetch_credentials, None))
     if callable(auth):
         factory = auth
 
@@ -248,7 +303,7 @@ def token_cache(
                 raise ValueError(f"the token from the auth callable {problem}")
             return token, None
 
-        return TokenCache(fetch_from_callable, None)
+        return AuthFlow(TokenCache(fetch_from_callable, None))
     raise ValueError(
         f"auth must be ClientCredentials or an async callable, not {type(auth).__name__}"
     )

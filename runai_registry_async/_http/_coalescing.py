@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 from .._errors import DeadlineExceeded
-from ._retry import Deadline
+from ._deadline import Deadline
 
 T = TypeVar("T")
 

@@ -1,34 +1,32 @@
-"""The one request path: auth, rate limit and pause, retries, deadlines, then the 2xx
-response read whole and decoded, or opened as a stream. ``RegistryClient`` builds on it."""
+"""The request pipeline: every request of a client goes through :meth:`Requester.send`.
+
+    send ─ shared with identical GETs in flight? (_coalescing)
+      └─ _send: the one retry loop (_retry.with_retries)
+           └─ _attempt: one try
+                ├─ wait for a turn: the server's pause, then the rate limit (_ratelimit)
+                ├─ authenticate: the token, and one retry after a 401 (_auth.AuthFlow)
+                ├─ _open: send, classify the answer (throttled? an error?) (_transport)
+                └─ decode the whole body, or open it as a stream (_stream)
+
+Each stage is a method or an object of its own, so that a change has one place to go.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import math
-import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from types import EllipsisType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import aiohttp
+from attrs import field, frozen
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from .._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError, UnauthorizedError
+from .._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError
 from .._secrets import Secret
-from ._auth import Fetch, TokenCache
+from ._auth import AuthFlow
 from ._coalescing import SharedGets
+from ._deadline import Deadline, attempt_timeout, within
 from ._ratelimit import Pause, RateLimiter
-from ._retry import (
-    NO_RETRY,
-    Deadline,
-    Retries,
-    RetryBudget,
-    RetryPolicy,
-    after_failure,
-    call_with_retries,
-    parse_retry_after,
-)
+from ._retry import RetryBudget, RetryPolicy, parse_retry_after, with_retries
 from ._stream import ItemStream, Stream
 from ._transport import Transport
 
@@ -39,197 +37,177 @@ Decode = Callable[[bytes, str], T]
 #: Opens a 2xx response as a stream: ``open_stream(transport, response, operation)``.
 Opener = Callable[[Transport, aiohttp.ClientResponse, str], Awaitable[T]]
 
-_THROTTLING = frozenset({429, 503})
+#: Answers that say "slow down": they slow the whole client, not only their request.
+THROTTLING = frozenset({429, 503})
 
 
-class RequestPath:
-    """Every request of a client goes through :meth:`_request` (or :meth:`_stream`).
+@frozen
+class Request(Generic[T]):
+    """One call, as the pipeline sees it: what to send and how to treat the answer.
 
-    Holds no constructor: ``RegistryClient.__init__`` sets these slots.
+    Exactly one of ``decode`` (read the whole body) and ``open_stream`` (hand over the
+    response unread) is set. ``on_throttled`` is told of each 429 or 503 this request
+    meets, retries included (the crawl's adaptive concurrency listens).
     """
 
+    method: str
+    path: str
+    operation: str
+    timeout: float
+    retry: RetryPolicy
+    deadline: Deadline | None = None
+    decode: Decode[T] | None = None
+    open_stream: Opener[T] | None = None
+    body: Secret[bytes] | None = None
+    cacheable: bool = False
+    on_throttled: Callable[[], None] | None = None
+    client_timeout: aiohttp.ClientTimeout = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        seconds = attempt_timeout(self.timeout, stream=self.open_stream is not None)
+        object.__setattr__(self, "client_timeout", seconds)
+
+    @property
+    def idempotent(self) -> bool:
+        return self.method != "POST"
+
+
+class Counters:
+    """What a client has done, over its life."""
+
+    __slots__ = ("retries", "throttled")
+
+    def __init__(self) -> None:
+        self.retries = 0  # requests retried
+        self.throttled = 0  # 429 and 503 answers
+
+    def count_retry(self) -> None:
+        self.retries += 1
+
+
+class Requester:
+    """Runs a client's requests through the pipeline (see the module's map)."""
+
     __slots__ = (
-        "_transport",
-        "_tokens",
-        "_timeout",
-        "_retry",
-        "_bodiless_headers",
-        "_max_item_bytes",
+        "transport",
+        "auth",
+        "counters",
         "_sharing",
-        "_base_path",
         "_limiter",
         "_pause",
-        "_retry_budget",
-        "retries",
-        "throttled",
+        "_budget",
+        "_max_pause",
+        "_bodiless_headers",
     )
 
-    _transport: Transport
-    _tokens: TokenCache
-    _timeout: float
-    _retry: RetryPolicy
-    _bodiless_headers: tuple[Secret[str] | None, Secret[Mapping[str, str]]] | None
-    _max_item_bytes: int
-    _sharing: SharedGets | None
-    _base_path: str
-    _limiter: RateLimiter | None
-    _pause: Pause
-    _retry_budget: RetryBudget
-    retries: int
-    throttled: int
-
-    def _request(
+    def __init__(
         self,
-        method: str,
-        path: str,
-        decode: Decode[T] | None,
+        transport: Transport,
+        auth: AuthFlow,
         *,
-        body: Secret[bytes] | None = None,
-        timeout: float | None = None,
-        deadline: float | Deadline | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
-        open_stream: Opener[T] | None = None,
-        about: str = "",
-        cacheable: bool = False,
-    ) -> Awaitable[T]:
-        """Send ``method path`` with auth and retries; the 2xx body goes to ``decode``,
-        or, with ``open_stream``, the response is handed to it unread."""
-        # A plain function handing back the call's coroutine: one frame fewer on every
-        # resume of every request.
-        operation = self._operation(method, path, about)
-        stream = open_stream is not None
-        seconds = self._timeout if timeout is None else checked_timeout(timeout)
-        if deadline is not None and not isinstance(deadline, Deadline):
-            deadline = Deadline(checked_timeout(deadline, "deadline"))
-        policy = self._retry if retry is ... else self._policy(retry)
-        client_timeout = _client_timeout(seconds, stream)
+        counters: Counters,
+        budget: RetryBudget,
+        max_pause: float,
+        limiter: RateLimiter | None = None,
+        sharing: SharedGets | None = None,
+    ) -> None:
+        self.transport = transport
+        self.auth = auth
+        self.counters = counters
+        self._budget = budget
+        self._max_pause = max_pause  # the longest client-wide pause a Retry-After gets
+        self._limiter = limiter
+        self._sharing = sharing
+        self._pause = Pause()
+        self._bodiless_headers: tuple[Secret[str] | None, Secret[Mapping[str, str]]] | None = None
 
-        def call(until: Deadline | None) -> Awaitable[T]:
-            return self._call(
-                method,
-                path,
-                decode,
-                open_stream,
-                body,
-                operation,
-                seconds,
-                client_timeout,
-                until,
-                policy,
-                method != "POST",
-            )
-
+    def send(self, request: Request[T]) -> Awaitable[T]:
+        """The result of ``request``, after every stage and retry."""
         sharing = self._sharing
-        if sharing is not None and method == "GET" and not stream and sharing.active(cacheable):
+        if (
+            sharing is not None
+            and request.method == "GET"
+            and request.open_stream is None
+            and sharing.active(request.cacheable)
+        ):
             return sharing.get(
-                path,
-                call,
-                cacheable=cacheable,
-                how=(seconds, policy),
-                deadline=deadline,
-                operation=operation,
+                request.path,
+                lambda deadline: self._send(request, deadline),
+                cacheable=request.cacheable,
+                how=(request.timeout, request.retry),
+                deadline=request.deadline,
+                operation=request.operation,
             )
-        return call(deadline)
+        return self._send(request, request.deadline)
 
-    def _operation(self, method: str, path: str, about: str = "") -> str:
-        """What error messages call a request: the full path, base path included."""
-        return f"{method} {self._base_path}{path.partition('?')[0]}{about}"
+    def forget_shared(self) -> None:
+        """Drop shared and cached results: the client changed a registry."""
+        if self._sharing is not None:
+            self._sharing.invalidate()
 
-    def _policy(self, retry: RetryPolicy | EllipsisType | None) -> RetryPolicy:
-        if retry is ...:
-            return self._retry
-        if retry is None:
-            return NO_RETRY
-        if not isinstance(retry, RetryPolicy):
-            raise ValueError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
-        return retry
+    # --- the stages ----------------------------------------------------------------------
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        decode: Decode[T] | None,
-        open_stream: Opener[T] | None,
-        body: Secret[bytes] | None,
-        operation: str,
-        seconds: float,
-        client_timeout: aiohttp.ClientTimeout,
-        deadline: Deadline | None,
-        policy: RetryPolicy,
-        idempotent: bool,
-    ) -> T:
-        """Tries until one succeeds or ``Retries`` says stop: each waits its turn, takes
-        the current token, sends, and reads or opens the 2xx response.
+    def _send(self, request: Request[T], deadline: Deadline | None) -> Awaitable[T]:
+        return with_retries(
+            lambda: self._attempt(request, deadline),
+            request.retry,
+            operation=request.operation,
+            idempotent=request.idempotent,
+            deadline=deadline,
+            budget=self._budget,
+            on_retry=self.counters.count_retry,
+        )
 
-        ``call_with_retries`` with the try written in: one coroutine, not two, per request.
-        """
-        started = time.monotonic()
-        retries: Retries | None = None
-        response: aiohttp.ClientResponse | None = None
-        while True:
-            try:
-                if self._limiter is not None or self._pause.until:
-                    await self._wait_for_turn(deadline, operation)
-                limit, timeout = seconds, client_timeout
-                if deadline is not None:
-                    limit, timeout = _within(deadline, seconds, client_timeout, operation)
-                tokens, transport = self._tokens, self._transport
-                token = tokens.current() or await tokens.get(limit)
-                try:
-                    response = await transport.open(
-                        method,
-                        path,
-                        operation=operation,
-                        timeout=timeout,
-                        headers=self._headers_for(token, body is not None),
-                        body=body,
-                    )
-                except UnauthorizedError as exc:
-                    exc.token_rejected = tokens.reject(token)
-                    raise
-                except ApiError as exc:
-                    if exc.status in _THROTTLING:
-                        self._throttled_by(exc)
-                    raise
-                if open_stream is not None:
-                    result = await open_stream(transport, response, operation)
-                else:
-                    assert decode is not None  # one of the two, always
-                    result = decode(await transport.read(response, operation), operation)
-                self._retry_budget.succeeded(0 if retries is None else retries.spent)
-                return result
-            except RunaiError as exc:
-                # A read response holds its body: this frame, which the error's traceback
-                # shows, must not keep it.
-                response = None
-                how = (
-                    policy,
-                    started,
-                    operation,
-                    idempotent,
-                    self._count_retry,
-                    deadline,
-                    self._retry_budget,
-                )
-                retries, wait = after_failure(retries, exc, how)
-            if wait:
-                await asyncio.sleep(wait)
+    async def _attempt(self, request: Request[T], deadline: Deadline | None) -> T:
+        """One try: wait for a turn, authenticate, send, then read or open the answer."""
+        operation = request.operation
+        if self._limiter is not None or self._pause.until:
+            await self._wait_for_turn(deadline, operation)
+        limit, timeout = within(deadline, request.timeout, request.client_timeout, operation)
+        response = await self.auth.send(
+            lambda token: self._open(request, token, timeout), limit, operation
+        )
+        transport = self.transport
+        if request.open_stream is not None:
+            return await request.open_stream(transport, response, operation)
+        assert request.decode is not None  # one of the two, always
+        return request.decode(await transport.read(response, operation), operation)
 
     async def _wait_for_turn(self, deadline: Deadline | None, operation: str) -> None:
-        """The shared pause a 429/503 asked for, then a slot of ``max_per_second``."""
+        """The client-wide pause a 429/503 asked for, then a slot of ``max_per_second``."""
         await self._pause.wait(None if deadline is None else deadline.left(), operation)
         if self._limiter is not None:
             await self._limiter.acquire(None if deadline is None else deadline.left(), operation)
 
-    def _throttled_by(self, error: ApiError) -> None:
-        self.throttled += 1
+    async def _open(
+        self, request: Request[Any], token: Secret[str] | None, timeout: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        """Send the request; a 2xx answer comes back unread, any other raises."""
+        try:
+            return await self.transport.open(
+                request.method,
+                request.path,
+                operation=request.operation,
+                timeout=timeout,
+                headers=self._headers(token, has_body=request.body is not None),
+                body=request.body,
+            )
+        except ApiError as exc:
+            if exc.status in THROTTLING:
+                self._throttled_by(exc, request)
+            raise
+
+    def _throttled_by(self, error: ApiError, request: Request[Any]) -> None:
+        self.counters.throttled += 1
+        if request.on_throttled is not None:
+            request.on_throttled()
         hinted = parse_retry_after(error.retry_after)
         if hinted is not None:
             # Every request of this client that has not started waits too (as octokit
             # does), no longer than a retry would.
-            self._pause.extend(min(hinted, self._retry.max_delay))
+            self._pause.extend(min(hinted, self._max_pause))
 
-    def _headers_for(self, token: Secret[str] | None, has_body: bool) -> Secret[Mapping[str, str]]:
+    def _headers(self, token: Secret[str] | None, *, has_body: bool) -> Secret[Mapping[str, str]]:
         if has_body:
             return Secret(_headers(token, has_body))
         # Reused while the token stays the same: aiohttp copies a multidict as it is.
@@ -241,49 +219,21 @@ class RequestPath:
             cached = self._bodiless_headers = (token, headers)
         return cached[1]
 
-    def _count_retry(self) -> None:
-        self.retries += 1
+    # --- streams -------------------------------------------------------------------------
 
-    def _changed(self) -> None:
-        if self._sharing is not None:
-            self._sharing.invalidate()
-
-    def _token_fetch_with_retries(self, fetch: Fetch) -> Fetch:
-        """``fetch`` run through the client's retry policy: one loop for every waiter."""
-
-        def fetch_with_retries() -> Awaitable[tuple[Secret[str], float | None]]:
-            return call_with_retries(
-                fetch,
-                (),
-                self._retry,
-                operation="token request",
-                idempotent=True,
-                on_retry=self._count_retry,
-            )
-
-        return fetch_with_retries
-
-    def _stream(
+    def stream(
         self,
-        path: str,
+        request: Callable[[Deadline | None, Opener[Any]], Request[Any]],
         key: str,
+        *,
         envelope: type,
         convert: Callable[[Any, int], Any] | None,
-        timeout: float | None,
-        *,
+        max_item_bytes: int,
         keep: frozenset[str] = frozenset(),
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
-        about: str = "",
     ) -> Stream[Any]:
-        """The array under ``key`` of ``GET path`` as a :class:`Stream`. The arguments
-        are checked now; the request goes out when the iteration starts."""
-        if timeout is not None:
-            checked_timeout(timeout)
-        if deadline is not None:
-            checked_timeout(deadline, "deadline")
-        self._policy(retry)
-        max_item_bytes = self._max_item_bytes
+        """The array under ``key`` of a GET's body as a :class:`Stream`; the request
+        (``request(deadline, open_stream)``) goes out when the iteration starts."""
 
         async def items(batched: bool) -> AsyncGenerator[Any, None]:
             # The deadline counts from the start of the iteration, as the request does.
@@ -309,16 +259,7 @@ class RequestPath:
                     stream.close()
                     raise
 
-            stream, batch = await self._request(
-                "GET",
-                path,
-                None,
-                timeout=timeout,
-                deadline=whole,
-                retry=retry,
-                open_stream=open_stream,
-                about=about,
-            )
+            stream, batch = await self.send(request(whole, open_stream))
             yielded = 0
             try:
                 while batch is not None:
@@ -357,45 +298,3 @@ def _headers(token: Secret[str] | None, has_body: bool) -> dict[str, str]:
     if has_body:
         headers["Content-Type"] = "application/json"
     return headers
-
-
-@functools.cache
-def _client_timeout(seconds: float, stream: bool) -> aiohttp.ClientTimeout:
-    # A stream may take long in total; bound each wait for data instead.
-    if stream:
-        return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-    return aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)
-
-
-def _within(
-    deadline: Deadline, seconds: float, timeout: aiohttp.ClientTimeout, operation: str
-) -> tuple[float, aiohttp.ClientTimeout]:
-    """``seconds`` and ``timeout`` for one try, cut to what is left of the call's
-    ``deadline`` if that is less."""
-    left = deadline.left()
-    if left >= seconds:
-        return seconds, timeout
-    if left <= 0:
-        raise deadline.spent(operation)
-    return left, _clipped_timeout(timeout, left)
-
-
-def _clipped_timeout(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTimeout:
-    # Not cached: every value is new. A stream's total stays None; its reads are bounded
-    # by the stream itself.
-    return aiohttp.ClientTimeout(
-        total=None if timeout.total is None else left,
-        sock_connect=left,
-        sock_read=None if timeout.sock_read is None else min(timeout.sock_read, left),
-    )
-
-
-def checked_timeout(timeout: float, name: str = "timeout") -> float:
-    """``timeout`` as a float, if it is a finite positive number of seconds."""
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not 0 < timeout < math.inf
-    ):
-        raise ValueError(f"{name} must be a finite positive number of seconds, got {timeout!r}")
-    return float(timeout)

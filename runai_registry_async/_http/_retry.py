@@ -7,15 +7,17 @@ import email.utils
 import logging
 import random
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from attrs import field, frozen
 from attrs.validators import ge, gt
 
-from .._errors import ApiError, DeadlineExceeded, RunaiError, TransportError, UnauthorizedError
+from .._errors import ApiError, DeadlineExceeded, RunaiError, TransportError
 from .._secrets import detached
+from ._deadline import Deadline
 
 T = TypeVar("T")
 
@@ -24,24 +26,62 @@ log = logging.getLogger("runai_registry_async")
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 
 
-@frozen
+@frozen(init=False)
 class RetryPolicy:
     """How failed requests are retried.
 
     ``attempts`` counts every try, the first included. Waits grow as
     ``base_delay * 2**n`` with full jitter, each capped at ``max_delay``; no wait starts
-    that would end past ``deadline`` seconds after the first try. A ``Retry-After``
+    that would end past ``max_elapsed`` seconds after the first try. A ``Retry-After``
     header (seconds or HTTP-date) replaces the jittered wait, still capped at ``max_delay``.
+    (A call's own ``deadline=`` is another thing: it bounds the whole call, tries and
+    waits included, and raises ``DeadlineExceeded``.)
 
     Retried: connection errors, timeouts, 429, 502, 503 and 504 on GET, PUT and DELETE.
     ``create_registry`` (POST) is retried only when the connection could not be opened,
     since otherwise the server may have created the registry already.
+
+    Args:
+        attempts: Tries in all, at least 1.
+        base_delay: The first backoff's ceiling, in seconds.
+        max_delay: The longest single wait, in seconds.
+        max_elapsed: No retry starts later than this many seconds after the first try.
+        deadline: The old name of ``max_elapsed`` (deprecated since 0.3).
     """
 
-    attempts: int = field(default=4, validator=ge(1))
-    base_delay: float = field(default=0.2, validator=ge(0))
-    max_delay: float = field(default=10.0, validator=ge(0))
-    deadline: float = field(default=60.0, validator=gt(0))
+    attempts: int = field(validator=ge(1))
+    base_delay: float = field(validator=ge(0))
+    max_delay: float = field(validator=ge(0))
+    max_elapsed: float = field(validator=gt(0))
+
+    def __init__(
+        self,
+        attempts: int = 4,
+        base_delay: float = 0.2,
+        max_delay: float = 10.0,
+        max_elapsed: float = 60.0,
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        if deadline is not None:
+            warnings.warn(
+                "RetryPolicy(deadline=) is now RetryPolicy(max_elapsed=); "
+                "deadline= goes in the next minor version",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            max_elapsed = deadline
+        self.__attrs_init__(attempts, base_delay, max_delay, max_elapsed)
+
+    @property
+    def deadline(self) -> float:
+        """The old name of ``max_elapsed`` (deprecated)."""
+        warnings.warn(
+            "RetryPolicy.deadline is now RetryPolicy.max_elapsed",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.max_elapsed
 
     def backoff(self, attempt: int) -> float:
         """The jittered wait after failed try number ``attempt`` (1-based)."""
@@ -82,40 +122,6 @@ class RetryBudget:
         self.available = min(self.capacity, self.available + (spent or self.refund))
 
 
-class Deadline:
-    """When a whole call must be over: token fetch, every attempt, every wait."""
-
-    __slots__ = ("seconds", "expires_at")
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.expires_at = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return self.expires_at - time.monotonic()
-
-    def spent(self, operation: str) -> DeadlineExceeded:
-        """The error of a try that found no time left to start (the retry loop that
-        made the tries sets ``attempts`` and ``last_error``)."""
-        return DeadlineExceeded(
-            f"{operation}: deadline of {self.seconds:g} s passed before the next attempt "
-            "could start",
-            operation=operation,
-        )
-
-    def exceeded(
-        self, operation: str, attempts: int, last_error: RunaiError | None
-    ) -> DeadlineExceeded:
-        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
-        last = f"; the last failed with: {last_error}" if last_error is not None else ""
-        return DeadlineExceeded(
-            f"{operation}: deadline of {self.seconds:g} s passed after {tries}{last}",
-            operation=operation,
-            attempts=attempts,
-            last_error=last_error,
-        )
-
-
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header, in either of its forms; None if unusable."""
     if not value:
@@ -134,8 +140,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _is_retryable(exc: RunaiError, idempotent: bool) -> bool:
-    if exc._retried:  # it has been through a retry loop already (a token fetch)
-        return False
     if isinstance(exc, TransportError):
         return exc.retryable and (idempotent or exc.connect_failed)
     if isinstance(exc, ApiError):
@@ -154,8 +158,10 @@ def _wait_for(exc: RunaiError, policy: RetryPolicy, attempt: int) -> float:
 class Retries:
     """What to do after each failure of one call: wait and try again, or give up.
 
-    Pure bookkeeping, no I/O: a call makes one on its first failure (a call that
-    succeeds at once never does) and asks :meth:`wait_after` after each failed try.
+    Pure bookkeeping, no I/O: :func:`with_retries` makes one on a call's first failure
+    (a call that succeeds at once never does) and asks :meth:`wait_after` after each
+    failed try. Only the call's own requests are retried: an error of another request
+    (the token request, which its own loop has retried) ends the call as it is.
     """
 
     __slots__ = (
@@ -164,17 +170,17 @@ class Retries:
         "idempotent",
         "on_retry",
         "deadline",
+        "budget",
         "started",
         "attempt",
-        "token_refreshed",
-        "previous",
-        "budget",
         "spent",
+        "previous",
     )
 
     def __init__(
         self,
         policy: RetryPolicy,
+        *,
         started: float,
         operation: str,
         idempotent: bool,
@@ -187,39 +193,32 @@ class Retries:
         self.idempotent = idempotent
         self.on_retry = on_retry
         self.deadline = deadline
+        self.budget = budget
         self.started = started  # time.monotonic() as the first try began
         self.attempt = 0
-        self.token_refreshed = False
-        self.previous: RunaiError | None = None  # the failure of the try before the last
-        self.budget = budget
         self.spent = 0  # taken from the budget by this call's retries
+        self.previous: RunaiError | None = None  # the failure of the try before the last
 
     def wait_after(self, exc: RunaiError) -> float:
         """Seconds to wait before the next try after ``exc`` (0: at once); raises the
         error that ends the call when there is no next try.
 
-        A 401 that rejected a refreshable token is retried once at once (the next try
-        fetches a new token); it does not count against the policy. The error raised
-        carries the number of tries in ``attempts`` and is detached from the frames
-        below, which may hold a body or a header. Past the deadline (or where a wait
-        would end past it) ``DeadlineExceeded`` is raised instead, carrying the last error.
+        The error raised carries the number of tries in ``attempts`` and is detached
+        from the frames below, which may hold a body or a header. Past the deadline (or
+        where a wait would end past it) ``DeadlineExceeded`` is raised instead, carrying
+        the last error.
         """
         self.attempt += 1
         attempt, deadline, operation = self.attempt, self.deadline, self.operation
-        if isinstance(exc, UnauthorizedError):
-            if self.token_refreshed or not exc.token_rejected:
-                raise detached(_final(exc, attempt))
-            self.token_refreshed = True
-            self.attempt -= 1
-            log.debug("%s: token rejected, retrying once with a fresh one", operation)
-            return 0.0
         if deadline is not None and (isinstance(exc, DeadlineExceeded) or deadline.left() <= 0):
             raise _past(deadline, exc, operation, attempt, self.previous)
+        if exc.operation != operation:
+            raise detached(exc)  # another request's error, counted by its own loop
         policy = self.policy
         if attempt >= policy.attempts or not _is_retryable(exc, self.idempotent):
             raise detached(_final(exc, attempt))
         wait = _wait_for(exc, policy, attempt)
-        if time.monotonic() - self.started + wait > policy.deadline:
+        if time.monotonic() - self.started + wait > policy.max_elapsed:
             raise detached(_final(exc, attempt))
         if deadline is not None and wait >= deadline.left():
             # A wait that would end past the deadline is not started.
@@ -243,50 +242,44 @@ class Retries:
         return wait
 
 
-async def call_with_retries(
-    send: Callable[..., Awaitable[T]],
-    args: tuple[Any, ...],
+async def with_retries(
+    attempt: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     *,
     operation: str,
     idempotent: bool,
-    on_retry: Callable[[], None] | None = None,
     deadline: Deadline | None = None,
+    budget: RetryBudget | None = None,
+    on_retry: Callable[[], None] | None = None,
 ) -> T:
-    """Run ``send(*args)`` until it succeeds, fails for good, or the policy runs out
-    (see :meth:`Retries.wait_after`)."""
+    """The one retry loop: ``attempt()`` until it succeeds or :class:`Retries` gives up
+    (see :meth:`Retries.wait_after`). A success gives back to ``budget`` what it spent."""
     started = time.monotonic()
     retries: Retries | None = None
     while True:
         try:
-            return await send(*args)
+            result = await attempt()
         except RunaiError as exc:
-            how = (policy, started, operation, idempotent, on_retry, deadline, None)
-            retries, wait = after_failure(retries, exc, how)
-        if wait:
-            await asyncio.sleep(wait)
-
-
-#: What a call's ``Retries`` is made from, in the order of its parameters.
-RetryArgs = tuple[
-    RetryPolicy, float, str, bool, Callable[[], None] | None, Deadline | None, RetryBudget | None
-]
-
-
-def after_failure(
-    retries: Retries | None, exc: RunaiError, how: RetryArgs
-) -> tuple[Retries, float]:
-    """The call's ``Retries`` (made from ``how`` on its first failure) and the wait
-    before its next try after ``exc``; raises the error that ends the call instead."""
-    if retries is None:
-        retries = Retries(*how)
-    return retries, retries.wait_after(exc)
+            if retries is None:
+                retries = Retries(
+                    policy,
+                    started=started,
+                    operation=operation,
+                    idempotent=idempotent,
+                    on_retry=on_retry,
+                    deadline=deadline,
+                    budget=budget,
+                )
+            wait = retries.wait_after(exc)
+        else:
+            if budget is not None:
+                budget.succeeded(0 if retries is None else retries.spent)
+            return result
+        await asyncio.sleep(wait)
 
 
 def _final(exc: RunaiError, attempt: int) -> RunaiError:
-    if not exc._retried:  # an error from an inner loop keeps its own count
-        exc.attempts = attempt
-        exc._retried = True
+    exc.attempts = attempt
     return exc
 
 
@@ -307,12 +300,14 @@ def _past(
     previous: RunaiError | None,
 ) -> RunaiError:
     if isinstance(exc, DeadlineExceeded):
+        if exc.operation != operation:
+            return detached(exc)  # another request's, counted by its own loop
         # Raised by this attempt as it found no time left (its message says no count):
         # it carries the failure that used the time up.
-        if not exc._retried and exc.last_error is None:
+        if exc.last_error is None:
             exc.last_error = previous
         return detached(_final(exc, attempt))
-    last = detached(_final(exc, attempt))
+    last = detached(exc if exc.operation != operation else _final(exc, attempt))
     return detached(deadline.exceeded(operation, attempt, last))
 
 

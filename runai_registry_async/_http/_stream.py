@@ -16,8 +16,8 @@ import aiohttp
 from .._converter import structure
 from .._errors import DecodeError, RunaiError, TransportError
 from .._secrets import detached
+from ._deadline import Deadline
 from ._jsonstream import ArrayParser, JsonStreamError
-from ._retry import Deadline
 
 CHUNK_SIZE = 64 * 1024
 
