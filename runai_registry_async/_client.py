@@ -9,18 +9,25 @@ from types import EllipsisType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
-from attrs import frozen
 
-from ._converter import body_decoder, dumps, structure
+from . import _operations
+from ._converter import structure
 from ._http import _urls
 from ._http._auth import Auth, auth_flow
 from ._http._coalescing import SharedGets
-from ._http._deadline import Deadline, checked_timeout
+from ._http._deadline import checked_timeout
 from ._http._ratelimit import RateLimiter
-from ._http._requester import Counters, Decode, Opener, Request, Requester, default_burst
+from ._http._requester import (
+    Counters,
+    Request,
+    Requester,
+    Settings,
+    default_burst,
+)
 from ._http._retry import NO_RETRY, RetryBudget, RetryPolicy
 from ._http._stream import DEFAULT_MAX_ITEM_BYTES, Stream
-from ._http._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport, checked_base_url
+from ._http._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
+from ._http._urls import checked_base_url
 from ._models import (
     Registry,
     RegistryCreationRequest,
@@ -39,15 +46,6 @@ T = TypeVar("T")
 AssetId = str | uuid.UUID
 
 _DEFAULT_RETRY = RetryPolicy()
-
-
-@frozen
-class Settings:
-    """A client's configuration, checked once when it is built."""
-
-    timeout: float
-    retry: RetryPolicy
-    max_item_bytes: int
 
 
 class RegistryClient:
@@ -75,8 +73,8 @@ class RegistryClient:
             ``DecodeError``. Streams count it too.
         max_item_bytes: The most one streamed item (a tag, a registry) may take
             (default 1 MiB); streams hold at most one chunk plus one item in memory.
-        coalesce: Identical GETs in flight at the same moment share one request (the
-            first caller's timeout and retry policy apply to it).
+        coalesce: Identical GETs in flight at the same moment (the same path, timeout
+            and retry policy) share one request; each caller keeps its own deadline.
         proxy: A forward proxy URL (``http://user:pass@proxy:3128``); its credentials
             never show in a repr or an error.
         trust_env: Read the proxy from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and
@@ -131,11 +129,6 @@ class RegistryClient:
         _check_size(max_item_bytes, "max_item_bytes")
         if cache_ttl is not None:
             checked_timeout(cache_ttl, "cache_ttl")
-        self._settings = settings = Settings(
-            timeout=checked_timeout(timeout),
-            retry=retry or NO_RETRY,
-            max_item_bytes=max_item_bytes,
-        )
         transport = Transport(
             checked_base_url(base_url, allow_insecure_http=allow_insecure_http),
             session=session,
@@ -145,6 +138,12 @@ class RegistryClient:
             proxy=proxy,
             trust_env=trust_env,
             allow_insecure_http=allow_insecure_http,
+        )
+        self._settings = settings = Settings(
+            timeout=checked_timeout(timeout),
+            retry=retry or NO_RETRY,
+            max_item_bytes=max_item_bytes,
+            base_path=transport.base_path,
         )
         counters, budget = Counters(), RetryBudget()
         self._requester = Requester(
@@ -220,12 +219,9 @@ class RegistryClient:
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> list[Registry]:
         """All registries, or those whose name matches ``name``."""
-        path = _urls.REGISTRIES + _urls.query(name=name)
-        return (
-            await self._send(
-                "GET", path, _read_registry_list, timeout=timeout, deadline=deadline, retry=retry
-            )
-        ).entries
+        options = self._options(timeout, deadline, retry)
+        listed = await self._send(_operations.list_registries(self._settings, options, name))
+        return listed.entries
 
     async def create_registry(
         self,
@@ -240,17 +236,9 @@ class RegistryClient:
         Not retried once the request may have reached the server. After a failed create,
         list the registries by name before trying again: a 409 means it already exists.
         """
-        _check_type(request, RegistryCreationRequest, "request")
+        options = self._options(timeout, deadline, retry)
         try:
-            return await self._send(
-                "POST",
-                _urls.REGISTRIES,
-                _read_registry,
-                body=Secret(dumps(request)),
-                timeout=timeout,
-                deadline=deadline,
-                retry=retry,
-            )
+            return await self._send(_operations.create_registry(self._settings, options, request))
         finally:
             self._requester.forget_shared()
 
@@ -263,15 +251,8 @@ class RegistryClient:
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Registry:
         """One registry by id."""
-        return await self._send(
-            "GET",
-            _urls.registry_path(asset_id),
-            _read_registry,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
-            cacheable=True,
-        )
+        options = self._options(timeout, deadline, retry)
+        return await self._send(_operations.get_registry(self._settings, options, asset_id))
 
     async def update_registry(
         self,
@@ -283,17 +264,10 @@ class RegistryClient:
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Registry:
         """Replace a registry's name, description and spec; the answer is the result."""
-        path = _urls.registry_path(asset_id)
-        _check_type(request, RegistryUpdateRequest, "request")
+        options = self._options(timeout, deadline, retry)
         try:
             return await self._send(
-                "PUT",
-                path,
-                _read_registry,
-                body=Secret(dumps(request)),
-                timeout=timeout,
-                deadline=deadline,
-                retry=retry,
+                _operations.update_registry(self._settings, options, asset_id, request)
             )
         finally:
             self._requester.forget_shared()
@@ -307,15 +281,9 @@ class RegistryClient:
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> None:
         """Delete a registry (204)."""
+        options = self._options(timeout, deadline, retry)
         try:
-            await self._send(
-                "DELETE",
-                _urls.registry_path(asset_id),
-                _discard,
-                timeout=timeout,
-                deadline=deadline,
-                retry=retry,
-            )
+            await self._send(_operations.delete_registry(self._settings, options, asset_id))
         finally:
             self._requester.forget_shared()
 
@@ -329,13 +297,11 @@ class RegistryClient:
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> list[str]:
         """The names of a registry's repositories, optionally those containing ``search_name``."""
-        return await self._lookup_repositories(
-            _urls.registry_path(asset_id),
-            search_name,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
+        options = self._options(timeout, deadline, retry)
+        request = _operations.list_repositories(
+            self._settings, options, _urls.registry_path(asset_id), search_name
         )
+        return (await self._send(request)).repositories
 
     async def list_tags(
         self,
@@ -348,153 +314,12 @@ class RegistryClient:
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> RepositoryTags:
         """The tags of one repository, optionally those containing ``search_name``."""
-        return await self._lookup_tags(
-            _urls.registry_path(asset_id),
-            repository,
-            search_name,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
-        )
-
-    # --- the crawler's way in: a registry path already checked, a throttling signal ------
-
-    async def _lookup_repositories(
-        self,
-        registry_path: str,
-        search_name: str | None,
-        *,
-        timeout: float | None = None,
-        deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
-        on_throttled: Callable[[], None] | None = None,
-    ) -> list[str]:
-        """``list_repositories`` for a registry whose path is checked already;
-        ``on_throttled`` hears of each 429 or 503 this call meets."""
-        return (
-            await self._send(
-                "GET",
-                _repositories_path(registry_path, search_name),
-                _read_repositories,
-                timeout=timeout,
-                deadline=deadline,
-                retry=retry,
-                cacheable=True,
-                on_throttled=on_throttled,
-            )
-        ).repositories
-
-    def _lookup_tags(
-        self,
-        registry_path: str,
-        repository: str,
-        search_name: str | None,
-        *,
-        timeout: float | None = None,
-        deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
-        on_throttled: Callable[[], None] | None = None,
-    ) -> Awaitable[RepositoryTags]:
-        """``list_tags`` for a registry whose path is checked already; ``on_throttled``
-        hears of each 429 or 503 this call meets."""
-        return self._send(
-            "GET",
-            _tags_path(registry_path, repository, search_name),
-            _read_tags,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
-            naming=_repository(repository),
-            cacheable=True,
-            on_throttled=on_throttled,
-        )
-
-    # --- building requests -----------------------------------------------------------
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        decode: Decode[T],
-        *,
-        body: Secret[bytes] | None = None,
-        timeout: float | None = None,
-        deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
-        naming: str = "",
-        cacheable: bool = False,
-        on_throttled: Callable[[], None] | None = None,
-    ) -> Awaitable[T]:
-        """``method path`` through the pipeline, the whole 2xx body given to ``decode``.
-        ``naming`` is added to the operation that errors name (which repository)."""
-        return self._requester.send(
-            Request(
-                method,
-                path,
-                self._operation(method, path, naming),
-                self._timeout_of(timeout),
-                self._policy(retry),
-                deadline=None
-                if deadline is None
-                else Deadline(checked_timeout(deadline, "deadline")),
-                decode=decode,
-                body=body,
-                cacheable=cacheable,
-                on_throttled=on_throttled,
+        options = self._options(timeout, deadline, retry)
+        return await self._send(
+            _operations.list_tags(
+                self._settings, options, _urls.registry_path(asset_id), repository, search_name
             )
         )
-
-    def _stream(
-        self,
-        path: str,
-        key: str,
-        envelope: type,
-        convert: Callable[[Any, int], Any] | None,
-        *,
-        timeout: float | None = None,
-        deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
-        keep: frozenset[str] = frozenset(),
-        naming: str = "",
-    ) -> Stream[Any]:
-        """The array under ``key`` of ``GET path`` as a :class:`Stream`. The arguments
-        are checked now; the request goes out when the iteration starts."""
-        seconds, policy = self._timeout_of(timeout), self._policy(retry)
-        if deadline is not None:
-            checked_timeout(deadline, "deadline")
-        operation = self._operation("GET", path, naming)
-
-        def request(whole: Deadline | None, open_stream: Opener[Any]) -> Request[Any]:
-            return Request(
-                "GET", path, operation, seconds, policy, deadline=whole, open_stream=open_stream
-            )
-
-        return self._requester.stream(
-            request,
-            key,
-            envelope=envelope,
-            convert=convert,
-            max_item_bytes=self._settings.max_item_bytes,
-            keep=keep,
-            deadline=deadline,
-        )
-
-    def _operation(self, method: str, path: str, naming: str = "") -> str:
-        """What error messages call a request: the full path, base path included."""
-        base_path = self._requester.transport.base_path
-        return f"{method} {base_path}{path.partition('?')[0]}{naming}"
-
-    def _timeout_of(self, timeout: float | None) -> float:
-        return self._settings.timeout if timeout is None else checked_timeout(timeout)
-
-    def _policy(self, retry: RetryPolicy | EllipsisType | None) -> RetryPolicy:
-        if retry is ...:
-            return self._settings.retry
-        if retry is None:
-            return NO_RETRY
-        if not isinstance(retry, RetryPolicy):
-            raise ValueError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
-        return retry
 
     # --- streaming ------------------------------------------------------------------
 
@@ -507,21 +332,14 @@ class RegistryClient:
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Stream[Registry]:
         """Like :meth:`list_registries`, yielding each registry as soon as it has arrived."""
+        options = self._options(timeout, deadline, retry)
         path = _urls.REGISTRIES + _urls.query(name=name)
-        operation = self._operation("GET", path)
+        operation = self._settings.operation("GET", path)
 
         def convert(item: Any, index: int) -> Registry:
             return structure(item, Registry, operation=operation, path=f"$.entries[{index}]")
 
-        return self._stream(
-            path,
-            "entries",
-            RegistryListResponse,
-            convert,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
-        )
+        return self._stream(options, path, "entries", RegistryListResponse, convert)
 
     def iter_repositories(
         self,
@@ -533,15 +351,9 @@ class RegistryClient:
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Stream[str]:
         """Like :meth:`list_repositories`, yielding each name as soon as it has arrived."""
-        return self._stream(
-            _repositories_path(_urls.registry_path(asset_id), search_name),
-            "repositories",
-            Repositories,
-            None,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
-        )
+        options = self._options(timeout, deadline, retry)
+        path = _urls.repositories_path(_urls.registry_path(asset_id), search_name)
+        return self._stream(options, path, "repositories", Repositories, None)
 
     def iter_tags(
         self,
@@ -563,59 +375,94 @@ class RegistryClient:
         many items were yielded) instead of starting over, which would repeat items.
         A body that ``list_tags`` would reject raises the same ``DecodeError``.
         """
+        options = self._options(timeout, deadline, retry)
+        path = _urls.tags_path(_urls.registry_path(asset_id), repository, search_name)
         return self._stream(
-            _tags_path(_urls.registry_path(asset_id), repository, search_name),
+            options,
+            path,
             "tags",
             RepositoryTags,
             None,
-            timeout=timeout,
             keep=_NAME,
-            deadline=deadline,
-            retry=retry,
-            naming=_repository(repository),
+            naming=_operations.naming(repository),
+        )
+
+    # --- the crawler's way in: a registry path already checked, a throttling signal ------
+
+    async def _lookup_repositories(
+        self,
+        registry_path: str,
+        search_name: str | None,
+        *,
+        deadline: float | None,
+        retry: RetryPolicy | EllipsisType | None,
+        on_throttled: Callable[[], None],
+    ) -> list[str]:
+        """``list_repositories`` of a registry whose path is checked already;
+        ``on_throttled`` hears of each 429 or 503 this call meets."""
+        options = self._options(None, deadline, retry)
+        request = _operations.list_repositories(
+            self._settings, options, registry_path, search_name, on_throttled
+        )
+        return (await self._send(request)).repositories
+
+    def _lookup_tags(
+        self,
+        registry_path: str,
+        repository: str,
+        search_name: str | None,
+        *,
+        deadline: float | None,
+        retry: RetryPolicy | EllipsisType | None,
+        on_throttled: Callable[[], None],
+    ) -> Awaitable[RepositoryTags]:
+        """``list_tags`` of a registry whose path is checked already; ``on_throttled``
+        hears of each 429 or 503 this call meets."""
+        options = self._options(None, deadline, retry)
+        return self._send(
+            _operations.list_tags(
+                self._settings, options, registry_path, repository, search_name, on_throttled
+            )
+        )
+
+    # --- sending ---------------------------------------------------------------------
+
+    def _options(
+        self,
+        timeout: float | None,
+        deadline: float | None,
+        retry: RetryPolicy | EllipsisType | None,
+    ) -> _operations.Options:
+        return _operations.Options.of(self._settings, timeout, deadline, retry)
+
+    def _send(self, request: Request[T]) -> Awaitable[T]:
+        return self._requester.send(request)
+
+    def _stream(
+        self,
+        options: _operations.Options,
+        path: str,
+        key: str,
+        envelope: type,
+        convert: Callable[[Any, int], Any] | None,
+        *,
+        keep: frozenset[str] = frozenset(),
+        naming: str = "",
+    ) -> Stream[Any]:
+        """The array under ``key`` of ``GET path`` as a :class:`Stream`; the request
+        goes out when the iteration starts."""
+        return self._requester.stream(
+            _operations.stream_request(self._settings, options, path, naming),
+            key,
+            envelope=envelope,
+            convert=convert,
+            max_item_bytes=self._settings.max_item_bytes,
+            keep=keep,
+            deadline=options.deadline,
         )
 
 
 _NAME = frozenset({"name"})
-
-
-def _repository(repository: str) -> str:
-    return f" (repository {repository!r})"
-
-
-def _discard(body: bytes, operation: str) -> None:
-    """A body nobody needs (a delete's): read, so that the connection can be reused."""
-
-
-_read_registry = body_decoder(Registry)
-_read_registry_list = body_decoder(RegistryListResponse)
-_read_repositories = body_decoder(Repositories)
-_read_tags = body_decoder(RepositoryTags)
-
-
-def _repositories_path(registry_path: str, search_name: str | None) -> str:
-    path = registry_path + "/repositories"
-    if search_name is not None:
-        path += "?searchName=" + _urls.encode("searchName", search_name, allow_reserved=True)
-    return path
-
-
-def _tags_path(registry_path: str, repository: str, search_name: str | None) -> str:
-    if not isinstance(repository, str) or not repository:
-        raise ValueError("repository must be a non-empty string")
-    path = (
-        registry_path
-        + "/repositories/tags?repository="
-        + _urls.encode("repository", repository, allow_reserved=True)
-    )
-    if search_name is not None:
-        path += "&searchName=" + _urls.encode("searchName", search_name, allow_reserved=True)
-    return path
-
-
-def _check_type(value: object, expected: type, name: str) -> None:
-    if not isinstance(value, expected):
-        raise TypeError(f"{name} must be a {expected.__name__}, not {type(value).__name__}")
 
 
 def _check_size(value: object, name: str) -> None:

@@ -14,7 +14,6 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from yarl import URL
 
 from runai_registry_async import (
     AssetCreationRequest,
@@ -26,7 +25,7 @@ from runai_registry_async import (
     ServiceUnavailableError,
     TransportError,
 )
-from runai_registry_async._http._transport import Transport, _chosen_proxy, bypassed
+from runai_registry_async._http._transport import Transport
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import Handler, breaks_off_after, operation_calls, registry_json, tls_contexts
@@ -299,43 +298,6 @@ async def test_a_borrowed_session_gets_the_clients_ssl_context() -> None:
 
 
 @pytest.mark.parametrize(
-    ("host", "port", "no_proxy", "expected"),
-    [
-        ("example.com", 443, "example.com", True),
-        ("api.example.com", 443, "example.com", True),  # subdomains too
-        ("api.example.com", 443, ".example.com", True),  # the leading dot is optional
-        ("badexample.com", 443, "example.com", False),  # a suffix is not a subdomain
-        ("example.com", 443, "example.com:443", True),
-        ("example.com", 8443, "example.com:443", False),
-        ("example.com", None, "example.com:443", False),
-        ("Example.COM", 443, " other.org , EXAMPLE.com ", True),  # case, spaces, lists
-        ("example.com", 443, ",,", False),
-        ("b.example.com", 443, "a.example.com,,b.example.com", True),  # an empty entry skipped
-        ("example.com", 443, "example.com:8443,example.com", True),  # the next entry counts
-        ("anything.at.all", 1, "*", True),
-        ("10.1.2.3", 80, "10.0.0.0/8", True),
-        ("11.1.2.3", 80, "10.0.0.0/8", False),
-        ("10.9.9.9", 80, "10.1.2.3/8", True),  # host bits in the range are tolerated
-        ("10.0.0.1", 80, "10.0.0.1/33", False),  # not a range at all
-        ("::1", 80, "::1", True),  # colons of an IPv6 literal are not a port
-        ("[::1]", 8080, "[::1]:8080", True),
-        ("[::1]", 8081, "[::1]:8080", False),
-        ("2001:db8::5", 443, "2001:db8::/32", True),
-        ("2001:db9::5", 443, "2001:db8::/32", False),
-        ("fe80::1", 443, "fe80::1", True),
-        ("host", 8080, "host:8080x", False),  # not a port: the whole entry is a name
-        ("other", 8080, ":8080", False),  # a port without a host names nothing
-        ("example.com.", 443, "example.com", True),  # a trailing dot, as curl reads it
-        ("example.com", 443, "example.com.", True),
-        ("api.example.com.", 443, ".example.com", True),
-        ("example.com", 443, ".", False),
-    ],
-)
-def test_no_proxy_entries(host: str, port: int | None, no_proxy: str, expected: bool) -> None:
-    assert bypassed(host, port, no_proxy) is expected
-
-
-@pytest.mark.parametrize(
     ("url", "shown"),
     [
         ("admin:hunter2@host/x?key=QSECRET", "'host/x'"),
@@ -461,41 +423,6 @@ async def test_a_plain_body_longer_than_the_limit_is_refused_as_it_arrives(
     async with RegistryClient(base, token="t", max_response_bytes=len(body) - 1) as client:
         with pytest.raises(DecodeError, match=r": response larger than max_response_bytes \("):
             await client.list_tags(identifier, "r")
-
-
-@pytest.mark.parametrize(
-    ("env", "proxy", "chosen"),
-    [
-        ({"HTTPS_PROXY": "http://p:3128"}, None, "http://p:3128"),
-        ({"ALL_PROXY": "http://all:3128"}, None, "http://all:3128"),  # for any scheme
-        ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "runai.example.com:443"}, None, None),
-        (
-            {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "runai.example.com:8443"},
-            None,
-            "http://p:3128",
-        ),
-        ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": ""}, None, "http://p:3128"),
-        ({}, "https://secure-proxy:3129", "https://secure-proxy:3129"),  # an https:// proxy
-    ],
-)
-def test_the_proxy_is_chosen_as_curl_would(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], proxy: str | None, chosen: str | None
-) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    found = _chosen_proxy(URL("https://runai.example.com"), proxy, trust_env=True)
-    assert (None if found is None else found.value) == chosen
-
-
-def test_a_proxy_that_is_not_a_string_is_refused_without_quoting_it() -> None:
-    with pytest.raises(
-        ValueError,
-        match=r"^proxy must be an http:// or https:// URL with a host, got a non-string$",
-    ):
-        _chosen_proxy(URL("https://runai.example.com"), 3128, trust_env=False)  # type: ignore[arg-type]
 
 
 async def test_each_answer_is_logged_at_debug_with_its_status_and_time(

@@ -14,6 +14,7 @@ Each stage is a method or an object of its own, so that a change has one place t
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from types import EllipsisType
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -24,9 +25,9 @@ from .._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError
 from .._secrets import Secret
 from ._auth import AuthFlow
 from ._coalescing import SharedGets
-from ._deadline import Deadline, attempt_timeout, within
+from ._deadline import Deadline, attempt_timeout, checked_timeout, within
 from ._ratelimit import Pause, RateLimiter
-from ._retry import RetryBudget, RetryPolicy, parse_retry_after, with_retries
+from ._retry import NO_RETRY, RetryBudget, RetryPolicy, parse_retry_after, with_retries
 from ._stream import ItemStream, Stream
 from ._transport import Transport
 
@@ -70,6 +71,36 @@ class Request(Generic[T]):
     @property
     def idempotent(self) -> bool:
         return self.method != "POST"
+
+
+@frozen
+class Settings:
+    """A client's configuration, checked once when it is built, and what it decides for
+    each call that does not say otherwise."""
+
+    timeout: float
+    retry: RetryPolicy
+    max_item_bytes: int
+    base_path: str
+
+    def timeout_of(self, timeout: float | None) -> float:
+        """A call's timeout: its own, checked, or the client's."""
+        return self.timeout if timeout is None else checked_timeout(timeout)
+
+    def policy_of(self, retry: RetryPolicy | EllipsisType | None) -> RetryPolicy:
+        """A call's retry policy: its own, none (``None``), or the client's (``...``)."""
+        if retry is ...:
+            return self.retry
+        if retry is None:
+            return NO_RETRY
+        if not isinstance(retry, RetryPolicy):
+            raise ValueError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
+        return retry
+
+    def operation(self, method: str, path: str, naming: str = "") -> str:
+        """What error messages call a request: the full path, base path included, and
+        ``naming`` (which repository)."""
+        return f"{method} {self.base_path}{path.partition('?')[0]}{naming}"
 
 
 class Counters:

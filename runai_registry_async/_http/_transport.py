@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import ssl as ssl_module
 import time
-import urllib.request
 from collections.abc import Mapping
 
 import aiohttp
@@ -17,6 +15,7 @@ from yarl import URL
 
 from .._errors import DecodeError, RunaiError, TransportError, api_error, redirect_error
 from .._secrets import Secret, scrub, sent_secrets
+from ._urls import chosen_proxy, parsed_url
 
 log = logging.getLogger("runai_registry_async")
 
@@ -32,133 +31,6 @@ _PERMANENT_DNS_ERRORS = frozenset(
     for name in ("EAI_NONAME", "EAI_FAIL", "EAI_NODATA")
     if hasattr(socket, name)
 )
-
-
-def checked_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
-    """The base URL without a trailing slash; plain HTTP only to loopback unless allowed."""
-    if not isinstance(base_url, str):
-        raise ValueError(f"base_url must be a string, not {type(base_url).__name__}")
-    url = _parsed(base_url)
-    if url is None:
-        raise ValueError(f"base_url is not a URL: {_shown(base_url)}")
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base_url must be an http(s) URL with a host, got {_shown(base_url)}")
-    if url.user or url.password:
-        raise ValueError("base_url must not carry credentials; use token= or auth=")
-    if url.query_string or url.fragment:
-        raise ValueError(f"base_url must not have a query or fragment, got {_shown(base_url)}")
-    if url.path.rstrip("/").endswith("/api/v1"):
-        raise ValueError(
-            f"base_url {_shown(base_url)} ends with /api/v1: give the control plane's root "
-            "(e.g. https://myorg.run.ai); the client adds /api/v1/... itself"
-        )
-    if url.scheme == "http" and not allow_insecure_http and not is_loopback(url.host):
-        raise ValueError(
-            f"refusing plain http:// to {url.host}: the token would travel unencrypted; "
-            "use https:// or pass allow_insecure_http=True"
-        )
-    return str(url).rstrip("/")
-
-
-def _parsed(text: str) -> URL | None:
-    try:
-        return URL(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def _shown(base_url: str) -> str:
-    """``base_url`` fit for an error message: no user info, query or fragment."""
-    url = _parsed(base_url)
-    if url is None or not url.is_absolute():
-        # The last "@": a careless password may hold one too.
-        return repr(base_url.rpartition("@")[2].split("?")[0].split("#")[0])
-    return repr(str(url.with_user(None).with_query(None).with_fragment(None)))
-
-
-def _chosen_proxy(
-    target: URL, proxy: str | None, *, trust_env: bool, allow_insecure_http: bool = False
-) -> Secret[str] | None:
-    """The proxy for ``target``: ``proxy`` if given, else from the environment.
-
-    Only the proxy variables are read (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY, in
-    either case): aiohttp's own ``trust_env`` would also read ``~/.netrc`` and send its
-    password as Basic credentials, which a bearer-token client must never do. A loopback
-    target never takes a proxy from the environment (as Go and curl do). A plain-http
-    proxy for a plain-http target would read the token and the body: like any other
-    plain-http hop, it must be loopback unless ``allow_insecure_http``.
-    """
-    host = target.host or ""
-    if proxy is None and trust_env and not is_loopback(host):
-        found = urllib.request.getproxies_environment()
-        if not bypassed(host, target.port, found.get("no", "")):
-            proxy = found.get(target.scheme) or found.get("all")
-    if proxy is None:
-        return None
-    parsed = _parsed(proxy) if isinstance(proxy, str) else None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        shown = "a non-string" if not isinstance(proxy, str) else _shown(proxy)
-        raise ValueError(f"proxy must be an http:// or https:// URL with a host, got {shown}")
-    if (
-        target.scheme == "http"
-        and parsed.scheme == "http"
-        and not allow_insecure_http
-        and not is_loopback(parsed.host)
-    ):
-        raise ValueError(
-            f"refusing the plain http:// proxy {parsed.host} for an http:// base URL: it "
-            "would read the token; use https:// or pass allow_insecure_http=True"
-        )
-    return Secret(proxy)
-
-
-def bypassed(host: str, port: int | None, no_proxy: str) -> bool:
-    """Whether NO_PROXY names ``host``, as curl reads it.
-
-    Entries are separated by commas: ``*`` (everything), a host or domain (which also
-    covers its subdomains; a leading dot is optional), an IP address or CIDR range, each
-    optionally with ``:port``.
-    """
-    host = host.lower().strip("[]").rstrip(".")  # "example.com." is example.com
-    for entry in no_proxy.replace(" ", "").lower().split(","):
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
-        if entry_port and (port is None or entry_port != str(port)):
-            continue
-        name = name.strip("[]").strip(".")
-        if not name:
-            continue
-        if host == name or host.endswith("." + name) or _in_network(host, name):
-            return True
-    return False
-
-
-def _has_port(entry: str) -> bool:
-    head, _, tail = entry.rpartition(":")
-    return bool(head) and tail.isdigit() and (entry.count(":") == 1 or head.endswith("]"))
-
-
-def _in_network(host: str, entry: str) -> bool:
-    try:
-        return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
-    except ValueError:
-        return False
-
-
-def is_loopback(host: str) -> bool:
-    """Only ``localhost`` itself and loopback IP literals.
-
-    ``*.localhost`` names go through the resolver, which may answer anything.
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class Transport:
@@ -209,7 +81,7 @@ class Transport:
         )
         self._max_connections = max_connections
         # Wrapped: a proxy URL may carry credentials.
-        self._proxy = _chosen_proxy(
+        self._proxy = chosen_proxy(
             url,
             proxy,
             trust_env=trust_env and session is None,
@@ -442,7 +314,7 @@ def _origin(response: aiohttp.ClientResponse) -> str | None:
     location = response.headers.get("Location")
     if not location:
         return None
-    target = _parsed(location)
+    target = parsed_url(location)
     if target is None:
         return "an unparsable location"
     if not target.is_absolute():

@@ -1,0 +1,191 @@
+"""The API's operations as :class:`Request` values: paths, bodies, decoders and the names
+errors give them. Pure, no I/O: ``RegistryClient`` sends what these build."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import EllipsisType
+from typing import Any, TypeVar
+
+from attrs import frozen
+
+from ._converter import body_decoder, dumps
+from ._http import _urls
+from ._http._deadline import Deadline, checked_timeout
+from ._http._requester import Decode, Opener, Request, Settings
+from ._http._retry import RetryPolicy
+from ._models import (
+    Registry,
+    RegistryCreationRequest,
+    RegistryListResponse,
+    RegistryUpdateRequest,
+    Repositories,
+    RepositoryTags,
+)
+from ._secrets import Secret
+
+T = TypeVar("T")
+
+
+@frozen
+class Options:
+    """What one call asks for, its defaults filled in from the client's settings."""
+
+    timeout: float
+    retry: RetryPolicy
+    deadline: float | None  # seconds, counted from when the call (or stream) starts
+
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        timeout: float | None,
+        deadline: float | None,
+        retry: RetryPolicy | EllipsisType | None,
+    ) -> Options:
+        """The options of a call, checked now (before anything is sent)."""
+        return cls(
+            settings.timeout_of(timeout),
+            settings.policy_of(retry),
+            None if deadline is None else checked_timeout(deadline, "deadline"),
+        )
+
+
+def _request(
+    settings: Settings,
+    options: Options,
+    method: str,
+    path: str,
+    decode: Decode[T],
+    *,
+    body: Secret[bytes] | None = None,
+    naming: str = "",
+    cacheable: bool = False,
+    on_throttled: Callable[[], None] | None = None,
+) -> Request[T]:
+    return Request(
+        method,
+        path,
+        settings.operation(method, path, naming),
+        options.timeout,
+        options.retry,
+        deadline=None if options.deadline is None else Deadline(options.deadline),
+        decode=decode,
+        body=body,
+        cacheable=cacheable,
+        on_throttled=on_throttled,
+    )
+
+
+def list_registries(
+    settings: Settings, options: Options, name: str | None
+) -> Request[RegistryListResponse]:
+    path = _urls.REGISTRIES + _urls.query(name=name)
+    return _request(settings, options, "GET", path, read_registry_list)
+
+
+def create_registry(
+    settings: Settings, options: Options, creation: RegistryCreationRequest
+) -> Request[Registry]:
+    _check_type(creation, RegistryCreationRequest, "request")
+    body = Secret(dumps(creation))
+    return _request(settings, options, "POST", _urls.REGISTRIES, read_registry, body=body)
+
+
+def get_registry(settings: Settings, options: Options, asset_id: object) -> Request[Registry]:
+    path = _urls.registry_path(asset_id)
+    return _request(settings, options, "GET", path, read_registry, cacheable=True)
+
+
+def update_registry(
+    settings: Settings, options: Options, asset_id: object, update: RegistryUpdateRequest
+) -> Request[Registry]:
+    path = _urls.registry_path(asset_id)
+    _check_type(update, RegistryUpdateRequest, "request")
+    return _request(settings, options, "PUT", path, read_registry, body=Secret(dumps(update)))
+
+
+def delete_registry(settings: Settings, options: Options, asset_id: object) -> Request[None]:
+    return _request(settings, options, "DELETE", _urls.registry_path(asset_id), _discard)
+
+
+def list_repositories(
+    settings: Settings,
+    options: Options,
+    registry_path: str,
+    search_name: str | None,
+    on_throttled: Callable[[], None] | None = None,
+) -> Request[Repositories]:
+    """(``registry_path`` checked already, as ``_urls.registry_path`` gives it.)"""
+    path = _urls.repositories_path(registry_path, search_name)
+    return _request(
+        settings,
+        options,
+        "GET",
+        path,
+        read_repositories,
+        cacheable=True,
+        on_throttled=on_throttled,
+    )
+
+
+def list_tags(
+    settings: Settings,
+    options: Options,
+    registry_path: str,
+    repository: str,
+    search_name: str | None,
+    on_throttled: Callable[[], None] | None = None,
+) -> Request[RepositoryTags]:
+    """(``registry_path`` checked already, as ``_urls.registry_path`` gives it.)"""
+    return _request(
+        settings,
+        options,
+        "GET",
+        _urls.tags_path(registry_path, repository, search_name),
+        read_tags,
+        naming=naming(repository),
+        cacheable=True,
+        on_throttled=on_throttled,
+    )
+
+
+def stream_request(
+    settings: Settings, options: Options, path: str, naming: str = ""
+) -> Callable[[Deadline | None, Opener[Any]], Request[Any]]:
+    """How a stream's GET is made once its iteration starts (its deadline counts from
+    then): ``request(deadline, open_stream)``."""
+    operation = settings.operation("GET", path, naming)
+
+    def request(deadline: Deadline | None, open_stream: Opener[Any]) -> Request[Any]:
+        return Request(
+            "GET",
+            path,
+            operation,
+            options.timeout,
+            options.retry,
+            deadline=deadline,
+            open_stream=open_stream,
+        )
+
+    return request
+
+
+def naming(repository: str) -> str:
+    """How an operation names the repository it is about."""
+    return f" (repository {repository!r})"
+
+
+def _discard(body: bytes, operation: str) -> None:
+    """A body nobody needs (a delete's): read, so that the connection can be reused."""
+
+
+read_registry = body_decoder(Registry)
+read_registry_list = body_decoder(RegistryListResponse)
+read_repositories = body_decoder(Repositories)
+read_tags = body_decoder(RepositoryTags)
+
+
+def _check_type(value: object, expected: type, name: str) -> None:
+    if not isinstance(value, expected):
+        raise TypeError(f"{name} must be a {expected.__name__}, not {type(value).__name__}")
