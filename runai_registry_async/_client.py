@@ -387,44 +387,6 @@ class RegistryClient:
             naming=_operations.naming(repository),
         )
 
-    # --- the crawler's way in: a registry path already checked, a throttling signal ------
-
-    async def _lookup_repositories(
-        self,
-        registry_path: str,
-        search_name: str | None,
-        *,
-        deadline: float | None,
-        retry: RetryPolicy | EllipsisType | None,
-        on_throttled: Callable[[], None],
-    ) -> list[str]:
-        """``list_repositories`` of a registry whose path is checked already;
-        ``on_throttled`` hears of each 429 or 503 this call meets."""
-        options = self._options(None, deadline, retry)
-        request = _operations.list_repositories(
-            self._settings, options, registry_path, search_name, on_throttled
-        )
-        return (await self._send(request)).repositories
-
-    def _lookup_tags(
-        self,
-        registry_path: str,
-        repository: str,
-        search_name: str | None,
-        *,
-        deadline: float | None,
-        retry: RetryPolicy | EllipsisType | None,
-        on_throttled: Callable[[], None],
-    ) -> Awaitable[RepositoryTags]:
-        """``list_tags`` of a registry whose path is checked already; ``on_throttled``
-        hears of each 429 or 503 this call meets."""
-        options = self._options(None, deadline, retry)
-        return self._send(
-            _operations.list_tags(
-                self._settings, options, registry_path, repository, search_name, on_throttled
-            )
-        )
-
     # --- sending ---------------------------------------------------------------------
 
     def _options(
@@ -436,6 +398,9 @@ class RegistryClient:
         return _operations.Options.of(self._settings, timeout, deadline, retry)
 
     def _send(self, request: Request[T]) -> Awaitable[T]:
+        """Send a request built by ``_operations``: every method's way out, and the
+        crawler's way in (it builds its own, with a registry path checked once and a
+        throttling signal per request)."""
         return self._requester.send(request)
 
     def _stream(

@@ -19,7 +19,7 @@ class RegistryWork:
     def __init__(self, registry_id: str, name: str | None) -> None:
         self.id = registry_id  # checked by whoever builds the work
         self.name = name
-        self.path = f"{REGISTRIES}/{registry_id}"
+        self.path = f"{REGISTRIES}/{registry_id}"  # its id checked already
         self.limiter: RateLimiter | None = None  # per_registry_per_second
         self.listed = False  # its repositories call has been handed out
         self.pending: deque[str] = deque()

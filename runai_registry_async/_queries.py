@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Literal
 
 from attrs import evolve, frozen
 
-from ._crawl import CrawlResult, RegistrySource, crawl_tags
+from ._crawl import RegistrySource, crawl_tags
+from ._crawl_results import CrawlResult
 from ._errors import RunaiError
 from ._tags import Order, TagFilter, latest
 

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .._client import RegistryClient
-from .._crawl import CrawlResult, CrawlStats, crawl_tags
+from .._crawl import crawl_tags
+from .._crawl_results import CrawlResult, CrawlStats
 from .._models import Registry
 from ._args import EXIT_PARTIAL, count, zero_or_more
 from ._output import print_registries, print_table, result_json, write_json_line

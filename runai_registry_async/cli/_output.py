@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from .._converter import converter
-from .._crawl import CrawlResult
+from .._crawl_results import CrawlResult
 from .._models import Registry
 
 GAP = 2
