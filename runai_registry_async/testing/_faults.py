@@ -3,12 +3,13 @@ per registry. Pure bookkeeping: the HTTP app asks, this answers."""
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from collections import defaultdict, deque
+from typing import Any
 
 from attrs import define
-
-from .._http._ratelimit import RateLimiter
 
 OPERATIONS = (
     "list_registries",
@@ -49,6 +50,40 @@ class _Flaky:
         return Fault(reset=True) if self.resets and self.rng.random() < 0.5 else Fault(self.status)
 
 
+class TokenBucket:
+    """A server's own rate limit, as control planes and gateways keep one: ``burst``
+    tokens, refilled at ``per_second``; a request takes one or is refused. Written apart
+    from the client's limiter on purpose: the one must not be checked against itself."""
+
+    def __init__(self, per_second: float, burst: int, *, clock: Any = time.monotonic) -> None:
+        if not isinstance(per_second, (int, float)) or not 0 < per_second < math.inf:
+            raise ValueError(f"per_second must be a positive number, got {per_second!r}")
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError(f"burst must be a positive int, got {burst!r}")
+        self.per_second, self.burst = float(per_second), burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._at = clock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
+        self._at = now
+
+    def take(self) -> float | None:
+        """None when the request may go (a token taken); else seconds until one is back."""
+        self._refill()
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return None
+        return (1 - self._tokens) / self.per_second
+
+    def state(self) -> tuple[int, float]:
+        """The tokens left (whole ones) and the seconds until the bucket is full again."""
+        self._refill()
+        return int(self._tokens), (self.burst - self._tokens) / self.per_second
+
+
 class FaultPlan:
     """Faults to inject; ``registry=`` narrows one to the requests about that registry."""
 
@@ -57,7 +92,7 @@ class FaultPlan:
         self._flaky: dict[tuple[str, str | None], _Flaky] = {}
         self._delays: dict[str, float] = {}
         self._rate_limit: tuple[float, int, str] | None = None
-        self._limiters: dict[str, RateLimiter] = {}
+        self._buckets: dict[str, TokenBucket] = {}
         #: How many requests the emulator answered with 429 for its rate limit.
         self.rate_limited = 0
 
@@ -115,9 +150,9 @@ class FaultPlan:
         if scope not in ("client", "registry"):
             raise ValueError("scope must be 'client' or 'registry'")
         if per_second is not None:
-            RateLimiter(per_second, burst)  # checks both
+            TokenBucket(per_second, burst)  # checks both
         self._rate_limit = None if per_second is None else (per_second, burst, scope)
-        self._limiters.clear()
+        self._buckets.clear()
 
     # --- asked by the HTTP app ---------------------------------------------------------
 
@@ -146,14 +181,12 @@ class FaultPlan:
         key = client if scope == "client" else registry
         if key is None:
             return None
-        limiter = self._limiters.get(key)
-        if limiter is None:
-            limiter = self._limiters[key] = RateLimiter(per_second, burst)
-        wait = limiter.delay()
-        if wait <= 0:
-            limiter.reserve()
-            return None
-        self.rate_limited += 1
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(per_second, burst)
+        wait = bucket.take()
+        if wait is not None:
+            self.rate_limited += 1
         return wait
 
     @property
