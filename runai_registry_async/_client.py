@@ -92,7 +92,7 @@ class RegistryClient:
             treat them as read-only.
     """
 
-    __slots__ = ("_settings", "_requester")
+    __slots__ = ("_settings", "_requester", "_defaults")
 
     def __init__(
         self,
@@ -145,6 +145,8 @@ class RegistryClient:
             max_item_bytes=max_item_bytes,
             base_path=transport.base_path,
         )
+        # The options of a call that sets none: most calls.
+        self._defaults = _operations.Options(settings.timeout, settings.retry, None)
         counters, budget = Counters(), RetryBudget()
         self._requester = Requester(
             transport,
@@ -395,6 +397,8 @@ class RegistryClient:
         deadline: float | None,
         retry: RetryPolicy | EllipsisType | None,
     ) -> _operations.Options:
+        if timeout is None and deadline is None and retry is ...:
+            return self._defaults
         return _operations.Options.of(self._settings, timeout, deadline, retry)
 
     def _send(self, request: Request[T]) -> Awaitable[T]:

@@ -89,8 +89,11 @@ def first_non_string(items: list[Any]) -> int | None:
     # Tag lists can hold a million entries. str.join refuses any non-string and is the
     # fastest such check; chunks of it keep the joined copy small.
     try:
-        for start in range(0, len(items), _JOIN_CHUNK):
-            "".join(items[start : start + _JOIN_CHUNK])
+        if len(items) <= _JOIN_CHUNK:  # most lists: in one call, no copy
+            "".join(items)
+        else:
+            for start in range(0, len(items), _JOIN_CHUNK):
+                "".join(items[start : start + _JOIN_CHUNK])
     except TypeError:
         return next(i for i, item in enumerate(items) if type(item) is not str)
     return None
@@ -101,9 +104,9 @@ def _structure_str_list(value: Any, _: Any) -> list[str]:
     if type(value) is not list:
         raise WrongType(f"expected a list, got {type(value).__name__}")
     index = first_non_string(value)
-    if index is not None:
-        raise WrongType(f"expected a string, got {type(value[index]).__name__}")
-    return value
+    if index is None:
+        return value
+    raise WrongType(f"expected a string, got {type(value[index]).__name__}")
 
 
 def _strict_scalar(kind: type, *, nullable: bool = False) -> Callable[[Any, Any], Any]:

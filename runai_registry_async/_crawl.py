@@ -22,7 +22,6 @@ from ._http._ratelimit import Aimd, RateLimiter
 from ._http._retry import RetryPolicy
 from ._http._urls import REGISTRIES, checked_id
 from ._models import Registry, Repositories, RepositoryTags
-from ._operations import Options
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -222,7 +221,7 @@ class _CrawlRun:
     ) -> Awaitable[Repositories | RepositoryTags]:
         """The request of a job: its registry's repositories, or one repository's tags."""
         client = self.client
-        options = Options.of(client._settings, None, deadline, self.retry)
+        options = client._options(None, deadline, self.retry)
         if repository is None:
             return client._send(
                 _operations.list_repositories(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from types import EllipsisType
 from typing import Any, TypeVar
 
-from attrs import frozen
+from attrs import define
 
 from ._converter import body_decoder, dumps
 from ._http import _urls
@@ -27,9 +27,10 @@ from ._secrets import Secret
 T = TypeVar("T")
 
 
-@frozen
+@define
 class Options:
-    """What one call asks for, its defaults filled in from the client's settings."""
+    """What one call asks for, its defaults filled in from the client's settings (not
+    frozen, like ``Request``: built on every call, never changed after)."""
 
     timeout: float
     retry: RetryPolicy

@@ -57,7 +57,7 @@ def checked_timeout(timeout: float, name: str = "timeout") -> float:
 
 
 @functools.cache
-def attempt_timeout(seconds: float, *, stream: bool) -> aiohttp.ClientTimeout:
+def attempt_timeout(seconds: float, stream: bool) -> aiohttp.ClientTimeout:
     """aiohttp's timeout for one attempt of ``seconds``: connect and total, or for a
     stream (which may take long in total) connect and each wait for data."""
     if stream:

@@ -18,7 +18,7 @@ from types import EllipsisType
 from typing import Any, Generic, TypeVar
 
 import aiohttp
-from attrs import field, frozen
+from attrs import define, frozen
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError
@@ -42,9 +42,11 @@ Opener = Callable[[Transport, aiohttp.ClientResponse, str], Awaitable[T]]
 THROTTLING = frozenset({429, 503})
 
 
-@frozen
+@define
 class Request(Generic[T]):
     """One call, as the pipeline sees it: what to send and how to treat the answer.
+    Built once per call and never changed after (not frozen: a frozen attrs class costs
+    a call per field to build, on every request).
 
     Exactly one of ``decode`` (read the whole body) and ``open_stream`` (hand over the
     response unread) is set. ``on_throttled`` is told of each 429 or 503 this request
@@ -62,11 +64,6 @@ class Request(Generic[T]):
     body: Secret[bytes] | None = None
     cacheable: bool = False
     on_throttled: Callable[[], None] | None = None
-    client_timeout: aiohttp.ClientTimeout = field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        seconds = attempt_timeout(self.timeout, stream=self.open_stream is not None)
-        object.__setattr__(self, "client_timeout", seconds)
 
     @property
     def idempotent(self) -> bool:
@@ -163,13 +160,13 @@ class Requester:
         ):
             return sharing.get(
                 request.path,
-                lambda deadline: self._send(request, deadline),
+                lambda deadline: self._retried(request, deadline),
                 cacheable=request.cacheable,
                 how=(request.timeout, request.retry),
                 deadline=request.deadline,
                 operation=request.operation,
             )
-        return self._send(request, request.deadline)
+        return self._retried(request, request.deadline)
 
     def forget_shared(self) -> None:
         """Drop shared and cached results: the client changed a registry."""
@@ -178,7 +175,8 @@ class Requester:
 
     # --- the stages ----------------------------------------------------------------------
 
-    def _send(self, request: Request[T], deadline: Deadline | None) -> Awaitable[T]:
+    def _retried(self, request: Request[T], deadline: Deadline | None) -> Awaitable[T]:
+        """Tries of ``request`` until one succeeds or its retry policy gives up."""
         return with_retries(
             lambda: self._attempt(request, deadline),
             request.retry,
@@ -190,15 +188,31 @@ class Requester:
         )
 
     async def _attempt(self, request: Request[T], deadline: Deadline | None) -> T:
-        """One try: wait for a turn, authenticate, send, then read or open the answer."""
+        """One try: wait for a turn, authenticate and send, classify the answer, then
+        read or open it."""
         operation = request.operation
         if self._limiter is not None or self._pause.until:
             await self._wait_for_turn(deadline, operation)
-        limit, timeout = within(deadline, request.timeout, request.client_timeout, operation)
-        response = await self.auth.send(
-            lambda token: self._open(request, token, timeout), limit, operation
-        )
+        timeout = attempt_timeout(request.timeout, request.open_stream is not None)
+        limit, timeout = within(deadline, request.timeout, timeout, operation)
         transport = self.transport
+        try:
+            response = await self.auth.send(
+                lambda token: transport.open(
+                    request.method,
+                    request.path,
+                    operation=operation,
+                    timeout=timeout,
+                    headers=self._headers(token, has_body=request.body is not None),
+                    body=request.body,
+                ),
+                limit,
+                operation,
+            )
+        except ApiError as exc:
+            if exc.status in THROTTLING:
+                self._throttled_by(exc, request)
+            raise
         if request.open_stream is not None:
             return await request.open_stream(transport, response, operation)
         assert request.decode is not None  # one of the two, always
@@ -209,24 +223,6 @@ class Requester:
         await self._pause.wait(None if deadline is None else deadline.left(), operation)
         if self._limiter is not None:
             await self._limiter.acquire(None if deadline is None else deadline.left(), operation)
-
-    async def _open(
-        self, request: Request[Any], token: Secret[str] | None, timeout: aiohttp.ClientTimeout
-    ) -> aiohttp.ClientResponse:
-        """Send the request; a 2xx answer comes back unread, any other raises."""
-        try:
-            return await self.transport.open(
-                request.method,
-                request.path,
-                operation=request.operation,
-                timeout=timeout,
-                headers=self._headers(token, has_body=request.body is not None),
-                body=request.body,
-            )
-        except ApiError as exc:
-            if exc.status in THROTTLING:
-                self._throttled_by(exc, request)
-            raise
 
     def _throttled_by(self, error: ApiError, request: Request[Any]) -> None:
         self.counters.throttled += 1
