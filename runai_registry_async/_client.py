@@ -16,13 +16,12 @@ from ._http import _urls
 from ._http._auth import Auth, auth_flow
 from ._http._coalescing import SharedGets
 from ._http._deadline import checked_timeout
-from ._http._ratelimit import RateLimiter
+from ._http._ratelimit import Pacer, RateLimiter
 from ._http._requester import (
     Counters,
     Request,
     Requester,
     Settings,
-    default_burst,
 )
 from ._http._retry import NO_RETRY, RetryBudget, RetryPolicy
 from ._http._stream import DEFAULT_MAX_ITEM_BYTES, Stream
@@ -85,7 +84,11 @@ class RegistryClient:
             loopback unless ``allow_insecure_http=True``: it would read the token.
         max_per_second: Start at most this many requests a second, client-wide (the
             crawl, the streams and plain calls all draw from it), in bursts of at most
-            ``burst`` (default: a tenth of a second's worth, 1 to 10).
+            ``burst`` (default: a tenth of a second's worth, 1 to 10): a fixed ceiling,
+            for a rate you know.
+        adaptive_rate: Find the rate the server tolerates from its throttling (429, or
+            503 with ``Retry-After``) and keep under it, as botocore's adaptive mode
+            does; a limit the server advertises in ``RateLimit-Policy`` is kept too.
         cache_ttl: Keep ``get_registry``, ``list_repositories`` and ``list_tags``
             results this many seconds (at most 1,024 of them); the client's own create,
             update and delete forget them all. Shared results are the same objects:
@@ -114,6 +117,7 @@ class RegistryClient:
         trust_env: bool = True,
         max_per_second: float | None = None,
         burst: int | None = None,
+        adaptive_rate: bool = True,
     ) -> None:
         # From here on no frame local holds the plain token (a traceback rendered with
         # its locals shows every frame's).
@@ -129,6 +133,8 @@ class RegistryClient:
         _check_size(max_item_bytes, "max_item_bytes")
         if cache_ttl is not None:
             checked_timeout(cache_ttl, "cache_ttl")
+        if max_per_second is not None:
+            RateLimiter(max_per_second, 1 if burst is None else burst)  # checks both
         transport = Transport(
             checked_base_url(base_url, allow_insecure_http=allow_insecure_http),
             session=session,
@@ -162,11 +168,7 @@ class RegistryClient:
             counters=counters,
             budget=budget,
             max_pause=settings.retry.max_delay,
-            limiter=None
-            if max_per_second is None
-            else RateLimiter(
-                max_per_second, default_burst(max_per_second) if burst is None else burst
-            ),
+            pacer=Pacer(max_per_second, burst=burst, adaptive=bool(adaptive_rate)),
             sharing=SharedGets(coalesce=bool(coalesce), ttl=cache_ttl)
             if coalesce or cache_ttl is not None
             else None,

@@ -110,7 +110,10 @@ class _CrawlRun:
         self.stats._start(client)
         if self.deadline is not None:
             self._until = Deadline(self.deadline)
-        self._aimd = Aimd(self.concurrency) if self.adaptive else None
+        # Throttling is answered once: by the client's send rate when it adapts (the
+        # default), else by the crawl's concurrency. Both would starve the crawl.
+        adapts_rate = client._requester.adapts_rate
+        self._aimd = Aimd(self.concurrency) if self.adaptive and not adapts_rate else None
         self.stats._aimd, self.stats._concurrency = self._aimd, self.concurrency
         scheduler = Scheduler(
             max_active=self.concurrency, per_registry=self.per_registry, aimd=self._aimd
@@ -314,7 +317,7 @@ def crawl_tags(
     *,
     repository_search: str | None = None,
     tag_search: str | None = None,
-    concurrency: int = 32,
+    concurrency: int = 64,
     per_registry: int | None = None,
     on_error: Literal["yield", "raise"] = "yield",
     deadline: float | None = None,

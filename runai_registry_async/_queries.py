@@ -36,7 +36,7 @@ async def find_tags(
     *,
     registries: RegistrySource | None = None,
     exact_repository: bool = True,
-    concurrency: int = 32,
+    concurrency: int = 64,
     per_registry: int | None = None,
     on_error: Literal["yield", "raise"] = "yield",
     deadline: float | None = None,
@@ -86,7 +86,7 @@ async def latest_tags(
     order: Order = "version",
     prereleases: bool = True,
     registries: RegistrySource | None = None,
-    concurrency: int = 32,
+    concurrency: int = 64,
     deadline: float | None = None,
 ) -> AsyncIterator[LatestTag]:
     """Per registry holding ``repository``, its newest tag matching ``filter``.

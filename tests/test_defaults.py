@@ -75,7 +75,7 @@ DEFAULTS: list[tuple[str, Callable[[], Any], Any, str]] = [
     ("retry budget", lambda: _retry.RetryBudget().capacity, 500, r"budget of 500"),
     ("retry cost", lambda: _retry.RetryBudget().retry_cost, 5, r"spends 5 from"),
     ("timeout retry cost", lambda: _retry.RetryBudget().timeout_cost, 10, r"\(10\s+after a"),
-    ("crawl concurrency", lambda: default_of(crawl_tags, "concurrency"), 32, r"concurrency=32"),
+    ("crawl concurrency", lambda: default_of(crawl_tags, "concurrency"), 64, r"concurrency=64"),
     ("watch interval", lambda: default_of(watch_tags, "interval"), 60.0, r"every 60 s"),
 ]
 

@@ -183,21 +183,39 @@ async def test_max_per_second_keeps_the_client_under_the_servers_limit(
     assert any(isinstance(r, ApiError) for r in results)
 
 
-async def test_a_retry_after_pauses_every_request_not_yet_started(
-    emulator: RunaiEmulator,
+@pytest.mark.parametrize(
+    ("status", "retry_after", "pauses"),
+    [(503, "1", True), (429, "2", True), (429, "1", False)],
+    ids=["an outage", "a long wait", "a token bucket's second"],
+)
+async def test_a_retry_after_pauses_every_request_not_yet_started_unless_short(
+    emulator: RunaiEmulator, status: int, retry_after: str, pauses: bool
 ) -> None:
-    emulator.fail_next("list_registries", 1, status=429, retry_after="1")
+    # A short Retry-After on a 429 slows the send rate instead: pausing every request
+    # for the whole second let the burst through again, and the next was refused again.
+    emulator.fail_next("list_registries", 1, status=status, retry_after=retry_after)
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
         with pytest.raises(ApiError):
             await client.list_registries()
         assert client.throttled == 1
         loop = asyncio.get_running_loop()
         started = loop.time()
-        await client.list_registries()  # the next call waits for the pause too
-        assert loop.time() - started >= 0.9
-        emulator.fail_next("list_registries", 1, status=503, retry_after="30")
+        await client.list_registries()  # the next call waits for a pause, if there is one
+        waited = loop.time() - started
+    if pauses:
+        assert waited >= 0.9
+    else:
+        assert waited < 0.5
+
+
+async def test_a_pause_that_outlasts_the_deadline_is_not_waited_for(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.fail_next("list_registries", 1, status=503, retry_after="30")
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
         with pytest.raises(ApiError):
             await client.list_registries()
+        loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(DeadlineExceeded, match="pause"):
             await client.list_registries(deadline=1.5)  # the 10 s pause outlasts it

@@ -1,11 +1,13 @@
-"""Politeness: a limit on requests started per second, a shared pause, adaptive concurrency.
+"""Politeness: how fast a client may start requests, and how it finds out.
 
 ``RateLimiter`` is the generic cell rate algorithm (GCRA), the token bucket written as a
 single timestamp: exact under any concurrency on one event loop, no busy-waiting (each
 caller sleeps exactly until its slot), and a caller cancelled while waiting hands its
-slot back. ``Pause`` is the client-wide wait a 429 or 503 with ``Retry-After`` asks for.
-``Aimd`` is the additive-increase, multiplicative-decrease rule the crawl uses to find
-the concurrency the server tolerates.
+slot back. ``AdaptiveRate`` finds the rate a server tolerates from its throttling
+(botocore's adaptive mode: CUBIC); ``advertised_rate`` reads a limit a server states in
+its headers; ``Pacer`` holds the three together for one client. ``Pause`` is the
+client-wide wait an outage's ``Retry-After`` asks for. ``Aimd`` is the additive-increase,
+multiplicative-decrease rule the crawl uses for its concurrency.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping
 
 from .._errors import DeadlineExceeded
 
@@ -30,10 +33,15 @@ class RateLimiter:
             raise ValueError(f"a rate must be a positive number per second, got {rate!r}")
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise ValueError(f"burst must be a positive int, got {burst!r}")
-        self._interval = 1.0 / rate
-        self._tolerance = (burst - 1) * self._interval
         self._tat = -math.inf  # the theoretical arrival time of the next start
         self._clock = clock
+        self._interval = self._tolerance = 0.0
+        self.set_rate(rate, burst)
+
+    def set_rate(self, rate: float, burst: int) -> None:
+        """From now on, ``rate`` starts a second in bursts of ``burst`` (``rate`` > 0)."""
+        self._interval = 1.0 / rate
+        self._tolerance = (burst - 1) * self._interval
 
     def delay(self) -> float:
         """Seconds until a start would be allowed; nothing is reserved."""
@@ -66,6 +74,235 @@ class RateLimiter:
             if self._tat == reserved_until:  # nobody reserved after us: hand it back
                 self._tat -= self._interval
             raise
+
+
+class AdaptiveRate:
+    """The send rate a server tolerates, found from its answers (botocore's adaptive
+    retry mode, after CUBIC congestion control). Pure: no I/O, an injected clock.
+
+    Unlimited until the first throttle. A throttle cuts the rate to ``BETA`` times what
+    the client was sending, or what the server let through, whichever is less (both
+    measured over the last second), and the rate then grows back along a cubic curve:
+    quickly at first, flat near the rate that was throttled, probing above it after.
+    Throttles within ``HOLD`` seconds of a cut, or of requests sent before it, belong to
+    its wave and do not cut again: a server's bucket, emptied by the burst that caused the
+    cut, takes a moment to show the new rate. Successes never raise the rate past twice
+    what is being sent.
+    """
+
+    SCALE = 0.4
+    BETA = 0.7
+    #: The sending rate is what was sent over this many seconds.
+    WINDOW = 1.0
+    #: The least rate a cut leaves: a server that throttles everything still hears from
+    #: the client, slowly (the retry budget ends the calls).
+    FLOOR = 1.0
+    HOLD = 0.5
+
+    __slots__ = (
+        "rate",
+        "_clock",
+        "_w_max",
+        "_k",
+        "_last_cut",
+        "_sends",
+        "_successes",
+        "_started",
+    )
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        #: Starts a second now allowed; ``math.inf`` until the first throttle.
+        self.rate = math.inf
+        self._clock = clock
+        self._w_max = 0.0
+        self._k = 0.0
+        self._last_cut = -math.inf
+        self._sends: deque[float] = deque()
+        self._successes: deque[float] = deque()
+        self._started: float | None = None
+
+    @property
+    def engaged(self) -> bool:
+        return self.rate < math.inf
+
+    def sending(self) -> float:
+        """Requests sent a second, over the last ``WINDOW`` (or since the first, if that
+        was more recent, and at least a tenth of a second)."""
+        return self._per_second(self._sends)
+
+    def admitted(self) -> float:
+        """Answers a second that were not throttled, over the same span."""
+        return self._per_second(self._successes)
+
+    def _per_second(self, times: deque[float]) -> float:
+        now = self._clock()
+        while times and times[0] <= now - self.WINDOW:
+            times.popleft()
+        if self._started is None:
+            return 0.0
+        return len(times) / min(self.WINDOW, max(0.1, now - self._started))
+
+    def sent(self) -> float:
+        """Count a request being sent; returns the time, for :meth:`throttled`."""
+        now = self._clock()
+        if self._started is None:
+            self._started = now
+        self._sends.append(now)
+        return now
+
+    def succeeded(self) -> None:
+        now = self._clock()
+        self._successes.append(now)
+        if not self.engaged:
+            return
+        since = now - self._last_cut
+        cubic = self.SCALE * (since - self._k) ** 3 + self._w_max
+        self.rate = max(self.FLOOR, min(cubic, 2 * self.sending()))
+
+    def throttled(self, sent_at: float) -> bool:
+        """A request sent at ``sent_at`` was throttled; True if that cut the rate."""
+        now = self._clock()
+        if sent_at <= self._last_cut or now - self._last_cut < self.HOLD:
+            return False  # the same wave
+        sending = min(self.sending(), self.rate)
+        if self._started is not None and now - self._started >= self.HOLD:
+            # What the server let through is known once the first answers are in (they
+            # come later than its refusals): past that, it bounds the cut too.
+            sending = min(sending, self.admitted())
+        sending = max(self.FLOOR, sending)
+        self._w_max = sending
+        self._k = (sending * (1 - self.BETA) / self.SCALE) ** (1 / 3)
+        self._last_cut = now
+        self.rate = max(self.FLOOR, sending * self.BETA)
+        return True
+
+
+def advertised_rate(headers: Mapping[str, str]) -> float | None:
+    """The requests a second a server says it allows, from its rate-limit fields: the
+    IETF httpapi draft's ``RateLimit-Policy: "name";q=100;w=60``, or a limit and its
+    window in the older ``RateLimit-Limit`` (or ``X-RateLimit-Limit``) with
+    ``RateLimit-Policy: 100;w=60``. None when there is none, or it makes no sense."""
+    policy = headers.get("RateLimit-Policy") or headers.get("X-RateLimit-Policy")
+    if not policy:
+        return None
+    quota = window = None
+    for item in policy.split(",")[:4]:  # several policies: the first readable one
+        parameters = dict(_parameter(part) for part in item.split(";")[1:8])
+        quota = _number(parameters.get("q"))
+        if quota is None:  # the older form: "100;w=60", the quota first
+            quota = _number(item.split(";", 1)[0].strip())
+        window = _number(parameters.get("w"))
+        if quota is not None and window is not None:
+            break
+    if quota is None or window is None or not 0 < quota < 1e9 or not 0 < window < 1e7:
+        return None
+    return quota / window
+
+
+def advertised_pause(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait when a server says nothing is left of its quota: ``RateLimit``'s
+    ``r=0;t=5``, or ``RateLimit-Remaining: 0`` (or ``X-``) with ``...-Reset: 5``."""
+    remaining = reset = None
+    structured = headers.get("RateLimit")
+    if structured:
+        parameters = dict(_parameter(part) for part in structured.split(",")[0].split(";")[1:8])
+        remaining, reset = _number(parameters.get("r")), _number(parameters.get("t"))
+    else:
+        for prefix in ("RateLimit-", "X-RateLimit-"):
+            remaining = _number(headers.get(prefix + "Remaining"))
+            reset = _number(headers.get(prefix + "Reset"))
+            if remaining is not None:
+                break
+    if remaining != 0 or reset is None:
+        return None
+    if reset > 1e9:  # an epoch time, as some servers send
+        reset -= time.time()
+    return reset if 0 < reset <= 3600 else None
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, _, value = text.strip().partition("=")
+    return name.strip().lower(), value.strip()
+
+
+def _number(text: str | None) -> float | None:
+    """A plain decimal number, or None: never a NaN, an infinity or an exponent."""
+    if not text or len(text) > 20 or not text.replace(".", "", 1).isdigit() or not text.isascii():
+        return None
+    return float(text)
+
+
+class Pacer:
+    """How fast one client may start requests: no faster than ``max_per_second`` (the
+    user's ceiling), than a limit the server advertises, or than the rate found from its
+    throttling (``adaptive``). Pure but for :meth:`wait`."""
+
+    __slots__ = ("ceiling", "burst", "adaptive", "_advertised", "_limiter", "_clock")
+
+    def __init__(
+        self,
+        ceiling: float | None,
+        *,
+        burst: int | None = None,
+        adaptive: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ceiling = ceiling
+        self.burst = burst
+        self.adaptive = AdaptiveRate(clock=clock) if adaptive else None
+        self._advertised: float | None = None
+        self._limiter: RateLimiter | None = None
+        if ceiling is not None:
+            self._limiter = RateLimiter(ceiling, self._burst_for(ceiling), clock=clock)
+        self._clock = clock
+
+    @property
+    def rate(self) -> float:
+        """Starts a second allowed now (``math.inf``: no limit)."""
+        rates = [r for r in (self.ceiling, self._advertised) if r is not None]
+        if self.adaptive is not None:
+            rates.append(self.adaptive.rate)
+        return min(rates, default=math.inf)
+
+    async def wait(self, left: float | None, operation: str) -> None:
+        """Wait for a slot (``DeadlineExceeded`` at once if it comes after ``left``)."""
+        if self._limiter is not None:
+            await self._limiter.acquire(left, operation)
+
+    def sent(self) -> float:
+        return self.adaptive.sent() if self.adaptive is not None else 0.0
+
+    def answered(self, *, throttled: bool, sent_at: float, headers: Mapping[str, str]) -> None:
+        """What an answer says: throttled or not, and any advertised limit."""
+        changed = False
+        advertised = advertised_rate(headers)
+        if advertised is not None and advertised != self._advertised:
+            self._advertised, changed = advertised, True
+        adaptive = self.adaptive
+        if adaptive is not None:
+            if throttled:
+                changed = adaptive.throttled(sent_at) or changed
+            else:
+                adaptive.succeeded()
+                changed = changed or adaptive.engaged
+        if changed:
+            self._apply()
+
+    def _apply(self) -> None:
+        rate = self.rate
+        if rate == math.inf:
+            self._limiter = None
+            return
+        burst = self._burst_for(rate)
+        if self._limiter is None:
+            self._limiter = RateLimiter(rate, burst, clock=self._clock)
+        else:
+            self._limiter.set_rate(rate, burst)
+
+    def _burst_for(self, rate: float) -> int:
+        if self.burst is not None and rate == self.ceiling:
+            return self.burst
+        return max(1, min(10, int(rate // 10)))  # a tenth of a second's worth, 1 to 10
 
 
 class Pause:

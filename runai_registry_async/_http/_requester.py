@@ -26,7 +26,7 @@ from .._secrets import Secret
 from ._auth import AuthFlow
 from ._coalescing import SharedGets
 from ._deadline import Deadline, attempt_timeout, checked_timeout, within
-from ._ratelimit import Pause, RateLimiter
+from ._ratelimit import Pacer, Pause
 from ._retry import NO_RETRY, RetryBudget, RetryPolicy, parse_retry_after, with_retries
 from ._stream import ItemStream, Stream
 from ._transport import Transport
@@ -38,8 +38,15 @@ Decode = Callable[[bytes, str], T]
 #: Opens a 2xx response as a stream: ``open_stream(transport, response, operation)``.
 Opener = Callable[[Transport, aiohttp.ClientResponse, str], Awaitable[T]]
 
-#: Answers that say "slow down": they slow the whole client, not only their request.
-THROTTLING = frozenset({429, 503})
+#: A ``Retry-After`` longer than this on a 429 pauses every request of the client; a
+#: shorter one (a token bucket's usual "1") slows the send rate and delays its own retry.
+LONG_RETRY_AFTER = 1.0
+
+
+def is_throttle(status: int, retry_after: str | None) -> bool:
+    """Whether an answer says "slow down": a 429, or a 503 with ``Retry-After``. A 503
+    without one, a reset or a timeout is a fault, retried for its own request alone."""
+    return status == 429 or (status == 503 and retry_after is not None)
 
 
 @define
@@ -121,7 +128,7 @@ class Requester:
         "auth",
         "counters",
         "_sharing",
-        "_limiter",
+        "_pacer",
         "_pause",
         "_budget",
         "_max_pause",
@@ -136,7 +143,7 @@ class Requester:
         counters: Counters,
         budget: RetryBudget,
         max_pause: float,
-        limiter: RateLimiter | None = None,
+        pacer: Pacer,
         sharing: SharedGets | None = None,
     ) -> None:
         self.transport = transport
@@ -144,7 +151,7 @@ class Requester:
         self.counters = counters
         self._budget = budget
         self._max_pause = max_pause  # the longest client-wide pause a Retry-After gets
-        self._limiter = limiter
+        self._pacer = pacer
         self._sharing = sharing
         self._pause = Pause()
         self._bodiless_headers: tuple[Secret[str] | None, Secret[Mapping[str, str]]] | None = None
@@ -167,6 +174,11 @@ class Requester:
                 operation=request.operation,
             )
         return self._retried(request, request.deadline)
+
+    @property
+    def adapts_rate(self) -> bool:
+        """Whether the send rate follows the server's throttling."""
+        return self._pacer.adaptive is not None
 
     def forget_shared(self) -> None:
         """Drop shared and cached results: the client changed a registry."""
@@ -191,11 +203,17 @@ class Requester:
         """One try: wait for a turn, authenticate and send, classify the answer, then
         read or open it."""
         operation = request.operation
-        if self._limiter is not None or self._pause.until:
-            await self._wait_for_turn(deadline, operation)
+        pacer = self._pacer
+        await self._wait_for_turn(deadline, operation)
         timeout = attempt_timeout(request.timeout, request.open_stream is not None)
         limit, timeout = within(deadline, request.timeout, timeout, operation)
         transport = self.transport
+        sent_at = pacer.sent()
+
+        def answered(status: int, headers: Mapping[str, str]) -> None:
+            throttled = is_throttle(status, headers.get("Retry-After"))
+            pacer.answered(throttled=throttled, sent_at=sent_at, headers=headers)
+
         try:
             response = await self.auth.send(
                 lambda token: transport.open(
@@ -205,12 +223,13 @@ class Requester:
                     timeout=timeout,
                     headers=self._headers(token, has_body=request.body is not None),
                     body=request.body,
+                    on_answer=answered,
                 ),
                 limit,
                 operation,
             )
         except ApiError as exc:
-            if exc.status in THROTTLING:
+            if is_throttle(exc.status, exc.retry_after):
                 self._throttled_by(exc, request)
             raise
         if request.open_stream is not None:
@@ -219,19 +238,20 @@ class Requester:
         return request.decode(await transport.read(response, operation), operation)
 
     async def _wait_for_turn(self, deadline: Deadline | None, operation: str) -> None:
-        """The client-wide pause a 429/503 asked for, then a slot of ``max_per_second``."""
-        await self._pause.wait(None if deadline is None else deadline.left(), operation)
-        if self._limiter is not None:
-            await self._limiter.acquire(None if deadline is None else deadline.left(), operation)
+        """The client-wide pause an outage asked for, then a slot of the send rate."""
+        if self._pause.until:
+            await self._pause.wait(None if deadline is None else deadline.left(), operation)
+        await self._pacer.wait(None if deadline is None else deadline.left(), operation)
 
     def _throttled_by(self, error: ApiError, request: Request[Any]) -> None:
         self.counters.throttled += 1
         if request.on_throttled is not None:
             request.on_throttled()
         hinted = parse_retry_after(error.retry_after)
-        if hinted is not None:
-            # Every request of this client that has not started waits too (as octokit
-            # does), no longer than a retry would.
+        if hinted is not None and (hinted > LONG_RETRY_AFTER or error.status == 503):
+            # An outage, or a long wait asked for: every request of this client that
+            # has not started waits too (as octokit does), no longer than a retry would.
+            # (A short one has slowed the send rate; its own request waits it out.)
             self._pause.extend(min(hinted, self._max_pause))
 
     def _headers(self, token: Secret[str] | None, *, has_body: bool) -> Secret[Mapping[str, str]]:

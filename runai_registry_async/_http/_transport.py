@@ -7,7 +7,7 @@ import logging
 import socket
 import ssl as ssl_module
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import aiohttp
 from aiohttp import hdrs
@@ -138,6 +138,7 @@ class Transport:
         headers: Secret[Mapping[str, str]],
         body: Secret[bytes] | None = None,
         keys_only: bool = False,
+        on_answer: Callable[[int, Mapping[str, str]], None] | None = None,
     ) -> aiohttp.ClientResponse:
         """Send one request; return the response once its status is 2xx (body unread).
 
@@ -145,6 +146,7 @@ class Transport:
         ``ApiError`` (a 3xx, never followed, ``RedirectError``); no response at all
         raises ``TransportError``. ``headers`` and ``body`` stay wrapped until the
         expression that hands them to aiohttp, so no frame here shows them.
+        ``on_answer(status, headers)`` hears of every answer, whatever its status.
         """
         session = self._session
         if session is None or self._closed or self._loop is not asyncio.get_running_loop():
@@ -201,6 +203,8 @@ class Transport:
                     response.status,
                     (time.perf_counter() - started) * 1000,
                 )
+            if on_answer is not None:
+                on_answer(response.status, response.headers)
             if response.status < 300:
                 return response
             error = await self._status_error(response, operation, keys_only, headers, body)

@@ -218,16 +218,24 @@ class RunaiEmulator(RegistryStore, FaultPlan):
             answer = _faulty_answer(request, fault)
             if answer is not None:
                 return answer
-        wait = self.rate_limit_wait(request.headers.get("Authorization", ""), asset_id)
+        client = request.headers.get("Authorization", "")
+        wait = self.rate_limit_wait(client, asset_id)
+        response: web.StreamResponse
         if wait is not None:
             response = _error(
                 429, "Too many requests", f"at most {self.rate_limit_per_second:g} a second"
             )
             response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-            return response
-        if operation != "token" and self.require_auth and not authorized:
-            return _error(401, "Unauthorized", "missing, invalid or expired bearer token")
-        return await handler(request)
+        elif operation != "token" and self.require_auth and not authorized:
+            response = _error(401, "Unauthorized", "missing, invalid or expired bearer token")
+        else:
+            latency = self.upstream_latency_for(operation)
+            if latency:
+                await asyncio.sleep(latency)
+            response = await handler(request)
+        if not response.prepared:  # a stream has sent its headers already
+            response.headers.update(self.advertised(client, asset_id))
+        return response
 
     def _enter(self, asset_id: str | None) -> None:
         self.in_flight += 1

@@ -92,6 +92,8 @@ class FaultPlan:
         self._flaky: dict[tuple[str, str | None], _Flaky] = {}
         self._delays: dict[str, float] = {}
         self._rate_limit: tuple[float, int, str] | None = None
+        self._advertise = False
+        self._latency: tuple[float, float, random.Random] | None = None
         self._buckets: dict[str, TokenBucket] = {}
         #: How many requests the emulator answered with 429 for its rate limit.
         self.rate_limited = 0
@@ -142,22 +144,46 @@ class FaultPlan:
         self._delays[operation] = seconds
 
     def rate_limit(
-        self, per_second: float | None, *, burst: int = 1, scope: str = "client"
+        self,
+        per_second: float | None,
+        *,
+        burst: int = 1,
+        scope: str = "client",
+        advertise: bool = False,
     ) -> None:
         """Answer 429 (the spec's Error body, ``Retry-After`` in whole seconds) past
-        ``per_second`` requests, with bursts of ``burst``: per bearer token with
-        ``scope="client"``, per registry with ``scope="registry"``. None stops it."""
+        ``per_second`` requests, with bursts of ``burst``, by a token bucket of the
+        emulator's own: per bearer token with ``scope="client"``, per registry with
+        ``scope="registry"``. None stops it. ``advertise=True`` puts the limit on every
+        answer, in the IETF httpapi draft's fields (``RateLimit-Policy`` and
+        ``RateLimit``) and the older ``RateLimit-Limit``/``-Remaining``/``-Reset``."""
         if scope not in ("client", "registry"):
             raise ValueError("scope must be 'client' or 'registry'")
         if per_second is not None:
             TokenBucket(per_second, burst)  # checks both
         self._rate_limit = None if per_second is None else (per_second, burst, scope)
+        self._advertise = advertise
         self._buckets.clear()
+
+    def upstream_latency(self, low: float, high: float | None = None, *, seed: int = 0) -> None:
+        """Answer each repositories and tags call after ``low`` to ``high`` seconds (at
+        random, uniformly), as Run:ai does while it asks the upstream registry; counted
+        only for calls the rate limit let through. ``upstream_latency(0)`` stops it."""
+        high = low if high is None else high
+        if not 0 <= low <= high:
+            raise ValueError("upstream latency must be 0 <= low <= high")
+        self._latency = (low, high, random.Random(seed)) if high > 0 else None
 
     # --- asked by the HTTP app ---------------------------------------------------------
 
     def delay_for(self, operation: str) -> float:
         return self._delays.get(operation, 0.0)
+
+    def upstream_latency_for(self, operation: str) -> float:
+        if self._latency is None or operation not in ("list_repositories", "list_tags"):
+            return 0.0
+        low, high, rng = self._latency
+        return rng.uniform(low, high)
 
     def next_fault(self, operation: str, registry: str | None) -> Fault | None:
         """The fault for this request, if any: the registry's own before the operation's."""
@@ -177,17 +203,41 @@ class FaultPlan:
         (and counted)."""
         if self._rate_limit is None:
             return None
-        per_second, burst, scope = self._rate_limit
+        scope = self._rate_limit[2]
         key = client if scope == "client" else registry
         if key is None:
             return None
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(per_second, burst)
-        wait = bucket.take()
+        wait = self._bucket(key).take()
         if wait is not None:
             self.rate_limited += 1
         return wait
+
+    def advertised(self, client: str, registry: str | None) -> dict[str, str]:
+        """The rate-limit fields of an answer, if the limit is advertised."""
+        if self._rate_limit is None or not self._advertise:
+            return {}
+        per_second, _, scope = self._rate_limit
+        key = client if scope == "client" else registry
+        if key is None:
+            return {}
+        bucket = self._bucket(key)
+        tokens, full_in = bucket.state()
+        next_token = 0.0 if tokens >= 1 else 1 / per_second
+        quota = max(1, round(per_second))
+        return {
+            "RateLimit-Policy": f'"bucket";q={quota};w=1',
+            "RateLimit": f'"bucket";r={tokens};t={math.ceil(next_token)}',
+            "RateLimit-Limit": str(quota),
+            "RateLimit-Remaining": str(tokens),
+            "RateLimit-Reset": str(math.ceil(full_in)),
+        }
+
+    def _bucket(self, key: str) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            per_second, burst, _ = self._rate_limit  # type: ignore[misc]
+            bucket = self._buckets[key] = TokenBucket(per_second, burst)
+        return bucket
 
     @property
     def rate_limit_per_second(self) -> float | None:
