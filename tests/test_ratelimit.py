@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 from hypothesis import example, given, settings
@@ -15,7 +16,14 @@ from runai_registry_async import (
     RetryPolicy,
     crawl_tags,
 )
-from runai_registry_async._http._ratelimit import Aimd, RateLimiter
+from runai_registry_async._http._ratelimit import (
+    AdaptiveRate,
+    Aimd,
+    Pacer,
+    RateLimiter,
+    advertised_pause,
+    advertised_rate,
+)
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import FakeClock
@@ -229,7 +237,10 @@ async def test_an_adaptive_crawl_lowers_its_concurrency_and_loses_nothing(
     emulator.rate_limit(200, burst=8)
     policy = RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.05)
     lowest = 64
-    async with RegistryClient(emulator.base_url, token=emulator.token, retry=policy) as client:
+    # Without the client's adaptive rate, the crawl's concurrency answers throttling.
+    async with RegistryClient(
+        emulator.base_url, token=emulator.token, retry=policy, adaptive_rate=False
+    ) as client:
         crawl = crawl_tags(client, [r.id for r in registries], concurrency=64)
         results = []
         async for result in crawl:
@@ -256,3 +267,168 @@ async def test_per_registry_per_second_protects_each_registry(
     assert [r for r in results if r.error is not None] == []
     assert emulator.rate_limited == 0
     assert len(results) == 3 * 8
+
+
+# --- the adaptive rate, advertised limits, the pacer: pure, on a stopped clock ---------
+
+
+def test_the_rate_is_unlimited_until_the_first_throttle_then_cut_to_what_was_sent() -> None:
+    clock = FakeClock(0.0)
+    adaptive = AdaptiveRate(clock=clock)
+    for _ in range(100):  # 100 requests over the last second
+        adaptive.sent()
+        clock.now += 0.01
+        adaptive.succeeded()
+    assert adaptive.rate == math.inf
+    sent_at = adaptive.sent()
+    clock.now += 0.01
+    assert adaptive.throttled(sent_at)
+    assert adaptive.rate == pytest.approx(0.7 * 100, rel=0.05)
+
+
+def test_one_wave_of_throttles_cuts_once() -> None:
+    clock = FakeClock(0.0)
+    adaptive = AdaptiveRate(clock=clock)
+    sent = [adaptive.sent() for _ in range(50)]
+    clock.now += 0.2
+    assert adaptive.throttled(sent[0])
+    cut = adaptive.rate
+    # Requests sent before the cut, or refused within the hold after it: the same wave.
+    assert not adaptive.throttled(sent[1])
+    later = adaptive.sent()
+    clock.now += AdaptiveRate.HOLD / 2
+    assert not adaptive.throttled(later)
+    assert adaptive.rate == cut
+    clock.now += AdaptiveRate.HOLD
+    assert adaptive.throttled(adaptive.sent())
+    assert adaptive.rate < cut
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["send", "ok", "throttle"]), st.floats(0, 0.5)),
+        min_size=1,
+        max_size=200,
+    )
+)
+def test_the_rate_stays_positive_finite_once_engaged_and_successes_never_run_away(
+    steps: list[tuple[str, float]],
+) -> None:
+    clock = FakeClock(0.0)
+    adaptive = AdaptiveRate(clock=clock)
+    last_sent = 0.0
+    for kind, elapsed in steps:
+        clock.now += elapsed
+        if kind == "send":
+            last_sent = adaptive.sent()
+        elif kind == "ok":
+            adaptive.succeeded()
+        else:
+            adaptive.throttled(last_sent)
+        if adaptive.engaged:
+            assert AdaptiveRate.FLOOR <= adaptive.rate < math.inf
+            if kind == "ok":  # never more than twice what is being sent
+                assert adaptive.rate <= max(AdaptiveRate.FLOOR, 2 * adaptive.sending()) + 1e-9
+
+
+def test_after_a_cut_the_rate_grows_back_towards_and_past_the_rate_that_was_throttled() -> None:
+    clock = FakeClock(0.0)
+    adaptive = AdaptiveRate(clock=clock)
+    for _ in range(300):
+        adaptive.sent()
+        clock.now += 1 / 300
+    adaptive.throttled(adaptive.sent())
+    rates = []
+    for _ in range(40):  # 20 s at the allowed rate, every answer a success
+        for _ in range(int(adaptive.rate // 2) + 1):
+            adaptive.sent()
+            clock.now += 0.5 / (int(adaptive.rate // 2) + 1)
+        adaptive.succeeded()
+        rates.append(adaptive.rate)
+    assert rates[0] < 300 * 0.8
+    assert max(rates) > 300  # it probes above the old limit in the end
+    assert rates == sorted(rates)  # growing all along, never cut without a throttle
+
+
+@pytest.mark.parametrize(
+    ("headers", "rate"),
+    [
+        ({"RateLimit-Policy": '"default";q=100;w=60'}, 100 / 60),
+        ({"RateLimit-Policy": "100;w=60"}, 100 / 60),  # the older form
+        ({"X-RateLimit-Policy": "50;w=1"}, 50.0),
+        ({"RateLimit-Policy": '"burst";w=1, "day";q=1000;w=86400'}, 1000 / 86400),
+        ({}, None),
+        ({"RateLimit-Policy": '"default";q=nan;w=1'}, None),
+        ({"RateLimit-Policy": '"default";q=1e400;w=1'}, None),
+        ({"RateLimit-Policy": '"default";q=-5;w=1'}, None),
+        ({"RateLimit-Policy": '"default";q=100;w=0'}, None),
+        ({"RateLimit-Policy": '"default";q=100'}, None),
+        ({"RateLimit-Policy": "garbage;;;==="}, None),
+        ({"RateLimit-Policy": '"d";q=' + "9" * 400 + ";w=1"}, None),
+    ],
+)
+def test_an_advertised_rate_is_read_and_garbage_is_ignored(
+    headers: dict[str, str], rate: float | None
+) -> None:
+    found = advertised_rate(headers)
+    assert found == (None if rate is None else pytest.approx(rate))
+
+
+@pytest.mark.parametrize(
+    ("headers", "pause"),
+    [
+        ({"RateLimit": '"default";r=0;t=5'}, 5.0),
+        ({"RateLimit": '"default";r=3;t=5'}, None),
+        ({"RateLimit-Remaining": "0", "RateLimit-Reset": "7"}, 7.0),
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2"}, 2.0),
+        ({"RateLimit-Remaining": "0", "RateLimit-Reset": "-7"}, None),
+        ({"RateLimit-Remaining": "0", "RateLimit-Reset": "99999999"}, None),
+        ({"RateLimit-Remaining": "zero", "RateLimit-Reset": "7"}, None),
+        ({"RateLimit": "r=0;t=inf"}, None),
+    ],
+)
+def test_an_advertised_pause_is_read_and_garbage_is_ignored(
+    headers: dict[str, str], pause: float | None
+) -> None:
+    assert advertised_pause(headers) == pause
+
+
+def test_the_pacer_keeps_the_lowest_of_ceiling_advertised_and_adaptive() -> None:
+    clock = FakeClock(0.0)
+    pacer = Pacer(100, clock=clock)
+    assert pacer.rate == 100
+    pacer.answered(throttled=False, sent_at=0, headers={"RateLimit-Policy": "40;w=1"})
+    assert pacer.rate == pytest.approx(40 * 0.97)  # the server says less than the ceiling
+    free = Pacer(None, adaptive=False, clock=clock)
+    assert free.rate == math.inf
+    free.answered(throttled=True, sent_at=0, headers={})
+    assert free.rate == math.inf  # not adaptive: a throttle changes nothing
+
+
+async def test_with_the_adaptive_rate_a_crawl_keeps_its_concurrency_and_loses_nothing(
+    emulator: RunaiEmulator,
+) -> None:
+    registries = emulator.seed(registries=4, repositories=10, tags=3)
+    emulator.rate_limit(200, burst=8)
+    policy = RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.05)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=policy) as client:
+        crawl = crawl_tags(client, [r.id for r in registries], concurrency=64)
+        results = [result async for result in crawl]
+        assert client._requester._pacer.rate < math.inf  # the send rate was cut instead
+    assert [r for r in results if r.error is not None] == []
+    assert sum(len(r.tags or []) for r in results) == 4 * 10 * 3
+    assert crawl.stats.concurrency == 64
+    assert crawl.stats.throttled == emulator.rate_limited > 0
+
+
+async def test_an_advertised_limit_is_kept_without_a_single_429(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.seed(registries=2, repositories=20, tags=2)
+    emulator.rate_limit(50, burst=5, advertise=True)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        await client.list_registries()  # the first answer says the limit
+        results = [result async for result in crawl_tags(client, concurrency=16)]
+    assert all(r.error is None for r in results)
+    assert emulator.rate_limited == 0

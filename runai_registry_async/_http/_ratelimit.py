@@ -232,6 +232,10 @@ def _number(text: str | None) -> float | None:
     return float(text)
 
 
+#: The share of an advertised rate the client uses.
+ADVERTISED_SHARE = 0.97
+
+
 class Pacer:
     """How fast one client may start requests: no faster than ``max_per_second`` (the
     user's ceiling), than a limit the server advertises, or than the rate found from its
@@ -276,8 +280,12 @@ class Pacer:
         """What an answer says: throttled or not, and any advertised limit."""
         changed = False
         advertised = advertised_rate(headers)
-        if advertised is not None and advertised != self._advertised:
-            self._advertised, changed = advertised, True
+        if advertised is not None:
+            # A little under it, one at a time: requests reach the server with some
+            # jitter, and its bucket's depth is not said.
+            advertised *= ADVERTISED_SHARE
+            if advertised != self._advertised:
+                self._advertised, changed = advertised, True
         adaptive = self.adaptive
         if adaptive is not None:
             if throttled:
@@ -302,6 +310,8 @@ class Pacer:
     def _burst_for(self, rate: float) -> int:
         if self.burst is not None and rate == self.ceiling:
             return self.burst
+        if rate == self._advertised:
+            return 1
         return max(1, min(10, int(rate // 10)))  # a tenth of a second's worth, 1 to 10
 
 
