@@ -70,7 +70,7 @@ DEFAULTS: list[tuple[str, Callable[[], Any], Any, str]] = [
         "burst",
         lambda: [default_burst(r) for r in (1, 50, 100, 1000)],
         [1, 5, 10, 10],
-        r"the default is a tenth of a\s+second's worth",
+        r"default: a tenth of a second's worth, 1 to 10",
     ),
     ("retry budget", lambda: _retry.RetryBudget().capacity, 500, r"budget of 500"),
     ("retry cost", lambda: _retry.RetryBudget().retry_cost, 5, r"spends 5 from"),

@@ -40,7 +40,7 @@ EXPECTED = {
     ],
     'emulator.fail_next("list_registries", 2, status=503)': [r"^\[\] after 2 retries$"],
     'print("registries:", len(await client.list_registries()))': [r"^registries: 0$"],
-    "emulator.rate_limit(50, burst=10)": [r"^12 repositories, 0 answers 429$"],
+    "emulator.rate_limit(50, burst=10, advertise=True)": [r"^12 repositories, 0 answers 429$"],
     "async for found in latest_tags(client": [
         r"^\['v1.9.2', 'v1.10.0', '1.10.1', '2.0.0-rc.1', '2.0.0', 'latest'\]$",
         r"^hub team/app 1.10.0-cuda12$",
