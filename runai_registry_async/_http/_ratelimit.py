@@ -136,8 +136,7 @@ class AdaptiveRate:
 
     def _per_second(self, times: deque[float]) -> float:
         now = self._clock()
-        while times and times[0] <= now - self.WINDOW:
-            times.popleft()
+        _forget_before(times, now - self.WINDOW)
         if self._started is None:
             return 0.0
         return len(times) / min(self.WINDOW, max(0.1, now - self._started))
@@ -147,12 +146,16 @@ class AdaptiveRate:
         now = self._clock()
         if self._started is None:
             self._started = now
-        self._sends.append(now)
+        sends = self._sends
+        sends.append(now)
+        _forget_before(sends, now - self.WINDOW)  # memory: one window's worth
         return now
 
     def succeeded(self) -> None:
         now = self._clock()
-        self._successes.append(now)
+        successes = self._successes
+        successes.append(now)
+        _forget_before(successes, now - self.WINDOW)
         if not self.engaged:
             return
         since = now - self._last_cut
@@ -175,6 +178,11 @@ class AdaptiveRate:
         self._last_cut = now
         self.rate = max(self.FLOOR, sending * self.BETA)
         return True
+
+
+def _forget_before(times: deque[float], start: float) -> None:
+    while times and times[0] <= start:
+        times.popleft()
 
 
 def advertised_rate(headers: Mapping[str, str]) -> float | None:
@@ -267,6 +275,11 @@ class Pacer:
         if self.adaptive is not None:
             rates.append(self.adaptive.rate)
         return min(rates, default=math.inf)
+
+    @property
+    def limited(self) -> bool:
+        """Whether requests must wait for a slot at all."""
+        return self._limiter is not None
 
     async def wait(self, left: float | None, operation: str) -> None:
         """Wait for a slot (``DeadlineExceeded`` at once if it comes after ``left``)."""

@@ -204,7 +204,8 @@ class Requester:
         read or open it."""
         operation = request.operation
         pacer = self._pacer
-        await self._wait_for_turn(deadline, operation)
+        if pacer.limited or self._pause.until:
+            await self._wait_for_turn(deadline, operation)
         timeout = attempt_timeout(request.timeout, request.open_stream is not None)
         limit, timeout = within(deadline, request.timeout, timeout, operation)
         transport = self.transport
