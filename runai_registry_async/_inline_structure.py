@@ -1,16 +1,17 @@
-"""Structure functions with the scalar checks written inline, for the fast converter.
+"""Structure functions with the scalar checks written inline, for the converter.
 
 cattrs' generated function calls one hook per field and passes optional fields as
 ``**kwargs``: about thirty Python calls for one registry. The function generated here
 checks a ``str``/``bool``/``int`` field (nullable or not) in place, reads an optional
 field with ``o.get``, calls a hook only for the other types (enums, dates, nested
 classes, lists) and builds the instance with positional arguments. The rules are the
-converter's own: the detailed converter, which explains a failure, still runs cattrs'
-functions, and a test checks that both accept and reject the same documents.
+converter's own, and a test holds these functions to cattrs' (``_compiled(inline=False)``):
+both accept and reject the same documents. The source is registered in ``linecache``.
 """
 
 from __future__ import annotations
 
+import linecache
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ INLINE_SCALARS = (str, bool, int)
 
 
 class Mismatch(ValueError):
-    """The document does not fit; the detailed converter says how."""
+    """The document does not fit; ``_converter.problems`` says how."""
 
 
 def inline_structure_fn(
@@ -69,7 +70,11 @@ def inline_structure_fn(
                 lines.append(f"    {value} = {call}")
     lines.append(f"    return cls({', '.join(f'v{i}' for i in range(len(fields)))})")
     source = "\n".join(lines) + "\n"
+    filename = f"<inline structure {cls.__module__}.{cls.__qualname__}>"
+    # Registered, as attrs registers its generated methods: a traceback or a debugger
+    # stepping into the function shows its source.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     # The source is built above from field names and types only, never from input.
-    exec(compile(source, f"<inline structure {cls.__qualname__}>", "exec"), scope)
+    exec(compile(source, filename, "exec"), scope)
     function: Callable[[Any, Any], Any] = scope["structure"]
     return function

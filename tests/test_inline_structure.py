@@ -179,3 +179,12 @@ def test_an_object_field_given_another_json_type_is_refused_by_name(wrong: Any) 
         "GET /x: response does not match the schema: expected an object, got "
         f"{type(wrong).__name__} @ $.meta.workloadSupportedTypes"
     )
+
+
+def test_the_generated_functions_show_their_source_in_a_traceback() -> None:
+    import inspect
+
+    hook = converter.get_structure_hook(RepositoryTags)
+    source = inspect.getsource(hook)
+    assert source.startswith("def structure(o, _):")
+    assert "'tags'" in source
