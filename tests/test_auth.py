@@ -23,7 +23,7 @@ from runai_registry_async import (
     UnauthorizedError,
 )
 from runai_registry_async._http import _auth
-from runai_registry_async._http._auth import MIN_TOKEN_REUSE, TokenCache, _read_token
+from runai_registry_async._http._auth import MIN_TOKEN_REUSE, TokenCache, read_token
 from runai_registry_async._secrets import Secret
 from runai_registry_async.testing import RunaiEmulator
 
@@ -403,7 +403,7 @@ async def test_a_token_from_a_callable_is_checked_before_it_is_sent(
 def test_a_token_answer_gives_its_lifetime_only_as_a_number(
     answer: bytes, lifetime: float | None
 ) -> None:
-    found = _read_token(Secret(answer), "accessToken", "expiresIn")
+    found = read_token(Secret(answer), "accessToken", "expiresIn")
     assert not isinstance(found, str)
     assert (found[0].value, found[1]) == ("t", lifetime)
 
@@ -420,7 +420,7 @@ def test_a_token_answer_gives_its_lifetime_only_as_a_number(
 def test_an_unusable_token_answer_says_what_is_wrong_by_key_names(
     answer: bytes, problem: str
 ) -> None:
-    found = _read_token(Secret(answer), "accessToken", "expiresIn")
+    found = read_token(Secret(answer), "accessToken", "expiresIn")
     assert found == f"no usable accessToken in the answer, {problem}"
 
 

@@ -25,7 +25,8 @@ from runai_registry_async import (
     ServiceUnavailableError,
     TransportError,
 )
-from runai_registry_async._http._transport import Transport
+from runai_registry_async._http._transport import without_proxy_credentials
+from runai_registry_async._secrets import Secret
 from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import Handler, breaks_off_after, operation_calls, registry_json, tls_contexts
@@ -314,32 +315,21 @@ def test_a_base_url_is_shown_without_credentials_query_or_fragment(url: str, sho
 
 
 def test_proxy_credentials_quoted_in_an_error_are_blanked() -> None:
-    transport = Transport(
-        "https://runai.example.com",
-        session=None,
-        ssl=None,
-        max_connections=1,
-        proxy="http://proxy-user:pr0xy-pa55@127.0.0.1:3128",
-    )
+    proxy = Secret("http://proxy-user:pr0xy-pa55@127.0.0.1:3128")
     quoted = TransportError(
         "GET /x: cannot connect: http://proxy-user:pr0xy-pa55@127.0.0.1:3128 refused",
         operation="GET /x",
     )
-    scrubbed = transport._scrubbed(quoted)
+    scrubbed = without_proxy_credentials(quoted, proxy)
     assert scrubbed is quoted
     assert scrubbed.args == ("GET /x: cannot connect: http://***:***@127.0.0.1:3128 refused",)
-    user_only = Transport(
-        "https://runai.example.com",
-        session=None,
-        ssl=None,
-        max_connections=1,
-        proxy="http://only-user@127.0.0.1:3128",
-    )
     named = TransportError("GET /x: http://only-user@127.0.0.1:3128 refused", operation="GET /x")
-    assert user_only._scrubbed(named).args == ("GET /x: http://***@127.0.0.1:3128 refused",)
-    plain = Transport("https://runai.example.com", session=None, ssl=None, max_connections=1)
+    user_only = Secret("http://only-user@127.0.0.1:3128")
+    assert without_proxy_credentials(named, user_only).args == (
+        "GET /x: http://***@127.0.0.1:3128 refused",
+    )
     untouched = TransportError("GET /x: proxy-user", operation="GET /x")
-    assert plain._scrubbed(untouched).args == ("GET /x: proxy-user",)
+    assert without_proxy_credentials(untouched, None).args == ("GET /x: proxy-user",)
 
 
 @pytest.mark.parametrize(

@@ -115,14 +115,14 @@ class ClientCredentials:
         raw = await transport.send_unauthenticated(
             "POST", path, body, content_type, timeout=timeout
         )
-        found = _read_token(raw, token_key, expiry_key)
+        found = read_token(raw, token_key, expiry_key)
         if isinstance(found, str):
             operation = f"POST {transport.base_path}{path}"
             raise DecodeError(f"{operation}: {found}", operation=operation)
         return found
 
 
-def _read_token(
+def read_token(
     raw: Secret[bytes], token_key: str, expiry_key: str
 ) -> tuple[Secret[str], float | None] | str:
     """The token and its lifetime, or what is wrong with the answer (key names only)."""

@@ -211,15 +211,7 @@ class Transport:
         raise error
 
     def _scrubbed(self, error: TransportError) -> TransportError:
-        """``error`` with the proxy's credentials, should aiohttp have quoted them, blanked."""
-        proxy = None if self._proxy is None else URL(self._proxy.value)
-        if proxy is None or not (proxy.user or proxy.password):
-            return error
-        text = str(error.args[0]) if error.args else ""
-        # Decoded and as written: aiohttp may quote either.
-        credentials = (proxy.password, proxy.raw_password, proxy.user, proxy.raw_user)
-        error.args = (scrub(text, [c for c in credentials if c]),)
-        return error
+        return without_proxy_credentials(error, self._proxy)
 
     @property
     def proxy_origin(self) -> str | None:
@@ -299,6 +291,18 @@ class Transport:
             keys_only=True,
         )
         return Secret(await self.read(response, operation))
+
+
+def without_proxy_credentials(error: TransportError, proxy: Secret[str] | None) -> TransportError:
+    """``error`` with the proxy's credentials, should aiohttp have quoted them, blanked:
+    decoded and as written (percent-encoded), since aiohttp may quote either."""
+    url = None if proxy is None else URL(proxy.value)
+    if url is None or not (url.user or url.password):
+        return error
+    text = str(error.args[0]) if error.args else ""
+    credentials = (url.password, url.raw_password, url.user, url.raw_user)
+    error.args = (scrub(text, [c for c in credentials if c]),)
+    return error
 
 
 async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes | None:
