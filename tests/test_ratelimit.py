@@ -426,7 +426,9 @@ async def test_an_advertised_limit_is_kept_without_a_single_429(
     emulator: RunaiEmulator,
 ) -> None:
     emulator.seed(registries=2, repositories=20, tags=2)
-    emulator.rate_limit(50, burst=5, advertise=True)
+    # A bucket half a second deep: only a stall of the test's loop longer than that (the
+    # server shares it) would wake more waiting requests at once than it holds.
+    emulator.rate_limit(50, burst=25, advertise=True)
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         await client.list_registries()  # the first answer says the limit
         results = [result async for result in crawl_tags(client, concurrency=16)]
