@@ -92,20 +92,24 @@ async def measure(scenario: str, variant: str, base_url: str, token: str) -> dic
     elif variant == "client methods on a queue loop":
         counts = await client_loop(base_url, token, concurrency)
     else:
-        counts = await crawl(base_url, token, rate if "max_per_second" in variant else None)
+        limit = rate if "max_per_second" in variant else None
+        # The crawl's own default concurrency, but where the scenario sets it (faults).
+        counts = await crawl(
+            base_url, token, limit, concurrency if scenario.startswith("faults") else 64
+        )
     return {"wall": time.perf_counter() - started, **counts}
 
 
-async def crawl(base_url: str, token: str, max_per_second: float | None) -> dict[str, int]:
+async def crawl(
+    base_url: str, token: str, max_per_second: float | None, concurrency: int
+) -> dict[str, int]:
     from runai_registry_async import RegistryClient, crawl_tags
 
-    tags = errors = first_throttled = 0
+    tags = errors = 0
     async with RegistryClient(base_url, token=token, max_per_second=max_per_second) as client:
-        async for result in crawl_tags(client):
+        async for result in crawl_tags(client, concurrency=concurrency):
             tags += len(result.tags or [])
             errors += result.error is not None
-            if not first_throttled and client.throttled:
-                first_throttled = client.requests_sent
         return {
             "sent": client.requests_sent,
             "refused": client.throttled,
@@ -182,7 +186,9 @@ async def client_loop(base_url: str, token: str, concurrency: int) -> dict[str, 
                         for name in await client.list_repositories(registry):
                             queue.put_nowait((registry, name))
                     else:
-                        counts["tags"] += len((await client.list_tags(registry, repository)).tags)
+                        # Read after the await: `+=` around it would lose counts to a race.
+                        found = await client.list_tags(registry, repository)
+                        counts["tags"] += len(found.tags)
                 except RunaiError:
                     counts["errors"] += 1
                 finally:
