@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
+
+from multidict import istr
 
 from .._errors import DeadlineExceeded
 
@@ -117,8 +118,9 @@ class AdaptiveRate:
         self._w_max = 0.0
         self._k = 0.0
         self._last_cut = -math.inf
-        self._sends: deque[float] = deque()
-        self._successes: deque[float] = deque()
+        now = clock()
+        self._sends = _Meter(now)
+        self._successes = _Meter(now)
         self._started: float | None = None
 
     @property
@@ -126,36 +128,31 @@ class AdaptiveRate:
         return self.rate < math.inf
 
     def sending(self) -> float:
-        """Requests sent a second, over the last ``WINDOW`` (or since the first, if that
-        was more recent, and at least a tenth of a second)."""
+        """Requests sent a second, over about the last ``WINDOW`` (or since the first,
+        if that was more recent, and at least a tenth of a second)."""
         return self._per_second(self._sends)
 
     def admitted(self) -> float:
         """Answers a second that were not throttled, over the same span."""
         return self._per_second(self._successes)
 
-    def _per_second(self, times: deque[float]) -> float:
-        now = self._clock()
-        _forget_before(times, now - self.WINDOW)
+    def _per_second(self, meter: _Meter) -> float:
         if self._started is None:
             return 0.0
-        return len(times) / min(self.WINDOW, max(0.1, now - self._started))
+        now = self._clock()
+        return meter.count(now) / min(self.WINDOW, max(0.1, now - self._started))
 
     def sent(self) -> float:
         """Count a request being sent; returns the time, for :meth:`throttled`."""
         now = self._clock()
         if self._started is None:
             self._started = now
-        sends = self._sends
-        sends.append(now)
-        _forget_before(sends, now - self.WINDOW)  # memory: one window's worth
+        self._sends.add(now)
         return now
 
     def succeeded(self) -> None:
         now = self._clock()
-        successes = self._successes
-        successes.append(now)
-        _forget_before(successes, now - self.WINDOW)
+        self._successes.add(now)
         if not self.engaged:
             return
         since = now - self._last_cut
@@ -180,9 +177,38 @@ class AdaptiveRate:
         return True
 
 
-def _forget_before(times: deque[float], start: float) -> None:
-    while times and times[0] <= start:
-        times.popleft()
+class _Meter:
+    """How many events happened over about the last window, in constant time and memory:
+    the current window's count plus the previous one's, weighted by how much of it the
+    last window still covers (a sliding-window estimate)."""
+
+    __slots__ = ("_start", "_current", "_previous")
+
+    def __init__(self, now: float) -> None:
+        self._start = now
+        self._current = 0
+        self._previous = 0
+
+    def add(self, now: float) -> None:
+        if now - self._start >= AdaptiveRate.WINDOW:
+            self._roll(now)
+        self._current += 1
+
+    def count(self, now: float) -> float:
+        if now - self._start >= AdaptiveRate.WINDOW:
+            self._roll(now)
+        covered = 1 - (now - self._start) / AdaptiveRate.WINDOW
+        return self._current + self._previous * covered
+
+    def _roll(self, now: float) -> None:
+        windows = int((now - self._start) // AdaptiveRate.WINDOW)
+        self._previous = self._current if windows == 1 else 0
+        self._current = 0
+        self._start += windows * AdaptiveRate.WINDOW
+
+
+# Looked up by multidict's case-insensitive keys: no case folding per answer.
+_POLICY, _X_POLICY = istr("RateLimit-Policy"), istr("X-RateLimit-Policy")
 
 
 def advertised_rate(headers: Mapping[str, str]) -> float | None:
@@ -190,7 +216,7 @@ def advertised_rate(headers: Mapping[str, str]) -> float | None:
     IETF httpapi draft's ``RateLimit-Policy: "name";q=100;w=60``, or a limit and its
     window in the older ``RateLimit-Limit`` (or ``X-RateLimit-Limit``) with
     ``RateLimit-Policy: 100;w=60``. None when there is none, or it makes no sense."""
-    policy = headers.get("RateLimit-Policy") or headers.get("X-RateLimit-Policy")
+    policy = headers.get(_POLICY) or headers.get(_X_POLICY)
     if not policy:
         return None
     quota = window = None

@@ -18,6 +18,7 @@ from types import EllipsisType
 from typing import Any, Generic, TypeVar
 
 import aiohttp
+from aiohttp import hdrs
 from attrs import define, frozen
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -212,7 +213,7 @@ class Requester:
         sent_at = pacer.sent()
 
         def answered(status: int, headers: Mapping[str, str]) -> None:
-            throttled = is_throttle(status, headers.get("Retry-After"))
+            throttled = status == 429 or (status == 503 and hdrs.RETRY_AFTER in headers)
             pacer.answered(throttled=throttled, sent_at=sent_at, headers=headers)
 
         try:
