@@ -10,8 +10,12 @@ import tomllib
 from packaging.version import Version
 
 root = Path(__file__).resolve().parent.parent
+project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+# The runtime dependencies, the otel extra, and the SDK that tests it (same lowest version).
+otel_api = project["optional-dependencies"]["otel"]
+otel_sdk = [r for r in project["optional-dependencies"]["dev"] if r.startswith("opentelemetry")]
 declared = {}
-for requirement in tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]:
+for requirement in project["dependencies"] + otel_api + otel_sdk:
     name, bound = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)", requirement).groups()
     declared[name.lower()] = bound
 pinned = {}

@@ -1,6 +1,6 @@
 """The client's own Python cost per request, with no I/O at all.
 
-    python benchmarks/bench_overhead.py [--calls 100000] [--rounds 7]
+    python benchmarks/bench_overhead.py [--calls 100000] [--rounds 7] [--telemetry api]
 
 A stub stands in for the aiohttp session: it answers every request at once with one
 precomputed tags body, so what is timed is everything this library does around a request
@@ -9,6 +9,11 @@ The floor is the same loop doing what a hand-written caller must: send, read,
 ``orjson.loads``. Calls cycle through 4,000 distinct (registry, repository) pairs, like a
 crawl, so that no per-URL cache flatters anyone. Rounds alternate the two in one process
 (pinned to CPU 0 where possible); figures are medians of process CPU time.
+
+``--telemetry``: ``off`` runs as if opentelemetry were not installed; ``api`` (the
+default) with it installed and no SDK configured, as most services run; ``sdk`` with
+the OpenTelemetry SDK configured (a batch span processor whose exporter drops the spans,
+and an in-memory metric reader): the cost of the spans and metrics themselves.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import orjson
 from _common import machine, median, table
 from _server import tag_names
+
+if "--telemetry=off" in sys.argv or " ".join(sys.argv).endswith("--telemetry off"):
+    sys.modules["opentelemetry"] = None  # type: ignore[assignment] # as if not installed
 
 from runai_registry_async import RegistryClient
 
@@ -99,11 +107,31 @@ async def run(calls: int, rounds: int) -> dict[str, list[float]]:
     return per_call
 
 
+def configure_sdk() -> None:
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Dropped(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Dropped()))
+    trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--telemetry", choices=["off", "api", "sdk"], default="api")
     args = parser.parse_args()
+    if args.telemetry == "sdk":
+        configure_sdk()
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {0})
     per_call = asyncio.run(run(args.calls, args.rounds))
@@ -112,7 +140,10 @@ def main() -> None:
         [name, f"{median(v):.2f} us", f"{median(v) - floor_us:+.2f} us"]
         for name, v in per_call.items()
     ]
-    print(f"{args.calls:,} calls a round, medians of {args.rounds} rounds; {machine()}")
+    print(
+        f"{args.calls:,} calls a round, medians of {args.rounds} rounds, "
+        f"telemetry {args.telemetry}; {machine()}"
+    )
     print(table(["variant", "CPU per call", "over the floor"], rows))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl as ssl_module
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import EllipsisType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,6 +25,7 @@ from ._http._requester import (
 )
 from ._http._retry import NO_RETRY, RetryBudget, RetryPolicy
 from ._http._stream import DEFAULT_MAX_ITEM_BYTES, Stream
+from ._http._telemetry import Telemetry
 from ._http._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from ._http._urls import checked_base_url
 from ._models import (
@@ -38,7 +39,11 @@ from ._models import (
 from ._secrets import Secret
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
     from typing_extensions import Self
+
+    from .events import EventHook
 
 T = TypeVar("T")
 
@@ -89,6 +94,19 @@ class RegistryClient:
         adaptive_rate: Find the rate the server tolerates from its throttling (429, or
             503 with ``Retry-After``) and keep under it, as botocore's adaptive mode
             does; a limit the server advertises in ``RateLimit-Policy`` is kept too.
+        headers: Extra headers for every request; ``User-Agent`` (by default
+            ``runai-registry-async/<version> aiohttp/<version> python/<version>``) may be
+            replaced, ``Authorization`` and the headers the client sets may not.
+        event_hooks: Functions called with each :mod:`~runai_registry_async.events`
+            event (a request sent, an answer, a retry, throttling, a token, crawl
+            progress); one that raises is logged and never breaks the request.
+        tracer_provider: The OpenTelemetry tracer provider for the client's spans
+            (default: the global one). With ``opentelemetry-api`` installed (the
+            ``otel`` extra) every operation is a span, each HTTP request a child span,
+            and ``http.client.request.duration`` is recorded; without it, nothing is.
+        meter_provider: The OpenTelemetry meter provider (default: the global one).
+        propagate_context: Send the W3C ``traceparent`` of each request's span, when
+            one is recorded, so the server's trace joins the caller's.
         cache_ttl: Keep ``get_registry``, ``list_repositories`` and ``list_tags``
             results this many seconds (at most 1,024 of them); the client's own create,
             update and delete forget them all. Shared results are the same objects:
@@ -118,6 +136,11 @@ class RegistryClient:
         max_per_second: float | None = None,
         burst: int | None = None,
         adaptive_rate: bool = True,
+        headers: Mapping[str, str] | None = None,
+        event_hooks: Iterable[EventHook] | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        propagate_context: bool = True,
     ) -> None:
         # From here on no frame local holds the plain token (a traceback rendered with
         # its locals shows every frame's).
@@ -144,6 +167,14 @@ class RegistryClient:
             proxy=proxy,
             trust_env=trust_env,
             allow_insecure_http=allow_insecure_http,
+            headers=headers,
+        )
+        telemetry = Telemetry.build(
+            transport.base_url,
+            hooks=event_hooks,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            propagate_context=bool(propagate_context),
         )
         self._settings = settings = Settings(
             timeout=checked_timeout(timeout),
@@ -154,6 +185,9 @@ class RegistryClient:
         # The options of a call that sets none: most calls.
         self._defaults = _operations.Options(settings.timeout, settings.retry, None)
         counters, budget = Counters(), RetryBudget()
+        pacer = Pacer(max_per_second, burst=burst, adaptive=bool(adaptive_rate))
+        if telemetry is not None and telemetry.otel is not None:
+            telemetry.otel.observe_send_rate(pacer)
         self._requester = Requester(
             transport,
             auth_flow(
@@ -164,14 +198,16 @@ class RegistryClient:
                 retry=settings.retry,
                 budget=budget,
                 on_retry=counters.count_retry,
+                telemetry=telemetry,
             ),
             counters=counters,
             budget=budget,
             max_pause=settings.retry.max_delay,
-            pacer=Pacer(max_per_second, burst=burst, adaptive=bool(adaptive_rate)),
+            pacer=pacer,
             sharing=SharedGets(coalesce=bool(coalesce), ttl=cache_ttl)
             if coalesce or cache_ttl is not None
             else None,
+            telemetry=telemetry,
         )
 
     def __repr__(self) -> str:
@@ -343,7 +379,9 @@ class RegistryClient:
         def convert(item: Any, index: int) -> Registry:
             return structure(item, Registry, operation=operation, path=f"$.entries[{index}]")
 
-        return self._stream(options, path, "entries", RegistryListResponse, convert)
+        return self._stream(
+            options, path, "entries", RegistryListResponse, convert, name="iter_registries"
+        )
 
     def iter_repositories(
         self,
@@ -357,7 +395,9 @@ class RegistryClient:
         """Like :meth:`list_repositories`, yielding each name as soon as it has arrived."""
         options = self._options(timeout, deadline, retry)
         path = _urls.repositories_path(_urls.registry_path(asset_id), search_name)
-        return self._stream(options, path, "repositories", Repositories, None)
+        return self._stream(
+            options, path, "repositories", Repositories, None, name="iter_repositories"
+        )
 
     def iter_tags(
         self,
@@ -389,6 +429,7 @@ class RegistryClient:
             None,
             keep=_NAME,
             naming=_operations.naming(repository),
+            name="iter_tags",
         )
 
     # --- sending ---------------------------------------------------------------------
@@ -417,13 +458,14 @@ class RegistryClient:
         envelope: type,
         convert: Callable[[Any, int], Any] | None,
         *,
+        name: str,
         keep: frozenset[str] = frozenset(),
         naming: str = "",
     ) -> Stream[Any]:
         """The array under ``key`` of ``GET path`` as a :class:`Stream`; the request
-        goes out when the iteration starts."""
+        goes out when the iteration starts. ``name``: the method's, for telemetry."""
         return self._requester.stream(
-            _operations.stream_request(self._settings, options, path, naming),
+            _operations.stream_request(self._settings, options, name, path, naming),
             key,
             envelope=envelope,
             convert=convert,

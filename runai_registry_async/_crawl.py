@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Coroutine,
+    Iterable,
+)
 from types import EllipsisType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import define, field
 
@@ -120,13 +128,14 @@ class _CrawlRun:
         )
         # Bounded: when the consumer is slow, workers wait here instead of buffering.
         results: _Results = Channel(maxsize=self.concurrency * 2)
+        telemetry = client._requester.telemetry
+        # The crawl's span is the parent of its requests': its tasks start with it.
+        context, trace = (None, None) if telemetry is None else telemetry.crawl_context()
         # Named, so that a task dump (or a test) can tell the crawl's tasks apart.
-        tasks = [asyncio.create_task(self._feed(scheduler, results), name=TASK_NAME)]
-        tasks += [
-            asyncio.create_task(self._work(scheduler, results), name=TASK_NAME)
-            for _ in range(self.concurrency)
-        ]
+        tasks = [_task(context, self._feed(scheduler, results))]
+        tasks += [_task(context, self._work(scheduler, results)) for _ in range(self.concurrency)]
         running = len(tasks)
+        failure: BaseException | None = None
         try:
             while running:
                 item = await results.get()
@@ -135,12 +144,21 @@ class _CrawlRun:
                 elif isinstance(item, BaseException):
                     raise item
                 else:
+                    if trace is not None:
+                        trace.progress(self.stats)
                     yield item
+        except GeneratorExit:
+            raise  # the consumer left early: not a failure
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.stats._ended = time.monotonic()
+            if trace is not None:
+                trace.end(self.stats, failure)
 
     async def _feed(self, scheduler: Scheduler, results: _Results) -> None:
         # Ids already crawled: a registry given twice is crawled once.
@@ -291,6 +309,14 @@ class _Throttled:
 
     def throttled(self) -> None:
         self.seen = True
+
+
+def _task(
+    context: contextvars.Context | None, work: Coroutine[Any, Any, None]
+) -> asyncio.Task[None]:
+    if context is None:
+        return asyncio.create_task(work, name=TASK_NAME)
+    return context.run(asyncio.create_task, work, name=TASK_NAME)
 
 
 def _work_for(ref: RegistryRef) -> RegistryWork | CrawlFailure:

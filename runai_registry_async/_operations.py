@@ -14,6 +14,10 @@ from ._http import _urls
 from ._http._deadline import Deadline, checked_timeout
 from ._http._requester import Decode, Opener, Request, Settings
 from ._http._retry import RetryPolicy
+from ._http._urls import REGISTRIES
+from ._http._urls import REGISTRY_ROUTE as REGISTRY
+from ._http._urls import REPOSITORIES_ROUTE as REPOSITORIES
+from ._http._urls import TAGS_ROUTE as TAGS
 from ._models import (
     Registry,
     RegistryCreationRequest,
@@ -55,8 +59,10 @@ class Options:
 def _request(
     settings: Settings,
     options: Options,
+    name: str,
     method: str,
     path: str,
+    route: str,
     decode: Decode[T],
     *,
     body: Secret[bytes] | None = None,
@@ -75,6 +81,8 @@ def _request(
         body=body,
         cacheable=cacheable,
         on_throttled=on_throttled,
+        name=name,
+        route=settings.base_path + route,
     )
 
 
@@ -82,7 +90,9 @@ def list_registries(
     settings: Settings, options: Options, name: str | None
 ) -> Request[RegistryListResponse]:
     path = _urls.REGISTRIES + _urls.query(name=name)
-    return _request(settings, options, "GET", path, read_registry_list)
+    return _request(
+        settings, options, "list_registries", "GET", path, REGISTRIES, read_registry_list
+    )
 
 
 def create_registry(
@@ -90,12 +100,23 @@ def create_registry(
 ) -> Request[Registry]:
     _check_type(creation, RegistryCreationRequest, "request")
     body = Secret(dumps(creation))
-    return _request(settings, options, "POST", _urls.REGISTRIES, read_registry, body=body)
+    return _request(
+        settings,
+        options,
+        "create_registry",
+        "POST",
+        REGISTRIES,
+        REGISTRIES,
+        read_registry,
+        body=body,
+    )
 
 
 def get_registry(settings: Settings, options: Options, asset_id: object) -> Request[Registry]:
     path = _urls.registry_path(asset_id)
-    return _request(settings, options, "GET", path, read_registry, cacheable=True)
+    return _request(
+        settings, options, "get_registry", "GET", path, REGISTRY, read_registry, cacheable=True
+    )
 
 
 def update_registry(
@@ -103,11 +124,15 @@ def update_registry(
 ) -> Request[Registry]:
     path = _urls.registry_path(asset_id)
     _check_type(update, RegistryUpdateRequest, "request")
-    return _request(settings, options, "PUT", path, read_registry, body=Secret(dumps(update)))
+    body = Secret(dumps(update))
+    return _request(
+        settings, options, "update_registry", "PUT", path, REGISTRY, read_registry, body=body
+    )
 
 
 def delete_registry(settings: Settings, options: Options, asset_id: object) -> Request[None]:
-    return _request(settings, options, "DELETE", _urls.registry_path(asset_id), _discard)
+    path = _urls.registry_path(asset_id)
+    return _request(settings, options, "delete_registry", "DELETE", path, REGISTRY, _discard)
 
 
 def list_repositories(
@@ -122,8 +147,10 @@ def list_repositories(
     return _request(
         settings,
         options,
+        "list_repositories",
         "GET",
         path,
+        REPOSITORIES,
         read_repositories,
         cacheable=True,
         on_throttled=on_throttled,
@@ -142,8 +169,10 @@ def list_tags(
     return _request(
         settings,
         options,
+        "list_tags",
         "GET",
         _urls.tags_path(registry_path, repository, search_name),
+        TAGS,
         read_tags,
         naming=naming(repository),
         cacheable=True,
@@ -151,12 +180,16 @@ def list_tags(
     )
 
 
+_STREAM_ROUTES = {"iter_registries": REGISTRIES, "iter_repositories": REPOSITORIES}
+
+
 def stream_request(
-    settings: Settings, options: Options, path: str, naming: str = ""
+    settings: Settings, options: Options, name: str, path: str, naming: str = ""
 ) -> Callable[[Deadline | None, Opener[Any]], Request[Any]]:
-    """How a stream's GET is made once its iteration starts (its deadline counts from
-    then): ``request(deadline, open_stream)``."""
+    """How the GET of stream ``name`` (``iter_tags``...) is made once its iteration
+    starts (its deadline counts from then): ``request(deadline, open_stream)``."""
     operation = settings.operation("GET", path, naming)
+    route = settings.base_path + _STREAM_ROUTES.get(name, TAGS)
 
     def request(deadline: Deadline | None, open_stream: Opener[Any]) -> Request[Any]:
         return Request(
@@ -167,6 +200,8 @@ def stream_request(
             options.retry,
             deadline=deadline,
             open_stream=open_stream,
+            name=name,
+            route=route,
         )
 
     return request

@@ -22,9 +22,10 @@ from attrs import field, frozen
 
 from .._errors import DecodeError, RunaiError, TransportError, UnauthorizedError
 from .._secrets import Secret, key_names
-from ._retry import RetryBudget, RetryPolicy, with_retries
+from ._retry import OnRetry, RetryBudget, RetryPolicy, with_retries
 
 if TYPE_CHECKING:
+    from ._telemetry import Telemetry
     from ._transport import Transport
 
 R = TypeVar("R")
@@ -263,7 +264,8 @@ def auth_flow(
     timeout: float,
     retry: RetryPolicy,
     budget: RetryBudget | None = None,
-    on_retry: Callable[[], None] | None = None,
+    on_retry: OnRetry | None = None,
+    telemetry: Telemetry | None = None,
 ) -> AuthFlow:
     """The one AuthFlow behind whichever of ``token=`` and ``auth=`` the caller used.
 
@@ -292,7 +294,8 @@ def auth_flow(
                 on_retry=on_retry,
             )
 
-        return AuthFlow(TokenCache(fetch_credentials, None))
+        url = transport.base_url + credentials.path
+        return AuthFlow(TokenCache(_reported(fetch_credentials, telemetry, url), None))
     if callable(auth):
         factory = auth
 
@@ -303,7 +306,12 @@ def auth_flow(
                 raise ValueError(f"the token from the auth callable {problem}")
             return token, None
 
-        return AuthFlow(TokenCache(fetch_from_callable, None))
+        return AuthFlow(TokenCache(_reported(fetch_from_callable, telemetry, None), None))
     raise ValueError(
         f"auth must be ClientCredentials or an async callable, not {type(auth).__name__}"
     )
+
+
+def _reported(fetch: Fetch, telemetry: Telemetry | None, url: str | None) -> Fetch:
+    """``fetch``, each call reported to ``telemetry`` (a span, an event, a count)."""
+    return fetch if telemetry is None else telemetry.fetching_token(fetch, url=url)

@@ -275,7 +275,8 @@ class Pacer:
     user's ceiling), than a limit the server advertises, or than the rate found from its
     throttling (``adaptive``). Pure but for :meth:`wait`."""
 
-    __slots__ = ("ceiling", "burst", "adaptive", "_advertised", "_limiter", "_clock")
+    # (__weakref__: the send-rate gauge must not keep a client alive.)
+    __slots__ = ("ceiling", "burst", "adaptive", "_advertised", "_limiter", "_clock", "__weakref__")
 
     def __init__(
         self,

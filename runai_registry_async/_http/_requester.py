@@ -13,6 +13,7 @@ Each stage is a method or an object of its own, so that a change has one place t
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from types import EllipsisType
 from typing import Any, Generic, TypeVar
@@ -30,7 +31,8 @@ from ._deadline import Deadline, attempt_timeout, checked_timeout, within
 from ._ratelimit import Pacer, Pause
 from ._retry import NO_RETRY, RetryBudget, RetryPolicy, parse_retry_after, with_retries
 from ._stream import ItemStream, Stream
-from ._transport import Transport
+from ._telemetry import Call, Telemetry
+from ._transport import OnAnswer, Transport
 
 T = TypeVar("T")
 
@@ -72,6 +74,10 @@ class Request(Generic[T]):
     body: Secret[bytes] | None = None
     cacheable: bool = False
     on_throttled: Callable[[], None] | None = None
+    #: The client's method (``list_tags``) and the path as the spec writes it
+    #: (``.../{AssetId}/repositories/tags``): what telemetry names the call by.
+    name: str = ""
+    route: str = ""
 
     @property
     def idempotent(self) -> bool:
@@ -117,7 +123,7 @@ class Counters:
         self.retries = 0  # requests retried
         self.throttled = 0  # 429 and 503 answers
 
-    def count_retry(self) -> None:
+    def count_retry(self, attempt: int, wait: float, error: RunaiError) -> None:
         self.retries += 1
 
 
@@ -128,6 +134,7 @@ class Requester:
         "transport",
         "auth",
         "counters",
+        "telemetry",
         "_sharing",
         "_pacer",
         "_pause",
@@ -146,8 +153,10 @@ class Requester:
         max_pause: float,
         pacer: Pacer,
         sharing: SharedGets | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.transport = transport
+        self.telemetry = telemetry
         self.auth = auth
         self.counters = counters
         self._budget = budget
@@ -159,6 +168,22 @@ class Requester:
 
     def send(self, request: Request[T]) -> Awaitable[T]:
         """The result of ``request``, after every stage and retry."""
+        telemetry = self.telemetry
+        call = None if telemetry is None else telemetry.call(request)
+        if call is None:
+            return self._shared_or_retried(request, None)
+        return self._traced(request, call)
+
+    async def _traced(self, request: Request[T], call: Call) -> T:
+        try:
+            result = await self._shared_or_retried(request, call)
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        call.end()
+        return result
+
+    def _shared_or_retried(self, request: Request[T], call: Call | None) -> Awaitable[T]:
         sharing = self._sharing
         if (
             sharing is not None
@@ -168,13 +193,13 @@ class Requester:
         ):
             return sharing.get(
                 request.path,
-                lambda deadline: self._retried(request, deadline),
+                lambda deadline: self._retried(request, deadline, call),
                 cacheable=request.cacheable,
                 how=(request.timeout, request.retry),
                 deadline=request.deadline,
                 operation=request.operation,
             )
-        return self._retried(request, request.deadline)
+        return self._retried(request, request.deadline, call)
 
     @property
     def adapts_rate(self) -> bool:
@@ -188,10 +213,14 @@ class Requester:
 
     # --- the stages ----------------------------------------------------------------------
 
-    def _retried(self, request: Request[T], deadline: Deadline | None) -> Awaitable[T]:
+    def _retried(
+        self, request: Request[T], deadline: Deadline | None, call: Call | None
+    ) -> Awaitable[T]:
         """Tries of ``request`` until one succeeds or its retry policy gives up."""
+        if call is not None:
+            return self._retried_reporting(request, deadline, call)
         return with_retries(
-            lambda: self._attempt(request, deadline),
+            lambda: self._attempt(request, deadline, None),
             request.retry,
             operation=request.operation,
             idempotent=request.idempotent,
@@ -200,13 +229,40 @@ class Requester:
             on_retry=self.counters.count_retry,
         )
 
-    async def _attempt(self, request: Request[T], deadline: Deadline | None) -> T:
+    async def _retried_reporting(
+        self, request: Request[T], deadline: Deadline | None, call: Call
+    ) -> T:
+        """``_retried``, each try and retry reported to ``call``, whose span is the
+        current one meanwhile (a token fetched on the way is its child)."""
+        count = self.counters.count_retry
+
+        def on_retry(attempt: int, wait: float, error: RunaiError) -> None:
+            count(attempt, wait, error)
+            call.retrying(attempt, wait, error)
+
+        call.activate()
+        try:
+            return await with_retries(
+                lambda: self._attempt(request, deadline, call),
+                request.retry,
+                operation=request.operation,
+                idempotent=request.idempotent,
+                deadline=deadline,
+                budget=self._budget,
+                on_retry=on_retry,
+            )
+        finally:
+            call.deactivate()
+
+    async def _attempt(
+        self, request: Request[T], deadline: Deadline | None, call: Call | None
+    ) -> T:
         """One try: wait for a turn, authenticate and send, classify the answer, then
         read or open it."""
         operation = request.operation
         pacer = self._pacer
         if pacer.limited or self._pause.until:
-            await self._wait_for_turn(deadline, operation)
+            await self._wait_for_turn(deadline, operation, call)
         timeout = attempt_timeout(request.timeout, request.open_stream is not None)
         limit, timeout = within(deadline, request.timeout, timeout, operation)
         transport = self.transport
@@ -218,35 +274,90 @@ class Requester:
 
         try:
             response = await self.auth.send(
-                lambda token: transport.open(
-                    request.method,
-                    request.path,
-                    operation=operation,
-                    timeout=timeout,
-                    headers=self._headers(token, has_body=request.body is not None),
-                    body=request.body,
-                    on_answer=answered,
-                ),
+                lambda token: self._open(request, token, timeout, answered, call),
                 limit,
                 operation,
             )
         except ApiError as exc:
             if is_throttle(exc.status, exc.retry_after):
-                self._throttled_by(exc, request)
+                self._throttled_by(exc, request, call)
             raise
         if request.open_stream is not None:
             return await request.open_stream(transport, response, operation)
         assert request.decode is not None  # one of the two, always
         return request.decode(await transport.read(response, operation), operation)
 
-    async def _wait_for_turn(self, deadline: Deadline | None, operation: str) -> None:
+    def _open(
+        self,
+        request: Request[Any],
+        token: Secret[str] | None,
+        timeout: aiohttp.ClientTimeout,
+        answered: OnAnswer,
+        call: Call | None,
+    ) -> Awaitable[aiohttp.ClientResponse]:
+        """Send ``request`` with ``token``: one HTTP request, as the transport does it."""
+        headers = self._headers(token, has_body=request.body is not None)
+        if call is not None:
+            return self._open_reporting(request, headers, timeout, answered, call)
+        return self.transport.open(
+            request.method,
+            request.path,
+            operation=request.operation,
+            timeout=timeout,
+            headers=headers,
+            body=request.body,
+            on_answer=answered,
+        )
+
+    async def _open_reporting(
+        self,
+        request: Request[Any],
+        headers: Secret[Mapping[str, str]],
+        timeout: aiohttp.ClientTimeout,
+        answered: OnAnswer,
+        call: Call,
+    ) -> aiohttp.ClientResponse:
+        """``_open``, reported to ``call`` as one request (a span, events, a duration)."""
+        attempt, headers = call.attempt(headers)
+
+        def answered_reporting(status: int, response_headers: Mapping[str, str]) -> None:
+            attempt.answered(status)
+            answered(status, response_headers)
+
+        try:
+            response = await self.transport.open(
+                request.method,
+                request.path,
+                operation=request.operation,
+                timeout=timeout,
+                headers=headers,
+                body=request.body,
+                on_answer=answered_reporting,
+            )
+        except BaseException as exc:
+            attempt.end(exc)
+            raise
+        attempt.end(None)
+        return response
+
+    async def _wait_for_turn(
+        self, deadline: Deadline | None, operation: str, call: Call | None
+    ) -> None:
         """The client-wide pause an outage asked for, then a slot of the send rate."""
         if self._pause.until:
+            started = time.monotonic()
             await self._pause.wait(None if deadline is None else deadline.left(), operation)
+            if call is not None:
+                call.waited("the server asked for a pause", time.monotonic() - started)
+        started = time.monotonic()
         await self._pacer.wait(None if deadline is None else deadline.left(), operation)
+        if call is not None:
+            call.waited("the send rate", time.monotonic() - started)
 
-    def _throttled_by(self, error: ApiError, request: Request[Any]) -> None:
+    def _throttled_by(self, error: ApiError, request: Request[Any], call: Call | None) -> None:
         self.counters.throttled += 1
+        if call is not None:
+            call.throttled(error)
         if request.on_throttled is not None:
             request.on_throttled()
         hinted = parse_retry_after(error.retry_after)
@@ -257,13 +368,14 @@ class Requester:
             self._pause.extend(min(hinted, self._max_pause))
 
     def _headers(self, token: Secret[str] | None, *, has_body: bool) -> Secret[Mapping[str, str]]:
+        fixed = self.transport.headers
         if has_body:
-            return Secret(_headers(token, has_body))
+            return Secret(_headers(fixed, token, has_body))
         # Reused while the token stays the same: aiohttp copies a multidict as it is.
         cached = self._bodiless_headers
         if cached is None or cached[0] is not token:
             headers: Secret[Mapping[str, str]] = Secret(
-                CIMultiDictProxy(CIMultiDict(_headers(token, False)))
+                CIMultiDictProxy(CIMultiDict(_headers(fixed, token, False)))
             )
             cached = self._bodiless_headers = (token, headers)
         return cached[1]
@@ -308,7 +420,15 @@ class Requester:
                     stream.close()
                     raise
 
-            stream, batch = await self.send(request(whole, open_stream))
+            sent = request(whole, open_stream)
+            call = None if self.telemetry is None else self.telemetry.call(sent)
+            failure: BaseException | None = None
+            try:
+                stream, batch = await self._retried(sent, sent.deadline, call)
+            except BaseException as exc:
+                if call is not None:
+                    call.end(exc)
+                raise
             yielded = 0
             try:
                 while batch is not None:
@@ -329,8 +449,15 @@ class Requester:
                     else:
                         continue
                     raise error
+            except GeneratorExit:
+                raise  # the consumer left early: not a failure
+            except BaseException as exc:
+                failure = exc
+                raise
             finally:
                 stream.close()
+                if call is not None:
+                    call.end(failure)
 
         return Stream(items)
 
@@ -340,8 +467,8 @@ def default_burst(rate: float) -> int:
     return max(1, min(10, int(rate // 10)))
 
 
-def _headers(token: Secret[str] | None, has_body: bool) -> dict[str, str]:
-    headers = {"Accept": "application/json"}
+def _headers(fixed: Mapping[str, str], token: Secret[str] | None, has_body: bool) -> dict[str, str]:
+    headers = {"Accept": "application/json", **fixed}
     if token is not None:
         headers["Authorization"] = f"Bearer {token.value}"
     if has_body:

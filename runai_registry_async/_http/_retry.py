@@ -155,6 +155,11 @@ def _wait_for(exc: RunaiError, policy: RetryPolicy, attempt: int) -> float:
     return policy.backoff(attempt)
 
 
+#: Told of each retry as it is decided: ``on_retry(attempt, wait, error)`` (the try that
+#: failed, the seconds until the next, and its error).
+OnRetry = Callable[[int, float, RunaiError], None]
+
+
 class Retries:
     """What to do after each failure of one call: wait and try again, or give up.
 
@@ -184,7 +189,7 @@ class Retries:
         started: float,
         operation: str,
         idempotent: bool,
-        on_retry: Callable[[], None] | None = None,
+        on_retry: OnRetry | None = None,
         deadline: Deadline | None = None,
         budget: RetryBudget | None = None,
     ) -> None:
@@ -234,10 +239,10 @@ class Retries:
             attempt,
             policy.attempts,
             wait,
-            _reason(exc),
+            describe_failure(exc),
         )
         if self.on_retry is not None:
-            self.on_retry()
+            self.on_retry(attempt, wait, exc)
         self.previous = detached(exc)
         return wait
 
@@ -250,7 +255,7 @@ async def with_retries(
     idempotent: bool,
     deadline: Deadline | None = None,
     budget: RetryBudget | None = None,
-    on_retry: Callable[[], None] | None = None,
+    on_retry: OnRetry | None = None,
 ) -> T:
     """The one retry loop: ``attempt()`` until it succeeds or :class:`Retries` gives up
     (see :meth:`Retries.wait_after`). A success gives back to ``budget`` what it spent."""
@@ -311,8 +316,8 @@ def _past(
     return detached(deadline.exceeded(operation, attempt, last))
 
 
-def _reason(exc: RunaiError) -> str:
-    """The failure in a few words, for the retry log line."""
+def describe_failure(exc: RunaiError) -> str:
+    """The failure in a few words, for the retry log line and the retry event."""
     if isinstance(exc, ApiError):
         hint = f", Retry-After {exc.retry_after}" if exc.retry_after else ""
         return f"HTTP {exc.status}{hint}"

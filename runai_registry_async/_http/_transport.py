@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import platform
+import re
 import socket
 import ssl as ssl_module
 import time
@@ -15,8 +17,11 @@ from yarl import URL
 
 from .._errors import DecodeError, RunaiError, TransportError, api_error, redirect_error
 from .._secrets import Secret, scrub, sent_secrets
+from .._version import __version__
 from ._urls import chosen_proxy, parsed_url
 
+#: Hears of each answer as its headers arrive: ``on_answer(status, headers)``.
+OnAnswer = Callable[[int, Mapping[str, str]], None]
 log = logging.getLogger("runai_registry_async")
 
 # An error body is read for its message only; a proxy's huge HTML page is cut here.
@@ -52,6 +57,7 @@ class Transport:
         "_loop",
         "requests_sent",
         "_defaults_only",
+        "headers",
     )
 
     def __init__(
@@ -65,8 +71,11 @@ class Transport:
         proxy: str | None = None,
         trust_env: bool = True,
         allow_insecure_http: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url
+        #: Sent with every request, the token's included: ``User-Agent`` and the caller's.
+        self.headers = fixed_headers(headers)
         url = URL(base_url)
         self._scheme, self._authority, self.base_path = url.scheme, url.raw_authority, url.raw_path
         if self.base_path == "/":
@@ -138,7 +147,7 @@ class Transport:
         headers: Secret[Mapping[str, str]],
         body: Secret[bytes] | None = None,
         keys_only: bool = False,
-        on_answer: Callable[[int, Mapping[str, str]], None] | None = None,
+        on_answer: OnAnswer | None = None,
     ) -> aiohttp.ClientResponse:
         """Send one request; return the response once its status is 2xx (body unread).
 
@@ -286,11 +295,58 @@ class Transport:
             path,
             operation=operation,
             timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=timeout),
-            headers=Secret({"Content-Type": content_type, "Accept": "application/json"}),
+            headers=Secret(
+                {**self.headers, "Content-Type": content_type, "Accept": "application/json"}
+            ),
             body=body,
             keys_only=True,
         )
         return Secret(await self.read(response, operation))
+
+
+#: What every request says it is sent by.
+USER_AGENT = (
+    f"runai-registry-async/{__version__} aiohttp/{aiohttp.__version__} "
+    f"python/{platform.python_version()}"
+)
+# Headers the client sets itself (per request, or by aiohttp from the body and URL).
+_RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+    }
+)
+
+
+def fixed_headers(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """``User-Agent`` and the caller's ``extra`` headers (which may replace it), checked:
+    never one the client sets itself, such as ``Authorization``."""
+    headers = {"User-Agent": USER_AGENT}
+    if extra is None:
+        return headers
+    if not isinstance(extra, Mapping):
+        raise ValueError(f"headers must be a mapping, not {type(extra).__name__}")
+    for name, value in extra.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ValueError("headers must map strings to strings")
+        if not _TOKEN(name):
+            raise ValueError(f"{name[:40]!r} is not a valid header name")
+        if name.lower() in _RESERVED_HEADERS:
+            raise ValueError(
+                f"headers may not set {name}: the client sets it (the token: token= or auth=)"
+            )
+        if _CONTROL(value):
+            raise ValueError(f"the value of header {name} holds a control character")
+        headers[name] = value
+    return headers
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+").fullmatch
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]").search
 
 
 def without_proxy_credentials(error: TransportError, proxy: Secret[str] | None) -> TransportError:

@@ -15,6 +15,10 @@ from yarl import URL
 from .._secrets import Secret
 
 REGISTRIES = "/api/v1/asset/registries"
+# The paths as the spec writes them: what telemetry names a request by.
+REGISTRY_ROUTE = REGISTRIES + "/{AssetId}"
+REPOSITORIES_ROUTE = REGISTRY_ROUTE + "/repositories"
+TAGS_ROUTE = REPOSITORIES_ROUTE + "/tags"
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 

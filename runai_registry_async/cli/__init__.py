@@ -32,6 +32,7 @@ from ._args import (
     add_global_options,
 )
 from ._output import printable
+from ._trace import Tracer
 
 PROG = "runai-registry"
 
@@ -130,6 +131,7 @@ def _client(args: argparse.Namespace) -> RegistryClient:
             retry=RetryPolicy(attempts=args.retries + 1),
             max_per_second=args.max_per_second,
             allow_insecure_http=args.allow_insecure_http,
+            event_hooks=[Tracer(args.base_url.rstrip("/"))] if args.trace else None,
         )
     except ValueError as exc:
         message = str(exc)

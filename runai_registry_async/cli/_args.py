@@ -117,6 +117,14 @@ def _global_options() -> list[tuple[str, dict[str, Any]]]:
             "--json",
             {"action": "store_true", "default": False, "help": "print JSON instead of a table"},
         ),
+        (
+            "--trace",
+            {
+                "action": "store_true",
+                "default": False,
+                "help": "print each HTTP request (status, time) and retry (why, wait) to stderr",
+            },
+        ),
     ]
 
 

@@ -14,6 +14,7 @@ from .._crawl_results import CrawlResult, CrawlStats
 from .._models import Registry
 from ._args import EXIT_PARTIAL, count, zero_or_more
 from ._output import print_registries, print_table, result_json, write_json_line
+from ._trace import Tracer
 
 
 def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -33,6 +34,9 @@ def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     # SUPPRESS: a --json given before the command is not reset here.
     demo.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="registries as JSON"
+    )
+    demo.add_argument(
+        "--trace", action="store_true", help="print each HTTP request and retry to stderr"
     )
     demo.set_defaults(handler=None, run=_demo)
 
@@ -135,7 +139,10 @@ async def _demo(args: argparse.Namespace) -> int:
             f"({args.registries} registries x {args.repositories} repositories x {args.tags} tags)",
             file=sys.stderr,
         )
-        async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        hooks = [Tracer(emulator.base_url)] if args.trace else None
+        async with RegistryClient(
+            emulator.base_url, token=emulator.token, event_hooks=hooks
+        ) as client:
             registries = await client.list_registries()
             print_registries(registries, args.json)
             repositories: dict[str, int] = {}

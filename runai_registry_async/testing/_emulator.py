@@ -42,6 +42,9 @@ class RecordedRequest:
     authorized: bool
     status: int = 0
     asset_id: str | None = None
+    #: The ``User-Agent`` and W3C ``traceparent`` headers it carried, if any.
+    user_agent: str | None = None
+    traceparent: str | None = None
 
 
 def _error(status: int, message: str, details: str | None = None) -> web.Response:
@@ -188,6 +191,8 @@ class RunaiEmulator(RegistryStore, FaultPlan):
             {k: v for k, v in request.query.items()},
             authorized,
             asset_id=asset_id,
+            user_agent=request.headers.get("User-Agent"),
+            traceparent=request.headers.get("traceparent"),
         )
         if self.record_requests:
             self.requests.append(record)

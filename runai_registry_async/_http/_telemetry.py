@@ -1,0 +1,418 @@
+"""What the pipeline tells the outside: event hooks, and OpenTelemetry when installed.
+
+The pipeline reports moments (a call began, a request went out, an answer came, a retry
+is due, a wait, a token) to one :class:`Telemetry`; this module turns each into the
+hook events of :mod:`runai_registry_async.events` and, through ``_otel``, into spans,
+span events and metrics. A client with no hooks and without ``opentelemetry-api``
+has no ``Telemetry`` at all, and the pipeline skips every report.
+
+Nothing here sees a secret: URLs are built from the base URL (which may not carry
+credentials) and the request's path; headers are handed through, never read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from yarl import URL
+
+from .._errors import ApiError, DeadlineExceeded, RunaiError, TransportError
+from .._secrets import Secret
+from ..events import (
+    CrawlProgress,
+    Event,
+    EventHook,
+    RequestFailed,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
+    Throttled,
+    TokenFetched,
+)
+from ._retry import describe_failure, parse_retry_after
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import Span, TracerProvider
+
+    from ._otel import Otel
+    from ._requester import Request
+
+R = TypeVar("R")
+log = logging.getLogger("runai_registry_async")
+
+# A wait for a turn shorter than this is not worth a span event (most are 0).
+_SHORTEST_WAIT = 0.001
+
+
+def error_type(exc: BaseException) -> str:
+    """A failure in a word, as OpenTelemetry's ``error.type`` wants it: the status of an
+    error answer, else a kind of failure."""
+    if isinstance(exc, ApiError):
+        return str(exc.status)
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(exc, DeadlineExceeded):
+        return "deadline_exceeded"
+    if isinstance(exc, TransportError) and str(exc).endswith("timed out"):
+        return "timeout"
+    return type(exc).__name__
+
+
+def checked_hooks(hooks: Iterable[EventHook] | None) -> tuple[EventHook, ...]:
+    """The hooks, refused now if one cannot be called as a hook."""
+    if hooks is None:
+        return ()
+    if callable(hooks) or isinstance(hooks, (str, bytes)):
+        raise ValueError("event_hooks must be a list of functions, not a single one")
+    checked = tuple(hooks)
+    for hook in checked:
+        if not callable(hook):
+            raise ValueError(f"each event hook must be callable, not {type(hook).__name__}")
+        if inspect.iscoroutinefunction(hook):
+            raise ValueError(
+                "event hooks are called synchronously, on the event loop; an async hook "
+                "would never run: schedule async work from a plain function instead "
+                "(asyncio.create_task)"
+            )
+    return checked
+
+
+class Telemetry:
+    """One client's event hooks and OpenTelemetry instruments."""
+
+    __slots__ = ("hooks", "otel", "base_url", "_failed_hooks")
+
+    def __init__(self, hooks: tuple[EventHook, ...], otel: Otel | None, base_url: str) -> None:
+        self.hooks = hooks
+        self.otel = otel
+        self.base_url = base_url
+        self._failed_hooks: set[int] = set()
+
+    @classmethod
+    def build(
+        cls,
+        base_url: str,
+        *,
+        hooks: Iterable[EventHook] | None,
+        tracer_provider: TracerProvider | None,
+        meter_provider: MeterProvider | None,
+        propagate_context: bool,
+    ) -> Telemetry | None:
+        """A client's telemetry, or None when it has nothing to report to."""
+        checked = checked_hooks(hooks)
+        otel = _otel_for(base_url, tracer_provider, meter_provider, propagate_context)
+        if otel is None and (tracer_provider is not None or meter_provider is not None):
+            raise ValueError(
+                "tracer_provider and meter_provider need opentelemetry-api: "
+                "pip install 'runai-registry-async[otel]'"
+            )
+        if otel is None and not checked:
+            return None
+        return cls(checked, otel, base_url)
+
+    def emit(self, event: Event) -> None:
+        """Call every hook with ``event``; a hook that raises is logged (with its
+        traceback, the first time) and the request goes on."""
+        for hook in self.hooks:
+            try:
+                hook(event)
+            except Exception:
+                first = id(hook) not in self._failed_hooks
+                self._failed_hooks.add(id(hook))
+                log.warning(
+                    "event hook %r raised on %s", hook, type(event).__name__, exc_info=first
+                )
+
+    def call(self, request: Request[Any]) -> Call | None:
+        """The telemetry of one call, from its start to :meth:`Call.end`; None when there
+        is nobody to tell (no hook, and no OpenTelemetry SDK configured)."""
+        if self.hooks or (self.otel is not None and self.otel.configured()):
+            return Call(self, request)
+        return None
+
+    def fetching_token(
+        self, fetch: Callable[[], Awaitable[R]], *, url: str | None
+    ) -> Callable[[], Awaitable[R]]:
+        """``fetch`` (a token fetch, retries included) reported as one span, a
+        ``TokenFetched`` event and a count. ``url``: the token endpoint, if HTTP."""
+
+        async def fetch_reported() -> R:
+            otel, span = self.otel, None
+            if otel is not None:
+                attributes: dict[str, Any] = {}
+                if url is not None:
+                    attributes = {**otel.server, "http.request.method": "POST", "url.full": url}
+                name = "POST " + URL(url).path if url is not None else "token"
+                span = otel.request_span(None, name, attributes, internal=url is None)
+            started = time.perf_counter()
+            error: str | None = None
+            try:
+                return await fetch()
+            except BaseException as exc:
+                error = error_type(exc)
+                raise
+            finally:
+                if otel is not None and span is not None:
+                    otel.end(span, error)
+                    otel.token_fetches.add(1, {"error.type": error} if error else {})
+                self.emit(
+                    TokenFetched(
+                        operation="token", elapsed=time.perf_counter() - started, error=error
+                    )
+                )
+
+        return fetch_reported
+
+    def crawl_context(self) -> tuple[contextvars.Context | None, CrawlTrace | None]:
+        """A context for a crawl's tasks, where the crawl's span is the current one (so
+        each request of the crawl is a child of it), and the crawl's own telemetry;
+        (None, None) when there is nobody to tell."""
+        if not (self.hooks or (self.otel is not None and self.otel.configured())):
+            return None, None
+        crawl = CrawlTrace(self)
+        context = contextvars.copy_context()
+        if crawl.span is not None and self.otel is not None:
+            context.run(self.otel.activate, crawl.span)
+        return context, crawl
+
+
+class Call:
+    """One call's telemetry: its operation span, its tries, its waits."""
+
+    __slots__ = ("telemetry", "request", "url", "span", "attempts", "_token")
+
+    def __init__(self, telemetry: Telemetry, request: Request[Any]) -> None:
+        self.telemetry = telemetry
+        self.request = request
+        self.url = telemetry.base_url + request.path
+        self.attempts = 0
+        otel = telemetry.otel
+        self.span: Span | None = None if otel is None else otel.operation_span(request.name)
+        self._token: object = None
+
+    def activate(self) -> None:
+        """Make the call's span the current one, until :meth:`deactivate` (in the same
+        task and frame of an await: a token fetch started meanwhile is its child)."""
+        otel = self.telemetry.otel
+        if otel is not None and self.span is not None:
+            self._token = otel.activate(self.span)
+
+    def deactivate(self) -> None:
+        otel = self.telemetry.otel
+        if otel is not None and self._token is not None:
+            otel.deactivate(self._token)
+            self._token = None
+
+    def attempt(
+        self, headers: Secret[Mapping[str, str]]
+    ) -> tuple[Attempt, Secret[Mapping[str, str]]]:
+        """A request of this call is going out; returns its telemetry and the headers
+        to send (with the trace context, when propagated)."""
+        self.attempts += 1
+        attempt = Attempt(self, self.attempts)
+        otel, span = self.telemetry.otel, attempt.span
+        if otel is not None and span is not None:
+            headers = otel.with_trace_context(span, headers)
+        return attempt, headers
+
+    def retrying(self, attempt: int, wait: float, exc: RunaiError) -> None:
+        """Try ``attempt`` failed with ``exc``; the next one starts in ``wait`` s."""
+        reason = describe_failure(exc)
+        request, telemetry = self.request, self.telemetry
+        otel = telemetry.otel
+        if otel is not None:
+            otel.retries.add(1, {"runai_registry.operation": request.name})
+            if self.span is not None:
+                otel.add_event(
+                    self.span, "retry", {"wait.seconds": wait, "reason": reason, "attempt": attempt}
+                )
+        telemetry.emit(
+            RetryScheduled(
+                operation=request.name,
+                method=request.method,
+                url=self.url,
+                attempt=attempt,
+                wait=wait,
+                reason=reason,
+            )
+        )
+
+    def waited(self, reason: str, seconds: float) -> None:
+        """The call waited ``seconds`` before a try: for ``reason`` (the rate limit, a
+        pause the server asked for)."""
+        otel = self.telemetry.otel
+        if otel is not None and self.span is not None and seconds >= _SHORTEST_WAIT:
+            otel.add_event(self.span, "wait", {"wait.seconds": seconds, "reason": reason})
+
+    def throttled(self, error: ApiError) -> None:
+        request, telemetry = self.request, self.telemetry
+        otel = telemetry.otel
+        if otel is not None:
+            otel.throttled.add(1, {"http.response.status_code": error.status})
+        telemetry.emit(
+            Throttled(
+                operation=request.name,
+                method=request.method,
+                url=self.url,
+                status=error.status,
+                retry_after=parse_retry_after(error.retry_after),
+            )
+        )
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """The call is over: succeeded, or failed with ``exc``."""
+        otel = self.telemetry.otel
+        if otel is not None and self.span is not None:
+            otel.end(self.span, None if exc is None else error_type(exc))
+            self.span = None
+
+
+class Attempt:
+    """One HTTP request's telemetry, from sending to the answer's headers."""
+
+    __slots__ = ("call", "number", "span", "status", "_started")
+
+    def __init__(self, call: Call, number: int) -> None:
+        self.call = call
+        self.number = number
+        self.status: int | None = None
+        request, telemetry = call.request, call.telemetry
+        otel = telemetry.otel
+        self.span: Span | None = None
+        if otel is not None:
+            attributes = {
+                "http.request.method": request.method,
+                **otel.server,
+                "url.full": call.url,
+                "url.template": request.route,
+            }
+            if number > 1:
+                attributes["http.request.resend_count"] = number - 1
+            name = f"{request.method} {request.route}"
+            self.span = otel.request_span(call.span, name, attributes)
+        telemetry.emit(
+            RequestSent(operation=request.name, method=request.method, url=call.url, attempt=number)
+        )
+        self._started = time.perf_counter()
+
+    def answered(self, status: int) -> None:
+        """The answer's status line and headers arrived."""
+        self.status = status
+        call = self.call
+        request = call.request
+        call.telemetry.emit(
+            ResponseReceived(
+                operation=request.name,
+                method=request.method,
+                url=call.url,
+                attempt=self.number,
+                status=status,
+                elapsed=time.perf_counter() - self._started,
+            )
+        )
+
+    def end(self, exc: BaseException | None) -> None:
+        """The request is over: answered (``exc`` None, or the error the answer made),
+        or failed without an answer."""
+        elapsed = time.perf_counter() - self._started
+        call = self.call
+        request, telemetry = call.request, call.telemetry
+        failure = None if exc is None else error_type(exc)
+        if self.status is None and exc is not None:
+            telemetry.emit(
+                RequestFailed(
+                    operation=request.name,
+                    method=request.method,
+                    url=call.url,
+                    attempt=self.number,
+                    error=failure or "",
+                    elapsed=elapsed,
+                )
+            )
+        otel = telemetry.otel
+        if otel is None:
+            return
+        attributes: dict[str, Any] = {
+            "http.request.method": request.method,
+            **otel.server,
+            "url.template": request.route,
+        }
+        if self.status is not None:
+            attributes["http.response.status_code"] = self.status
+        if failure is not None:
+            attributes["error.type"] = failure
+        otel.duration.record(elapsed, attributes)
+        if self.span is not None:
+            status = {} if self.status is None else {"http.response.status_code": self.status}
+            otel.end(self.span, failure, status)
+
+
+class CrawlTrace:
+    """A crawl's span (its counts set at the end) and its progress events."""
+
+    __slots__ = ("telemetry", "span")
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+        otel = telemetry.otel
+        self.span: Span | None = None if otel is None else otel.operation_span("crawl_tags")
+
+    def progress(self, stats: Any) -> None:
+        if not self.telemetry.hooks:
+            return
+        self.telemetry.emit(
+            CrawlProgress(
+                registries=stats.registries,
+                repositories_found=stats.repositories_found,
+                repositories_done=stats.repositories_done,
+                tags=stats.tags,
+                errors=stats.errors,
+                requests=stats.requests,
+                elapsed=stats.elapsed,
+            )
+        )
+
+    def end(self, stats: Any, exc: BaseException | None) -> None:
+        otel = self.telemetry.otel
+        if otel is None or self.span is None:
+            return
+        counts = {
+            "runai_registry.crawl.registries": stats.registries,
+            "runai_registry.crawl.repositories": stats.repositories,
+            "runai_registry.crawl.tags": stats.tags,
+            "runai_registry.crawl.errors": stats.errors,
+            "runai_registry.crawl.requests": stats.requests,
+            "runai_registry.crawl.retries": stats.retries,
+            "runai_registry.crawl.throttled": stats.throttled,
+        }
+        otel.end(self.span, None if exc is None else error_type(exc), counts)
+        self.span = None
+
+
+def _otel_for(
+    base_url: str,
+    tracer_provider: TracerProvider | None,
+    meter_provider: MeterProvider | None,
+    propagate_context: bool,
+) -> Otel | None:
+    try:
+        from ._otel import Otel
+    except ImportError:
+        return None
+    url = URL(base_url)
+    server: dict[str, Any] = {"server.address": url.host or "", "url.scheme": url.scheme}
+    if url.port is not None:
+        server["server.port"] = url.port
+    return Otel(
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        propagate_context=propagate_context,
+        server=server,
+    )
