@@ -366,3 +366,18 @@ print(sorted(span.name for span in exporter.get_finished_spans()))
 """
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.stdout.strip() == "['GET /api/v1/asset/registries', 'list_registries']", run.stderr
+
+
+async def test_a_wait_for_the_send_rate_is_an_event_of_the_call_that_waited(
+    emulator: RunaiEmulator, registry_id: str, otel: Telemetry
+) -> None:
+    async with otel.client(emulator.base_url, max_per_second=5, burst=1) as client:
+        await client.get_registry(registry_id)  # at once
+        await client.get_registry(registry_id)  # a fifth of a second later
+    first, second = sorted(otel.spans("get_registry"), key=lambda s: s.start_time or 0)
+    assert [e.name for e in first.events] == []
+    (wait,) = second.events
+    assert wait.name == "wait"
+    assert wait.attributes is not None
+    assert wait.attributes["reason"] == "the send rate"
+    assert 0.1 < float(wait.attributes["wait.seconds"]) < 1  # type: ignore[arg-type]
