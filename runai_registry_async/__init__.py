@@ -36,7 +36,7 @@ from ._models import (
     Scope,
     WorkloadSupportedTypes,
 )
-from ._queries import LatestTag, find_tags, latest_tags
+from ._queries import LatestFailure, LatestTag, find_tags, latest_tags
 from ._tags import TagFilter, latest, sort_tags, version_key
 from ._version import __version__
 from ._watch import TagEvent, TagSnapshot, WatchError, watch_tags
@@ -59,6 +59,7 @@ __all__ = [
     "DecodeError",
     "DistFramework",
     "ForbiddenError",
+    "LatestFailure",
     "LatestTag",
     "NotFoundError",
     "RedirectError",

@@ -64,8 +64,10 @@ class RegistryClient:
             refused unless the host is loopback or ``allow_insecure_http=True``.
         token: A static bearer token.
         auth: :class:`ClientCredentials`, or an async callable returning a token (called
-            again when the server rejects the token it gave).
-        session: An aiohttp session to borrow.
+            again when the server rejects the token it gave). One of ``token`` and
+            ``auth`` is required, unless ``session`` is given.
+        session: An aiohttp session to borrow (one that authenticates by itself, with
+            its own headers or middleware, needs neither ``token`` nor ``auth``).
         timeout: Seconds allowed per request (connect and total); each method takes a
             ``timeout=`` override. For streams it bounds each wait for data instead.
         retry: The :class:`RetryPolicy`, or None for no retries.
@@ -146,6 +148,12 @@ class RegistryClient:
         # its locals shows every frame's).
         secret_token = None if token is None else Secret(token)
         del token
+        if secret_token is None and auth is None and session is None:
+            # Every call would fail with a 401, long after the mistake.
+            raise ValueError(
+                "no credentials: pass token= or auth= (a server that needs none: borrow "
+                "a session= whose requests it accepts)"
+            )
         if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
             raise ValueError("ssl must be an ssl.SSLContext")
         if max_connections < 1:

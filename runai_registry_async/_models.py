@@ -283,6 +283,13 @@ class AssetCreationRequest:
     )
     private: bool | None = field(default=None, validator=_optional(bool))
 
+    def __attrs_post_init__(self) -> None:
+        # The spec: "Must be specified for project (department) scoped assets."
+        if self.scope is Scope.PROJECT and self.project_id is None:
+            raise ValueError("a project-scoped asset needs project_id")
+        if self.scope is Scope.DEPARTMENT and self.department_id is None:
+            raise ValueError("a department-scoped asset needs department_id")
+
 
 @frozen
 class AssetUpdateRequest:

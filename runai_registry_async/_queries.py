@@ -19,14 +19,26 @@ if TYPE_CHECKING:
 
 @frozen
 class LatestTag:
-    """The newest matching tag of a repository in one registry, or (``tag`` None) the
-    error that kept it from being known."""
+    """The newest matching tag of a repository in one registry."""
 
     registry_id: str
     registry_name: str | None
     repository: str | None
-    tag: str | None
-    error: RunaiError | None = None
+    tag: str
+    #: Always None here; ``found.error is None`` tells this class from :class:`LatestFailure`.
+    error: None = None
+
+
+@frozen
+class LatestFailure:
+    """A registry where the newest tag could not be known: the error that stopped it."""
+
+    registry_id: str
+    registry_name: str | None
+    repository: str | None
+    error: RunaiError
+    #: Always None here.
+    tag: None = None
 
 
 async def find_tags(
@@ -88,11 +100,14 @@ async def latest_tags(
     registries: RegistrySource | None = None,
     concurrency: int = 64,
     deadline: float | None = None,
-) -> AsyncIterator[LatestTag]:
-    """Per registry holding ``repository``, its newest tag matching ``filter``.
+) -> AsyncIterator[LatestTag | LatestFailure]:
+    """Per registry holding ``repository``, its newest tag matching ``filter``: a
+    :class:`LatestTag`, or a :class:`LatestFailure` where a lookup failed (test
+    ``found.error is None``: the type checker then knows ``found.tag`` is a ``str``).
+    A registry where no tag qualifies is left out.
 
     "Newest" is by ``order`` (version order by default; the API has no dates), see
-    :func:`version_key`.
+    :func:`version_key`; ``prereleases=False`` passes over ``2.0.0-rc.1`` and the like.
     """
     if order not in ("version", "lexical"):
         raise ValueError(f"order must be 'version' or 'lexical', got {order!r}")
@@ -105,8 +120,8 @@ async def latest_tags(
         deadline=deadline,
     ):
         if result.error is not None:
-            yield LatestTag(
-                result.registry_id, result.registry_name, result.repository, None, result.error
+            yield LatestFailure(
+                result.registry_id, result.registry_name, result.repository, result.error
             )
             continue
         newest = latest(
@@ -115,4 +130,5 @@ async def latest_tags(
             prereleases=prereleases,
             filter=TagFilter(skip_artefacts=False),  # find_tags has filtered already
         )
-        yield LatestTag(result.registry_id, result.registry_name, result.repository, newest)
+        if newest is not None:
+            yield LatestTag(result.registry_id, result.registry_name, result.repository, newest)

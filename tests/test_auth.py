@@ -8,6 +8,7 @@ import re
 from types import SimpleNamespace
 from typing import Any, Literal
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp import web
@@ -505,9 +506,19 @@ def test_auth_argument_errors_say_exactly_what_is_wrong() -> None:
             RegistryClient("https://x.example.com", **kwargs)
 
 
-async def test_without_token_or_auth_no_authorization_is_sent(emulator: RunaiEmulator) -> None:
+def test_a_client_without_credentials_is_refused_when_built() -> None:
+    with pytest.raises(ValueError, match="no credentials: pass token= or auth="):
+        RegistryClient("http://127.0.0.1:1")
+
+
+async def test_with_a_borrowed_session_no_credentials_are_needed_nor_sent(
+    emulator: RunaiEmulator,
+) -> None:
     emulator.require_auth = False
-    async with RegistryClient(emulator.base_url) as client:
+    async with (
+        aiohttp.ClientSession() as session,
+        RegistryClient(emulator.base_url, session=session) as client,
+    ):
         assert await client.list_registries() == []
     assert [r.authorized for r in emulator.requests] == [False]
 

@@ -63,7 +63,7 @@ async def test_version() -> None:
             "--allow-insecure-http",
         ),
         (["registries", "list", "--base-url", "https://x.example.com/api/v1"], {}, "--base-url"),
-        (["registries", "create", "--name", "n", "--url", "u", "--user", "u"], {}, "password"),
+        (["registries", "create", "--name", "n", "--url", "h.io", "--user", "u"], {}, "password"),
         (["registries", "update", "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"], {}, "password"),
     ],
 )

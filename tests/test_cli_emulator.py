@@ -144,3 +144,14 @@ async def test_stop_signals_are_handled_before_the_address_is_printed() -> None:
         "handled": [True, True],
         "restored": True,  # put back as they were once it stopped
     }
+
+
+async def test_listening_on_every_address_exports_a_url_clients_can_reach() -> None:
+    process, settings = await serving("--host", "0.0.0.0")
+    try:
+        assert settings["RUNAI_BASE_URL"].startswith("http://127.0.0.1:")
+        code, _, err = await cli(None, "registries", "list", env=settings)
+        assert (code, err) == (0, "")
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 30)

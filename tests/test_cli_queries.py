@@ -107,6 +107,21 @@ async def test_a_bad_state_file_is_a_clear_error(
     state = tmp_path / "watch.json"
     state.write_bytes(content)
     code, _, err = await cli(emulator, "watch", "--polls", "1", "--state", str(state))
-    assert code == 1
+    assert code == 2  # a bad value, found before any request
     assert err.startswith(f"runai-registry: error: --state {state}: ")
     assert reason in err
+
+
+@pytest.mark.parametrize("command", ["find", "latest"])
+async def test_nothing_found_exits_1_with_a_note_as_grep_does(
+    emulator: RunaiEmulator, command: str
+) -> None:
+    registry = emulator.add_registry("hub")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
+    code, out, err = await cli(emulator, command, "nope/x")
+    assert code == 1
+    assert out.strip() in ("", "REGISTRY  REPOSITORY  TAG")
+    assert err.startswith("runai-registry: ")
+    assert "nope/x" in err
+    code, _, err = await cli(emulator, command, "team/app")
+    assert (code, err) == (0, "")

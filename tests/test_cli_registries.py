@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import os
 import pty
+import signal
 
 import orjson
+import pytest
 
 from runai_registry_async.testing import RunaiEmulator
 
@@ -28,6 +30,8 @@ async def test_registries_crud_round_trip(emulator: RunaiEmulator) -> None:
         "robot",
         "--scope",
         "project",
+        "--project-id",
+        "12",
         "--description",
         "the hub",
         "--json",
@@ -151,12 +155,16 @@ async def on_a_terminal(emulator: RunaiEmulator, columns: int, *args: str) -> st
 async def test_tables_fit_the_terminal_and_json_stays_whole(emulator: RunaiEmulator) -> None:
     long_url = "https://registry.example.com/" + "very-long-path/" * 6
     emulator.add_registry("a-registry-with-a-long-name", url=long_url, description="d")
-    shown = await on_a_terminal(emulator, 70, "registries", "list")
+    shown = await on_a_terminal(emulator, 100, "registries", "list")
     lines = shown.splitlines()
     assert len(lines) == 2
-    assert all(len(line) <= 70 for line in lines), lines
+    assert all(len(line) <= 100 for line in lines), lines
     assert "…" in lines[1]
     assert lines[0].split()[:3] == ["ID", "NAME", "SCOPE"]
+    (registry_id,) = emulator.registries
+    assert lines[1].startswith(registry_id + " ")  # never cut: it is copied from here
+    shown = await on_a_terminal(emulator, 40, "registries", "list")
+    assert registry_id in shown  # even when the row then overflows
     # Piped, the same table is whole; --json on a terminal is complete too.
     _, piped, _ = await cli(emulator, "registries", "list")
     assert (long_url in piped, "…" in piped) == (True, False)
@@ -223,3 +231,97 @@ async def test_terminal_escapes_from_the_server_are_shown_not_obeyed(
     assert code == 1
     assert "\x1b" not in err
     assert "bad\\x1b]0;owned" in err
+
+
+async def test_a_registry_is_addressed_by_its_name_as_well_as_its_id(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("hub")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
+    code, out, err = await cli(emulator, "registries", "get", "hub", "--json")
+    assert (code, err) == (0, "")
+    assert as_json(out)["meta"]["id"] == registry.id
+    code, out, _ = await cli(emulator, "tags", "hub", "team/app")
+    assert (code, out.split()) == (0, ["TAG", "1.0"])
+    code, out, _ = await cli(emulator, "repositories", registry.id)
+    assert (code, out.split()) == (0, ["REPOSITORY", "team/app"])
+
+
+async def test_an_unknown_or_ambiguous_name_is_an_error_naming_the_candidates(
+    emulator: RunaiEmulator,
+) -> None:
+    code, _, err = await cli(emulator, "registries", "get", "nope")
+    assert code == 1
+    assert err == "runai-registry: error: no registry is named 'nope' (nor is it an id)\n"
+    first = emulator.add_registry("twin")
+    second = emulator.add_registry("twin", url="https://other.example.com")
+    code, _, err = await cli(emulator, "registries", "delete", "twin")
+    assert code == 1
+    assert "2 registries are named 'twin'" in err
+    assert first.id in err
+    assert second.id in err
+    assert len(emulator.registries) == 2  # nothing deleted
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--scope", "project"], "a project-scoped asset needs --project-id"),
+        (["--scope", "department"], "a department-scoped asset needs --department-id"),
+    ],
+)
+async def test_a_scope_without_the_id_it_needs_exits_2_before_any_request(
+    emulator: RunaiEmulator, extra: list[str], message: str
+) -> None:
+    command = ["registries", "create", "--name", "n", "--url", "h.io", "--user", "u", *extra]
+    code, _, err = await cli(emulator, *command, stdin=b"pw\n")
+    assert code == 2
+    assert message in err
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize("url", ["notaurl", "https://", "ftp://h.io", "h .io", "h.io:port"])
+async def test_a_registry_url_that_is_not_one_exits_2(emulator: RunaiEmulator, url: str) -> None:
+    command = ["registries", "create", "--name", "n", "--url", url, "--user", "u"]
+    code, _, err = await cli(emulator, *command, stdin=b"pw\n")
+    assert code == 2
+    assert "not a registry URL" in err
+    assert emulator.requests == []
+
+
+async def prompt_then(emulator: RunaiEmulator, key: bytes) -> tuple[int | None, bytes]:
+    """Start ``registries create`` on a terminal, wait for its prompt, type ``key``."""
+    controller, terminal = pty.openpty()
+    process = await start(
+        emulator,
+        *("registries", "create", "--name", "hub", "--url", "https://h", "--user", "u"),
+        stdin=terminal,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    assert process.stderr is not None
+    await asyncio.wait_for(process.stderr.readuntil(b": "), 60)
+    if key == b"\x03":
+        process.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
+    else:
+        os.write(controller, key)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    os.close(controller)
+    return process.returncode, err
+
+
+async def test_ctrl_d_at_the_password_prompt_exits_1_without_a_traceback(
+    emulator: RunaiEmulator,
+) -> None:
+    code, err = await prompt_then(emulator, b"\x04")
+    assert code == 1
+    assert b"Traceback" not in err
+    assert b"no password given" in err
+    assert emulator.requests == []
+
+
+async def test_one_ctrl_c_at_the_password_prompt_exits_130(emulator: RunaiEmulator) -> None:
+    code, err = await prompt_then(emulator, b"\x03")
+    assert code == 130
+    assert b"Traceback" not in err
+    assert emulator.requests == []

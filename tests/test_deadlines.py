@@ -42,7 +42,7 @@ async def test_a_deadline_bounds_every_attempt_and_wait(
         return web.Response()
 
     base = await serve(never_answers)
-    async with RegistryClient(base) as client:  # default policy: 4 attempts
+    async with RegistryClient(base, token="t") as client:  # default policy: 4 attempts
         started = asyncio.get_running_loop().time()
         with pytest.raises(DeadlineExceeded) as caught:
             await client.list_tags(ID, "team/app", timeout=0.4, deadline=1.0)
@@ -115,7 +115,7 @@ async def test_a_stream_is_bounded_as_a_whole(serve: Callable[[Handler], Awaitab
         return response
 
     base = await serve(first_chunk_then_stall)
-    async with RegistryClient(base, timeout=30) as client:
+    async with RegistryClient(base, token="t", timeout=30) as client:
         seen = []
         started = asyncio.get_running_loop().time()
         with pytest.raises(DeadlineExceeded):

@@ -29,7 +29,19 @@ SPEC = RegistrySpecRequest("https://r.example.com", "robot", PASSWORD)
 
 
 def test_scope_accepts_the_wire_value() -> None:
-    assert AssetCreationRequest("n", "project").scope is Scope.PROJECT
+    assert AssetCreationRequest("n", "project", project_id=3).scope is Scope.PROJECT
+
+
+@pytest.mark.parametrize(
+    ("scope", "needed"), [(Scope.PROJECT, "project_id"), (Scope.DEPARTMENT, "department_id")]
+)
+def test_a_project_or_department_scope_needs_its_id_as_the_spec_says(
+    scope: Scope, needed: str
+) -> None:
+    with pytest.raises(ValueError, match=f"needs {needed}"):
+        AssetCreationRequest("n", scope)
+    ids: dict[str, Any] = {needed: 7 if needed == "project_id" else "d"}
+    assert AssetCreationRequest("n", scope, **ids).scope is scope
 
 
 @pytest.mark.parametrize(

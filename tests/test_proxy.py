@@ -173,7 +173,7 @@ async def test_proxy_credentials_work_and_never_show(
         proxy.stop()
     assert emulator.count("list_registries") == 1
     with pytest.raises(ValueError, match="proxy must be") as refused:
-        RegistryClient(emulator.base_url, proxy=f"socks5://u:{password}@h:1")
+        RegistryClient(emulator.base_url, token="t", proxy=f"socks5://u:{password}@h:1")
     assert password not in str(refused.value)
 
 

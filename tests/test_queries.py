@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runai_registry_async import (
+    LatestFailure,
     LatestTag,
     RegistryClient,
     RetryPolicy,
@@ -72,7 +73,7 @@ async def test_failures_come_through_as_results(emulator: RunaiEmulator) -> None
         results = [r async for r in latest_tags(client, "team/app", concurrency=1)]
     failed = [r for r in results if r.error is not None]
     assert len(failed) == 1
-    assert isinstance(failed[0], LatestTag)
+    assert isinstance(failed[0], LatestFailure)
     assert failed[0].tag is None
     assert isinstance(failed[0].error, ServiceUnavailableError)
     assert len(results) == 3
@@ -91,3 +92,30 @@ async def test_bad_arguments_fail_before_any_request(emulator: RunaiEmulator) ->
         with pytest.raises(ValueError, match="order"):
             await anext(latest_tags(client, "a", order="newest"))  # type: ignore[arg-type]
     assert emulator.requests == []
+
+
+async def test_a_found_tag_narrows_to_a_string_for_the_type_checker(
+    emulator: RunaiEmulator,
+) -> None:
+    three_registries(emulator)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        # mypy --strict (CI) checks this line: `found.tag` is a `str` once the error is None.
+        upper = [f.tag.upper() async for f in latest_tags(client, "team/app") if f.error is None]
+    assert sorted(upper) == ["1.0-CPU", "1.1-CUDA12.2", "X"]
+    found = LatestTag("id", "hub", "team/app", "1.0")
+    assert found.error is None
+
+
+async def test_without_prereleases_a_release_wins_and_a_registry_of_none_is_left_out(
+    emulator: RunaiEmulator,
+) -> None:
+    for name, tags in (("hub", ["1.10.0", "2.0.0-rc.1"]), ("ecr", ["3.0.0-beta"])):
+        registry = emulator.add_registry(name)
+        emulator.add_repository(registry.id, "team/app", tags=tags)
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        every = {f.registry_name: f.tag async for f in latest_tags(client, "team/app")}
+        releases = {
+            f.registry_name: f.tag async for f in latest_tags(client, "team/app", prereleases=False)
+        }
+    assert every == {"hub": "2.0.0-rc.1", "ecr": "3.0.0-beta"}
+    assert releases == {"hub": "1.10.0"}

@@ -152,7 +152,7 @@ def test_bad_rates_are_refused(rate: float, burst: int) -> None:
     with pytest.raises(ValueError, match=r"rate|burst"):
         RateLimiter(rate, burst)
     with pytest.raises(ValueError, match=r"rate|burst"):
-        RegistryClient("https://h.example.com", max_per_second=rate, burst=burst)
+        RegistryClient("https://h.example.com", token="t", max_per_second=rate, burst=burst)
 
 
 # --- against the emulator -------------------------------------------------------------------

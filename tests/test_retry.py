@@ -450,7 +450,7 @@ async def test_a_timed_out_attempt_is_retried(serve: Any) -> None:
         return web.json_response({"entries": []})
 
     base = await serve(first_hangs)
-    async with RegistryClient(base, retry=FAST, timeout=0.3) as client:
+    async with RegistryClient(base, token="t", retry=FAST, timeout=0.3) as client:
         assert await client.list_registries() == []
     assert arrived == 2
 
@@ -519,7 +519,7 @@ async def test_a_body_that_does_not_decode_is_not_retried(serve: Any) -> None:
         return web.Response(body=b"not json", content_type="application/json")
 
     base = await serve(broken)
-    async with RegistryClient(base, retry=FAST) as client:
+    async with RegistryClient(base, token="t", retry=FAST) as client:
         with pytest.raises(DecodeError):
             await client.list_registries()
     assert calls == 1
@@ -657,7 +657,7 @@ async def test_a_timeout_and_a_dropped_connection_say_so(serve: Any) -> None:
         return web.Response()
 
     base = await serve(hangs_then_drops)
-    async with RegistryClient(base, retry=None, timeout=0.3) as client:
+    async with RegistryClient(base, token="t", retry=None, timeout=0.3) as client:
         with pytest.raises(TransportError) as timed_out:
             await client.list_registries(name="hang")
         with pytest.raises(TransportError) as dropped:

@@ -89,7 +89,7 @@ async def test_small_lists_arrive_in_order(emulator: RunaiEmulator) -> None:
 async def test_items_split_across_tiny_chunks(serve: Callable[[Handler], Awaitable[str]]) -> None:
     tags = [f'tag-{i}-\u00fc\\"x' for i in range(500)]
     base = await serve(chunked(orjson.dumps({"name": "r", "tags": tags}), 7))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         assert [t async for t in client.iter_tags(ID, "r")] == tags
 
 
@@ -101,7 +101,7 @@ async def test_a_million_tags_in_bounded_memory(serve: Callable[[Handler], Await
     )
     assert len(body) > 20_000_000
     base = await serve(chunked(body, 256 * 1024))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         gc.collect()
         tracemalloc.start()
         try:
@@ -128,7 +128,7 @@ async def test_breaking_early_closes_the_connection(
     outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     base = await serve(endless_tags(outcome))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         got = []
         async for tag in client.iter_tags(ID, "r"):
             got.append(tag)
@@ -143,7 +143,7 @@ async def test_aclose_closes_the_response(serve: Callable[[Handler], Awaitable[s
     # What the server saw: the connection closed before the body ended.
     outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     base = await serve(endless_tags(outcome))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         stream = client.iter_tags(ID, "r")
         assert await anext(stream) == "t0"
         await stream.aclose()
@@ -166,7 +166,7 @@ async def test_invalid_bodies_raise_decode_error(
     serve: Callable[[Handler], Awaitable[str]], body: bytes, message: str
 ) -> None:
     base = await serve(chunked(body, 4096) if body else chunked(b" ", 1))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         with pytest.raises(DecodeError, match=message.replace("[", r"\[").replace("$", r"\$")):
             [t async for t in client.iter_tags(ID, "r")]
 
@@ -190,7 +190,7 @@ async def test_a_body_breaking_off_says_how_many_items_were_yielded(
 
     base = await serve(breaks_off)
     got: list[str] = []
-    async with RegistryClient(base, retry=FAST) as client:
+    async with RegistryClient(base, token="t", retry=FAST) as client:
         with pytest.raises(DecodeError, match=r"3 items were yielded before"):
             if by_batch:
                 async for batch in client.iter_tags(ID, "r").batches():
@@ -226,7 +226,7 @@ async def test_registry_items_that_do_not_match_name_their_index(
     bad: Any = orjson.loads(orjson.dumps(good))
     bad["meta"]["createdAt"] = 3
     base = await serve(chunked(orjson.dumps({"entries": [good, good, bad]}), 64))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         got = []
         with pytest.raises(DecodeError, match=r"\$\.entries\[2\]\.meta\.createdAt"):
             async for registry in client.iter_registries():
@@ -308,7 +308,9 @@ async def test_a_gzip_bomb_stops_at_max_response_bytes(
     bomb = gzip_bomb(200 * MiB)
     assert len(bomb) < MiB  # 200 MiB once inflated
     base = await serve(served_gzip(bomb))
-    async with RegistryClient(base, max_response_bytes=8 * MiB, max_item_bytes=16 * MiB) as client:
+    async with RegistryClient(
+        base, token="t", max_response_bytes=8 * MiB, max_item_bytes=16 * MiB
+    ) as client:
 
         async def read() -> None:
             with pytest.raises(DecodeError, match=r"larger than|over a limit"):
@@ -338,7 +340,7 @@ async def test_one_huge_tag_stops_at_max_item_bytes(
         return response
 
     base = await serve(huge_tag)
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         seen: list[str] = []
 
         async def read() -> None:
@@ -356,7 +358,7 @@ async def test_deep_nesting_over_the_wire_is_refused_cheaply(
     serve: Callable[[Handler], Awaitable[str]],
 ) -> None:
     base = await serve(chunked(b'{"name": "r", "tags": ' + b"[" * 400_000, 65536))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
 
         async def read() -> None:
             with pytest.raises(DecodeError, match="nested deeper than"):
@@ -388,7 +390,7 @@ async def test_a_stream_rejects_what_its_list_twin_rejects(
     serve: Callable[[Handler], Awaitable[str]], method: str, body: bytes
 ) -> None:
     base = await serve(chunked(body, 4))
-    async with RegistryClient(base, retry=None) as client:
+    async with RegistryClient(base, token="t", retry=None) as client:
         whole: Callable[[], Awaitable[Any]]
         stream: Any
         if method == "tags":
@@ -421,7 +423,7 @@ async def test_a_stream_bounds_each_read_not_the_total(
         return response
 
     base = await serve(trickle)
-    async with RegistryClient(base, timeout=1.0, retry=None) as client:
+    async with RegistryClient(base, token="t", timeout=1.0, retry=None) as client:
         tags = [t async for t in client.iter_tags(ID, "r")]
         assert tags == [*(f"t{n}" for n in range(8)), "end"]
         # The same timeout on a whole read bounds the total: it fails.
@@ -459,7 +461,7 @@ async def test_a_deadline_passing_mid_body_ends_the_stream(
         async for tag in client.iter_tags(ID, "r", deadline=0.5):
             got.append(tag)
 
-    async with RegistryClient(base, timeout=100) as client:
+    async with RegistryClient(base, token="t", timeout=100) as client:
         with pytest.raises(DeadlineExceeded) as caught:
             # Ten times the deadline and more, far below the per-read timeout: only the
             # deadline can end this in time.
@@ -530,7 +532,7 @@ async def test_stream_decode_errors_name_the_request(
     serve: Callable[[Handler], Awaitable[str]], body: bytes, message: str
 ) -> None:
     base = await serve(chunked(body, 8))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         with pytest.raises(DecodeError) as caught:
             [t async for t in client.iter_tags(ID, "r")]
     assert caught.value.operation == TAGS_OP
@@ -556,7 +558,7 @@ async def test_batches_hand_out_every_item_a_read_at_a_time(
 ) -> None:
     tags = [f"v{i:07d}" for i in range(200_000)]
     base = await serve(chunked(orjson.dumps({"name": "r", "tags": tags}), 64 * 1024))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         batches = [batch async for batch in client.iter_tags(ID, "r").batches()]
     assert [tag for batch in batches for tag in batch] == tags
     # One list per read that completed items: many lists, none empty, none the whole body.
@@ -603,7 +605,7 @@ async def test_bad_arguments_raise_at_the_call_before_any_request(
 ) -> None:
     handler, seen = counting(chunked(b'{"name": "r", "tags": []}', 64))
     base = await serve(handler)
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         for call in (
             lambda: client.iter_tags(ID, "r", **arguments),
             lambda: client.iter_repositories(ID, **arguments),
@@ -620,7 +622,7 @@ async def test_nothing_is_sent_until_the_iteration_starts(
 ) -> None:
     handler, seen = counting(chunked(b'{"name": "r", "tags": ["a"]}', 64))
     base = await serve(handler)
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         stream = client.iter_tags(ID, "r")
         # A whole request through the same client and server: had the stream sent its
         # own, the server would have seen it first.
@@ -641,7 +643,7 @@ async def test_the_deadline_counts_from_the_start_of_the_iteration(
     clock = FakeClock()
     monkeypatch.setattr(_deadline, "time", SimpleNamespace(monotonic=clock))
     base = await serve(chunked(b'{"name": "r", "tags": ["a", "b"]}', 64))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         stream = client.iter_tags(ID, "r", deadline=5)
         clock.now += 60  # far longer than the deadline, before the iteration
         assert [b async for b in stream.batches()] == [["a", "b"]]
@@ -653,7 +655,7 @@ async def test_leaving_a_batch_loop_early_closes_the_connection(
     outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     base = await serve(endless_tags(outcome))
-    async with RegistryClient(base) as client:
+    async with RegistryClient(base, token="t") as client:
         async for batch in client.iter_tags(ID, "r").batches():
             assert batch[0] == "t0"
             break

@@ -51,7 +51,7 @@ def test_plain_http_to_a_remote_host_is_refused(url: str, monkeypatch: pytest.Mo
     "url", ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:9000", "https://x.run.ai/"]
 )
 def test_loopback_and_https_are_fine(url: str) -> None:
-    assert RegistryClient(url).base_url == url.rstrip("/")
+    assert RegistryClient(url, token="t").base_url == url.rstrip("/")
 
 
 @pytest.mark.parametrize(
@@ -67,18 +67,18 @@ def test_loopback_and_https_are_fine(url: str) -> None:
 )
 def test_malformed_base_urls_are_refused(url: object) -> None:
     with pytest.raises(ValueError, match="base_url"):
-        RegistryClient(url)  # type: ignore[arg-type]
+        RegistryClient(url, token="t")  # type: ignore[arg-type]
 
 
 def test_other_options_are_checked() -> None:
     with pytest.raises(ValueError, match="ssl"):
-        RegistryClient("https://x.run.ai", ssl=False)  # type: ignore[arg-type]
+        RegistryClient("https://x.run.ai", token="t", ssl=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_connections"):
-        RegistryClient("https://x.run.ai", max_connections=0)
+        RegistryClient("https://x.run.ai", token="t", max_connections=0)
     with pytest.raises(ValueError, match="timeout"):
-        RegistryClient("https://x.run.ai", timeout=-1)
+        RegistryClient("https://x.run.ai", token="t", timeout=-1)
     with pytest.raises(ValueError, match="retry"):
-        RegistryClient("https://x.run.ai", retry=3)  # type: ignore[arg-type]
+        RegistryClient("https://x.run.ai", token="t", retry=3)  # type: ignore[arg-type]
 
 
 async def test_owned_session_verifies_tls_and_bounds_the_pool() -> None:

@@ -28,8 +28,10 @@ from ._args import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    CommandError,
     UsageError,
     add_global_options,
+    read_password,
 )
 from ._output import printable
 from ._trace import Tracer
@@ -41,7 +43,16 @@ _FLAG_FOR = {
     "pass allow_insecure_http=True": "pass --allow-insecure-http",
     "use token= or auth=": "use RUNAI_TOKEN or client credentials",
     "base_url": "--base-url",
+    "project_id": "--project-id",
+    "department_id": "--department-id",
 }
+
+
+def _in_flags(message: str) -> str:
+    """A library message in the command line's words: its options for its parameters."""
+    for words, flag in _FLAG_FOR.items():
+        message = message.replace(words, flag)
+    return message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,18 +81,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``runai-registry`` console script."""
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "needs_password", False):
+            # Before the event loop: a prompt inside it would need two Ctrl-Cs.
+            args.password = read_password()
         status = asyncio.run(_run(args))
         sys.stdout.flush()  # here, so that a closed pipe is met inside this try
         return status
     except BrokenPipeError:
         return _stdout_gone()
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        # On a terminal a progress line or a prompt may hold the cursor: a line of its own.
+        print("\ninterrupted" if sys.stderr.isatty() else "interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except UsageError as exc:
-        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
+    except (UsageError, ValueError, TypeError) as exc:
+        # The library refuses a bad value (ValueError, TypeError) before any request.
+        print(f"{PROG}: error: {printable(_in_flags(str(exc)))}", file=sys.stderr)
         return EXIT_USAGE
-    except (RunaiError, ValueError, TypeError, OSError) as exc:
+    except (RunaiError, CommandError, OSError) as exc:
         # A server's message may hold anything, terminal escapes included.
         print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
@@ -134,7 +150,4 @@ def _client(args: argparse.Namespace) -> RegistryClient:
             event_hooks=[Tracer(args.base_url.rstrip("/"))] if args.trace else None,
         )
     except ValueError as exc:
-        message = str(exc)
-        for words, flag in _FLAG_FOR.items():
-            message = message.replace(words, flag)
-        raise UsageError(message) from None
+        raise UsageError(_in_flags(str(exc))) from None

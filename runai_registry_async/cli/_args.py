@@ -8,6 +8,7 @@ import math
 import os
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,10 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports `cmd | head` for oth
 
 class UsageError(Exception):
     """Wrong or missing input, found before any request: exit 2."""
+
+
+class CommandError(Exception):
+    """The command cannot do what was asked (no such registry, nothing found): exit 1."""
 
 
 def _number(
@@ -155,14 +160,44 @@ class Budget:
 
 
 def read_password() -> str:
-    """A registry password from the terminal (not echoed) or the first line of stdin."""
+    """A registry password from the terminal (not echoed) or the first line of stdin.
+
+    Read before the event loop starts, so that Ctrl-C stops the prompt at once (exit
+    130); Ctrl-D at the prompt ends the command (exit 1)."""
     if sys.stdin.isatty():
-        password = getpass.getpass("Registry password: ")
+        try:
+            password = getpass.getpass("Registry password: ")
+        except EOFError:
+            print(file=sys.stderr)
+            raise CommandError("no password given (end of input at the prompt)") from None
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise UsageError("a registry password is required (on stdin, or typed at the prompt)")
     return password
+
+
+def registry_url(text: str) -> str:
+    """A registry's base URL: ``https://host[:port][/path]`` (or ``http://``), or a bare
+    ``host.domain[:port][/path]`` as registries are often written (``docker.io``)."""
+    url = text if "://" in text else "https://" + text
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        parsed.port  # noqa: B018 - raises for a bad port
+    except ValueError:
+        parsed = None
+    host = parsed.hostname if parsed is not None else None
+    if (
+        parsed is None
+        or parsed.scheme not in ("http", "https")
+        or not host
+        or any(c.isspace() for c in text)
+        or ("://" not in text and "." not in host and host != "localhost" and not parsed.port)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"not a registry URL: {text!r} (like https://registry.example.com or docker.io)"
+        )
+    return text
 
 
 def tag_filter(include: list[str], exclude: list[str]) -> TagFilter:

@@ -17,23 +17,27 @@ GAP = 2
 ELLIPSIS = "…"
 
 
-def fit_widths(widths: list[int], limit: int, *, gap: int = GAP) -> list[int]:
+def fit_widths(
+    widths: list[int], limit: int, *, gap: int = GAP, whole: frozenset[int] = frozenset()
+) -> list[int]:
     """Column widths whose row (with ``gap`` between columns) fits in ``limit``.
 
-    Only the widest columns give way, all to one common cap, so a narrow column (an id,
-    a scope) stays whole. No column goes below one character.
+    Only the widest columns give way, all to one common cap, so a narrow column (a
+    scope) stays whole; the columns in ``whole`` (an id a user copies) are never cut,
+    even if the row then overflows. No column goes below one character.
     """
-    room = limit - gap * (len(widths) - 1)
-    if sum(widths) <= room:
+    room = limit - gap * (len(widths) - 1) - sum(widths[i] for i in whole)
+    others = [w for i, w in enumerate(widths) if i not in whole]
+    if sum(others) <= room:
         return list(widths)
-    low, high = 1, max(widths)  # the largest cap that fits, by bisection
+    low, high = 1, max(others, default=1)  # the largest cap that fits, by bisection
     while low < high:
         cap = (low + high + 1) // 2
-        if sum(min(w, cap) for w in widths) <= room:
+        if sum(min(w, cap) for w in others) <= room:
             low = cap
         else:
             high = cap - 1
-    return [min(w, low) for w in widths]
+    return [w if i in whole else min(w, low) for i, w in enumerate(widths)]
 
 
 # C0 and C1 controls, DEL, and the bidirectional overrides that reorder what is shown.
@@ -52,22 +56,31 @@ def clip(cell: str, width: int) -> str:
     return cell if len(cell) <= width else cell[: width - 1] + ELLIPSIS
 
 
-def table(headers: list[str], rows: list[list[str]], *, width: int | None = None) -> str:
-    """Aligned columns; with ``width``, cut to fit it."""
+def table(
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    width: int | None = None,
+    whole: frozenset[int] = frozenset(),
+) -> str:
+    """Aligned columns; with ``width``, cut to fit it (but the ``whole`` columns)."""
     rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
     if width is not None:
-        widths = fit_widths(widths, width)
+        widths = fit_widths(widths, width, whole=whole)
     return "\n".join(
         "  ".join(clip(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in [headers, *rows]
     )
 
 
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    """A table on stdout, fitted to the terminal when stdout is one (whole when piped)."""
+def print_table(
+    headers: list[str], rows: list[list[str]], *, whole: frozenset[int] = frozenset()
+) -> None:
+    """A table on stdout, fitted to the terminal when stdout is one (whole when piped),
+    never cutting the ``whole`` columns."""
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
-    print(table(headers, rows, width=width))
+    print(table(headers, rows, width=width, whole=whole))
 
 
 def write_json(data: Any) -> None:
@@ -117,7 +130,11 @@ def print_registries(registries: list[Registry], as_json: bool, *, single: bool 
         ]
         for r in registries
     ]
-    print_table(["ID", "NAME", "SCOPE", "URL", "USER", "UPDATED"], rows)
+    # The id whole: it is what a user copies into the next command.
+    print_table(["ID", "NAME", "SCOPE", "URL", "USER", "UPDATED"], rows, whole=_ID_COLUMN)
+
+
+_ID_COLUMN = frozenset({0})
 
 
 def print_names(names: list[str], header: str, as_json: bool, *, key: str) -> None:

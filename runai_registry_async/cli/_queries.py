@@ -17,7 +17,7 @@ import orjson
 from .._client import RegistryClient
 from .._queries import find_tags, latest_tags
 from .._watch import TagEvent, TagSnapshot, watch_tags
-from ._args import EXIT_PARTIAL, count, positive, tag_filter
+from ._args import EXIT_ERROR, EXIT_PARTIAL, count, positive, tag_filter
 from ._output import print_table, result_json, write_json_line
 
 
@@ -40,6 +40,9 @@ def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     latest.add_argument("--include", action="append", default=[], metavar="GLOB")
     latest.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     latest.add_argument("--sort", choices=["version", "lexical"], default="version")
+    latest.add_argument(
+        "--no-prereleases", action="store_true", help="pass over 2.0.0-rc.1 and the like"
+    )
     latest.add_argument("--concurrency", type=count, default=16)
     latest.set_defaults(handler=_latest)
     watch = commands.add_parser(
@@ -55,7 +58,7 @@ def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 async def _find(client: RegistryClient, args: argparse.Namespace) -> int:
-    failed = 0
+    failed = found = 0
     async for result in find_tags(
         client,
         args.repository,
@@ -64,9 +67,12 @@ async def _find(client: RegistryClient, args: argparse.Namespace) -> int:
         deadline=args.deadline,
     ):
         failed += result.error is not None
+        found += result.error is None and bool(result.tags)
         write_json_line(result_json(result))
     sys.stdout.flush()
-    return EXIT_PARTIAL if failed else 0
+    if failed:
+        return EXIT_PARTIAL
+    return 0 if found else _nothing_found(f"no tag of {args.repository!r} found")
 
 
 async def _latest(client: RegistryClient, args: argparse.Namespace) -> int:
@@ -77,6 +83,7 @@ async def _latest(client: RegistryClient, args: argparse.Namespace) -> int:
         args.repository,
         tag_filter(args.include, args.exclude),
         order=args.sort,
+        prereleases=not args.no_prereleases,
         concurrency=args.concurrency,
         deadline=args.deadline,
     ):
@@ -101,7 +108,17 @@ async def _latest(client: RegistryClient, args: argparse.Namespace) -> int:
                 for r in rows
             ],
         )
-    return EXIT_PARTIAL if failed else 0
+    if failed:
+        return EXIT_PARTIAL
+    if any(r["tag"] is not None for r in rows):
+        return 0
+    return _nothing_found(f"no registry has {args.repository!r}" if not rows else "no tag matches")
+
+
+def _nothing_found(note: str) -> int:
+    """Exit 1 with a note, as grep does when nothing matches."""
+    print(f"runai-registry: {note}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 class _EnoughPolls(Exception):

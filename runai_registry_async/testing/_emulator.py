@@ -152,7 +152,11 @@ class RunaiEmulator(RegistryStore, FaultPlan):
         await site.start()
         port = self._runner.addresses[0][1]
         scheme = "https" if self._ssl_context is not None else "http"
-        self.base_url = f"{scheme}://{self._host}:{port}"
+        # Listening on every address: clients here reach it on loopback.
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self._host, self._host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        self.base_url = f"{scheme}://{host}:{port}"
 
     async def close(self) -> None:
         if self._runner is not None:

@@ -172,6 +172,10 @@ def invalid_body(body: dict[str, Any], *, creating: bool) -> str | None:
     scope = meta.get("scope")
     if creating and (not isinstance(scope, str) or scope not in _SCOPES):
         return "meta.scope must be one of " + ", ".join(sorted(_SCOPES))
+    if creating and scope == "project" and meta.get("projectId") is None:
+        return "meta.projectId must be specified for project scoped assets"
+    if creating and scope == "department" and not meta.get("departmentId"):
+        return "meta.departmentId must be specified for department scoped assets"
     for key in ("url", "user", "password"):
         value = spec.get(key)
         if not isinstance(value, str) or not value:
