@@ -149,3 +149,12 @@ async def test_crawl_repository_search_is_sent_to_the_server(emulator: RunaiEmul
     assert sorted(line["repository"] for line in json_lines(out)) == ["team/app", "team/db"]
     searches = [r.query for r in emulator.requests if r.operation == "list_repositories"]
     assert searches == [{"searchName": "team/"}]
+
+
+async def test_the_summary_counts_in_the_singular_where_there_is_one(
+    emulator: RunaiEmulator,
+) -> None:
+    emulator.seed(registries=1, repositories=1, tags=1)
+    code, _, err = await cli(emulator, "crawl")
+    assert code == 0
+    assert err.startswith("crawled 1 registry, 1 repository, 1 tag; 0 errors; 3 requests in ")

@@ -239,3 +239,45 @@ async def test_an_update_cannot_change_read_only_fields(emulator: RunaiEmulator)
     assert meta["name"] == "renamed"
     assert "description" not in meta  # the update replaced it with none
     assert "extra" not in emulator.registries[registry.id].spec
+
+
+async def test_pushing_and_deleting_tags_show_in_the_next_answer(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("hub")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        assert (await client.list_tags(registry.id, "team/app")).tags == ["1.0"]
+        emulator.push_tags(registry.id, "team/app", "1.1", "1.0", "1.2")
+        assert (await client.list_tags(registry.id, "team/app")).tags == ["1.0", "1.1", "1.2"]
+        emulator.delete_tags(registry.id, "team/app", "1.0", "9.9")
+        assert (await client.list_tags(registry.id, "team/app")).tags == ["1.1", "1.2"]
+        emulator.push_tags(registry.id, "team/new", "0.1")
+        assert await client.list_repositories(registry.id) == ["team/app", "team/new"]
+
+
+async def test_a_change_made_directly_to_the_store_is_never_answered_stale(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("hub")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        assert (await client.list_tags(registry.id, "team/app")).tags == ["1.0"]
+        emulator.registries[registry.id].repositories["team/app"].append("2.0")
+        assert (await client.list_tags(registry.id, "team/app")).tags == ["1.0", "2.0"]
+
+
+@pytest.mark.parametrize(
+    ("scope", "needed"), [("project", "projectId"), ("department", "departmentId")]
+)
+async def test_a_scoped_create_without_its_id_is_a_400_as_the_spec_says(
+    emulator: RunaiEmulator, scope: str, needed: str
+) -> None:
+    body = {
+        "meta": {"name": "n", "scope": scope},
+        "spec": {"url": "https://h.io", "user": "u", "password": "p"},
+    }
+    headers = {"Authorization": f"Bearer {emulator.token}"}
+    async with aiohttp.ClientSession() as session:
+        url = emulator.base_url + "/api/v1/asset/registries"
+        async with session.post(url, json=body, headers=headers) as response:
+            assert response.status == 400
+            assert needed in (await response.json())["details"]

@@ -56,8 +56,8 @@ async def _crawl(client: RegistryClient, args: argparse.Namespace) -> int:
     stats = await _run_crawl(client, args, lambda result: write_json_line(result_json(result)))
     sys.stdout.flush()
     print(
-        f"crawled {stats.registries} registries, {stats.repositories} repositories, "
-        f"{stats.tags} tags; {stats.errors} errors; {stats.requests} requests "
+        f"crawled {_counts(stats)}; {_plural(stats.errors, 'error', 'errors')}; "
+        f"{_plural(stats.requests, 'request', 'requests')} "
         f"in {stats.elapsed:.2f} s",
         file=sys.stderr,
     )
@@ -124,6 +124,15 @@ class Progress:
         return text
 
 
+def _counts(stats: CrawlStats, last: str = ", ") -> str:
+    """``1 registry, 12 repositories, 1 tag``: what a crawl went through."""
+    return (
+        f"{_plural(stats.registries, 'registry', 'registries')}, "
+        f"{_plural(stats.repositories, 'repository', 'repositories')}{last}"
+        f"{_plural(stats.tags, 'tag', 'tags')}"
+    )
+
+
 def _plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
@@ -163,8 +172,8 @@ async def _demo(args: argparse.Namespace) -> int:
     )
     rate = stats.requests / stats.elapsed if stats.elapsed else 0.0
     print(
-        f"\nCrawled {stats.registries} registries, {stats.repositories} repositories and "
-        f"{stats.tags} tags with {stats.requests} requests in {stats.elapsed:.2f} s "
-        f"({rate:,.0f} requests/s, {stats.errors} errors)."
+        f"\nCrawled {_counts(stats, last=' and ')} with "
+        f"{_plural(stats.requests, 'request', 'requests')} in {stats.elapsed:.2f} s "
+        f"({rate:,.0f} requests/s, {_plural(stats.errors, 'error', 'errors')})."
     )
     return 0

@@ -51,7 +51,9 @@ def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     watch.add_argument(
         "--repository", action="append", default=[], metavar="R", help="repeatable; default: all"
     )
-    watch.add_argument("--interval", type=positive, default=60.0, help="seconds between polls")
+    watch.add_argument(
+        "--interval", type=positive, default=60.0, help="seconds between polls (default: 60)"
+    )
     watch.add_argument("--state", type=Path, help="a file to resume from, saved after each poll")
     watch.add_argument("--polls", type=count, help="stop after this many polls (default: never)")
     watch.set_defaults(handler=_watch)

@@ -66,7 +66,9 @@ class RunaiEmulator(RegistryStore, FaultPlan):
     ids, 409 for a duplicate name, server-set read-only fields. The token endpoints
     answer as the 2.24 control plane does (see ``_tokens``), so the official SDK logs in.
 
-    Data: :meth:`add_registry`, :meth:`add_repository`, :meth:`seed`. Faults for
+    Data: :meth:`add_registry`, :meth:`add_repository`, :meth:`push_tags`,
+    :meth:`delete_tags`, :meth:`seed`; change :attr:`registries` directly as well (no
+    answer is cached). Faults for
     resilience tests, per operation and optionally per registry: :meth:`fail_next`,
     :meth:`reset_next`, :meth:`flaky`, :meth:`delay`, :meth:`rate_limit`,
     :meth:`expire_tokens`. :attr:`requests` logs what arrived; :attr:`max_in_flight`

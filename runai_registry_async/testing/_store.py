@@ -40,7 +40,6 @@ class RegistryStore:
 
     def __init__(self) -> None:
         self.registries: dict[str, StoredRegistry] = {}
-        self._body_cache: dict[tuple[str, ...], bytes] = {}
 
     def add_registry(
         self,
@@ -61,9 +60,21 @@ class RegistryStore:
         return self.store(meta, spec, asset_id or str(uuid.uuid4()))
 
     def add_repository(self, asset_id: str, name: str, *, tags: Iterable[str] = ()) -> None:
-        """Give a registry a repository with these tags."""
+        """Give a registry a repository with exactly these tags (replacing any it had:
+        :meth:`push_tags` adds to them)."""
         self.registries[str(asset_id)].repositories[name] = list(tags)
-        self._body_cache.clear()
+
+    def push_tags(self, asset_id: str, repository: str, *tags: str) -> None:
+        """Add ``tags`` to a repository, as pushes would (the repository is created if
+        new; a tag it has already stays where it is)."""
+        stored = self.registries[str(asset_id)].repositories.setdefault(repository, [])
+        stored.extend(tag for tag in dict.fromkeys(tags) if tag not in stored)
+
+    def delete_tags(self, asset_id: str, repository: str, *tags: str) -> None:
+        """Remove ``tags`` from a repository (those it does not have are ignored)."""
+        stored = self.registries[str(asset_id)].repositories[repository]
+        gone = set(tags)
+        stored[:] = [tag for tag in stored if tag not in gone]
 
     def seed(
         self,
@@ -108,7 +119,6 @@ class RegistryStore:
         }
         registry = StoredRegistry(asset_id, full_meta, dict(spec))
         self.registries[asset_id] = registry
-        self._body_cache.clear()
         return registry
 
     def update(self, registry: StoredRegistry, body: dict[str, Any]) -> None:
@@ -127,31 +137,23 @@ class RegistryStore:
             "credentialKind": "password",
             **{k: v for k, v in body["spec"].items() if k in _SPEC_FIELDS},
         }
-        self._body_cache.clear()
 
     def delete(self, registry: StoredRegistry) -> None:
         del self.registries[registry.id]
-        self._body_cache.clear()
 
     def name_taken(self, name: str, except_id: str | None) -> bool:
         return any(r.meta["name"] == name and r.id != except_id for r in self.registries.values())
 
+    # Built from the store on every request (no cache): whatever a test changes, directly
+    # in ``registries`` included, is what the next answer says.
     def repositories_body(self, registry: StoredRegistry, search: str | None) -> bytes:
-        key = ("repos", registry.id, search or "")
-        body = self._body_cache.get(key)
-        if body is None:
-            names = [n for n in registry.repositories if search is None or search in n]
-            body = self._body_cache[key] = orjson.dumps({"repositories": names})
-        return body
+        names = [n for n in registry.repositories if search is None or search in n]
+        return orjson.dumps({"repositories": names})
 
     def tags_body(self, registry: StoredRegistry, repository: str, search: str | None) -> bytes:
-        key = ("tags", registry.id, repository, search or "")
-        body = self._body_cache.get(key)
-        if body is None:
-            tags = registry.repositories[repository]
-            selected = [t for t in tags if search is None or search in t]
-            body = self._body_cache[key] = orjson.dumps({"name": repository, "tags": selected})
-        return body
+        tags = registry.repositories[repository]
+        selected = [t for t in tags if search is None or search in t]
+        return orjson.dumps({"name": repository, "tags": selected})
 
 
 def invalid_body(body: dict[str, Any], *, creating: bool) -> str | None:
