@@ -143,7 +143,11 @@ async def test_a_crawl_reports_its_progress_with_each_result(emulator: RunaiEmul
         results = [r async for r in crawl_tags(client, concurrency=2)]
     progress = [e for e in events if isinstance(e, CrawlProgress)]
     assert len(progress) == len(results) == 4
-    assert [p.repositories_done for p in progress] == [1, 2, 3, 4]
+    done = [p.repositories_done for p in progress]
+    # Counts so far: the workers may be ahead of the consumer, never behind it.
+    assert done == sorted(done)
+    assert all(d >= n for n, d in enumerate(done, start=1))
+    assert done[-1] == 4
     assert progress[-1].tags == 12
     assert progress[-1].registries == 2
     assert progress[-1].requests == 7  # 1 + 2 + 4
