@@ -371,9 +371,9 @@ print(sorted(span.name for span in exporter.get_finished_spans()))
 async def test_a_wait_for_the_send_rate_is_an_event_of_the_call_that_waited(
     emulator: RunaiEmulator, registry_id: str, otel: Telemetry
 ) -> None:
-    async with otel.client(emulator.base_url, max_per_second=5, burst=1) as client:
+    async with otel.client(emulator.base_url, max_per_second=2, burst=1) as client:
         await client.get_registry(registry_id)  # at once
-        await client.get_registry(registry_id)  # a fifth of a second later
+        await client.get_registry(registry_id)  # half a second after the first
     first, second = sorted(otel.spans("get_registry"), key=lambda s: s.start_time or 0)
     assert [e.name for e in first.events] == []
     (wait,) = second.events
