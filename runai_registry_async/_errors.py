@@ -50,11 +50,13 @@ class TransportError(RunaiError):
 
     ``connect_failed`` is true when no connection was made, so the server cannot have
     seen the request. ``retryable`` is false for failures that trying again cannot fix:
-    a certificate that does not verify, a host name that does not exist.
+    a certificate that does not verify, a host name that does not exist. ``timed_out``
+    is true when the request (or the wait for its token) ran out of time.
     """
 
     connect_failed: bool
     retryable: bool
+    timed_out: bool
 
     def __init__(
         self,
@@ -64,10 +66,12 @@ class TransportError(RunaiError):
         attempts: int = 1,
         connect_failed: bool = False,
         retryable: bool = True,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(message, operation=operation, attempts=attempts)
         self.connect_failed = connect_failed
         self.retryable = retryable
+        self.timed_out = timed_out
 
 
 class DeadlineExceeded(TransportError):

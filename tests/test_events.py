@@ -246,3 +246,36 @@ def test_headers_that_would_override_the_client_or_break_a_request_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         RegistryClient("http://127.0.0.1:1", token="t", headers=headers)
+
+
+async def test_a_request_that_times_out_is_reported_as_a_timeout(
+    emulator: RunaiEmulator, registry_id: str
+) -> None:
+    events: list[Event] = []
+    emulator.delay("get_registry", 2)
+    async with client_with(emulator, events, retry=None, timeout=0.2) as client:
+        with pytest.raises(Exception, match="timed out"):
+            await client.get_registry(registry_id)
+    (failed,) = [e for e in events if isinstance(e, RequestFailed)]
+    assert failed.error == "timeout"
+    assert 0.2 <= failed.elapsed < 2
+
+
+async def test_a_secret_given_in_headers_never_shows_in_an_error(serve: Any) -> None:
+    from aiohttp import web
+
+    async def echo(request: web.Request) -> web.Response:
+        # A hostile or careless server quoting what it was sent.
+        return web.json_response(
+            {"code": 403, "message": f"key {request.headers['X-Api-Key']} is not allowed"},
+            status=403,
+        )
+
+    url = await serve(echo)
+    headers = {"X-Api-Key": "k-SECRET-1234"}
+    async with RegistryClient(url, token="t", headers=headers, retry=None) as client:
+        assert "SECRET" not in repr(client._requester.transport.headers)
+        with pytest.raises(Exception, match="is not allowed") as caught:
+            await client.list_repositories("2185aa10-323c-4b1f-9c5f-7a8ef3c9a0d1")
+    assert "SECRET" not in str(caught.value)
+    assert "SECRET" not in repr(caught.value.__dict__)

@@ -191,7 +191,9 @@ class TokenCache:
             return await asyncio.wait_for(asyncio.shield(inflight), timeout)
         except asyncio.TimeoutError:
             error = TransportError(
-                f"timed out after {timeout:g} s waiting for a token", operation="token"
+                f"timed out after {timeout:g} s waiting for a token",
+                operation="token",
+                timed_out=True,
             )
         raise error
 

@@ -123,6 +123,10 @@ class Otel:
         gauge ``runai_registry.client.send_rate``, for as long as ``source`` lives."""
         _send_rates(self._meter).add(source, self.server)
 
+    def request_attributes(self, method: str, route: str) -> Attributes:
+        """What a request's span and its duration share: method, server, URL template."""
+        return {"http.request.method": method, **self.server, "url.template": route}
+
     def operation_span(self, name: str) -> Span:
         """The span of one public operation, below the caller's current span."""
         return self.tracer.start_span(name, kind=SpanKind.INTERNAL)

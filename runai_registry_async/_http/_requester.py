@@ -299,15 +299,7 @@ class Requester:
         headers = self._headers(token, has_body=request.body is not None)
         if call is not None:
             return self._open_reporting(request, headers, timeout, answered, call)
-        return self.transport.open(
-            request.method,
-            request.path,
-            operation=request.operation,
-            timeout=timeout,
-            headers=headers,
-            body=request.body,
-            on_answer=answered,
-        )
+        return self._transport_open(request, headers, timeout, answered)
 
     async def _open_reporting(
         self,
@@ -325,20 +317,29 @@ class Requester:
             answered(status, response_headers)
 
         try:
-            response = await self.transport.open(
-                request.method,
-                request.path,
-                operation=request.operation,
-                timeout=timeout,
-                headers=headers,
-                body=request.body,
-                on_answer=answered_reporting,
-            )
+            response = await self._transport_open(request, headers, timeout, answered_reporting)
         except BaseException as exc:
             attempt.end(exc)
             raise
         attempt.end(None)
         return response
+
+    def _transport_open(
+        self,
+        request: Request[Any],
+        headers: Secret[Mapping[str, str]],
+        timeout: aiohttp.ClientTimeout,
+        answered: OnAnswer,
+    ) -> Awaitable[aiohttp.ClientResponse]:
+        return self.transport.open(
+            request.method,
+            request.path,
+            operation=request.operation,
+            timeout=timeout,
+            headers=headers,
+            body=request.body,
+            on_answer=answered,
+        )
 
     async def _wait_for_turn(
         self, deadline: Deadline | None, operation: str, call: Call | None
@@ -368,7 +369,7 @@ class Requester:
             self._pause.extend(min(hinted, self._max_pause))
 
     def _headers(self, token: Secret[str] | None, *, has_body: bool) -> Secret[Mapping[str, str]]:
-        fixed = self.transport.headers
+        fixed = self.transport.headers.value
         if has_body:
             return Secret(_headers(fixed, token, has_body))
         # Reused while the token stays the same: aiohttp copies a multidict as it is.

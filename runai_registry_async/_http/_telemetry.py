@@ -60,7 +60,7 @@ def error_type(exc: BaseException) -> str:
         return "cancelled"
     if isinstance(exc, DeadlineExceeded):
         return "deadline_exceeded"
-    if isinstance(exc, TransportError) and str(exc).endswith("timed out"):
+    if isinstance(exc, TransportError) and exc.timed_out:
         return "timeout"
     return type(exc).__name__
 
@@ -130,12 +130,14 @@ class Telemetry:
                     "event hook %r raised on %s", hook, type(event).__name__, exc_info=first
                 )
 
+    def listening(self) -> bool:
+        """Whether anybody hears a report now: a hook, or a configured OpenTelemetry SDK."""
+        return bool(self.hooks) or (self.otel is not None and self.otel.configured())
+
     def call(self, request: Request[Any]) -> Call | None:
-        """The telemetry of one call, from its start to :meth:`Call.end`; None when there
-        is nobody to tell (no hook, and no OpenTelemetry SDK configured)."""
-        if self.hooks or (self.otel is not None and self.otel.configured()):
-            return Call(self, request)
-        return None
+        """The telemetry of one call, from its start to :meth:`Call.end`; None when
+        nobody is :meth:`listening`."""
+        return Call(self, request) if self.listening() else None
 
     def fetching_token(
         self, fetch: Callable[[], Awaitable[R]], *, url: str | None
@@ -146,11 +148,12 @@ class Telemetry:
         async def fetch_reported() -> R:
             otel, span = self.otel, None
             if otel is not None:
-                attributes: dict[str, Any] = {}
-                if url is not None:
-                    attributes = {**otel.server, "http.request.method": "POST", "url.full": url}
-                name = "POST " + URL(url).path if url is not None else "token"
-                span = otel.request_span(None, name, attributes, internal=url is None)
+                if url is None:  # an auth= callable: no HTTP request of ours
+                    span = otel.request_span(None, "token", {}, internal=True)
+                else:
+                    route = URL(url).path
+                    attributes = {**otel.request_attributes("POST", route), "url.full": url}
+                    span = otel.request_span(None, f"POST {route}", attributes)
             started = time.perf_counter()
             error: str | None = None
             try:
@@ -174,7 +177,7 @@ class Telemetry:
         """A context for a crawl's tasks, where the crawl's span is the current one (so
         each request of the crawl is a child of it), and the crawl's own telemetry;
         (None, None) when there is nobody to tell."""
-        if not (self.hooks or (self.otel is not None and self.otel.configured())):
+        if not self.listening():
             return None, None
         crawl = CrawlTrace(self)
         context = contextvars.copy_context()
@@ -287,12 +290,8 @@ class Attempt:
         otel = telemetry.otel
         self.span: Span | None = None
         if otel is not None:
-            attributes = {
-                "http.request.method": request.method,
-                **otel.server,
-                "url.full": call.url,
-                "url.template": request.route,
-            }
+            attributes = otel.request_attributes(request.method, request.route)
+            attributes["url.full"] = call.url
             if number > 1:
                 attributes["http.request.resend_count"] = number - 1
             name = f"{request.method} {request.route}"
@@ -339,11 +338,8 @@ class Attempt:
         otel = telemetry.otel
         if otel is None:
             return
-        attributes: dict[str, Any] = {
-            "http.request.method": request.method,
-            **otel.server,
-            "url.template": request.route,
-        }
+        # url.full is left out: unbounded, as a metric attribute it would not aggregate.
+        attributes = otel.request_attributes(request.method, request.route)
         if self.status is not None:
             attributes["http.response.status_code"] = self.status
         if failure is not None:

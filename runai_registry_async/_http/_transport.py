@@ -58,6 +58,7 @@ class Transport:
         "requests_sent",
         "_defaults_only",
         "headers",
+        "_given_values",
     )
 
     def __init__(
@@ -74,8 +75,12 @@ class Transport:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url
-        #: Sent with every request, the token's included: ``User-Agent`` and the caller's.
-        self.headers = fixed_headers(headers)
+        #: Sent with every request, the token's included: ``User-Agent`` and the caller's
+        #: (whose values may be secrets, an API key say: never shown, and scrubbed).
+        self.headers = Secret(fixed_headers(headers))
+        self._given_values = Secret(
+            tuple(v for k, v in (headers or {}).items() if k.lower() != "user-agent")
+        )
         url = URL(base_url)
         self._scheme, self._authority, self.base_path = url.scheme, url.raw_authority, url.raw_path
         if self.base_path == "/":
@@ -251,9 +256,12 @@ class Transport:
             retry_after=response.headers.get("Retry-After"),
             keys_only=keys_only,
             # A server may echo what it was sent, whatever the shape of its answer.
-            secrets=sent_secrets(
-                headers.value.get("Authorization"), None if body is None else body.value
-            ),
+            secrets=[
+                *sent_secrets(
+                    headers.value.get("Authorization"), None if body is None else body.value
+                ),
+                *self._given_values.value,
+            ],
         )
 
     async def read(self, response: aiohttp.ClientResponse, operation: str) -> bytes:
@@ -296,7 +304,7 @@ class Transport:
             operation=operation,
             timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=timeout),
             headers=Secret(
-                {**self.headers, "Content-Type": content_type, "Accept": "application/json"}
+                {**self.headers.value, "Content-Type": content_type, "Accept": "application/json"}
             ),
             body=body,
             keys_only=True,
@@ -411,6 +419,6 @@ def _connect_error(exc: aiohttp.ClientConnectorError, operation: str) -> Transpo
 
 def _transport_error(exc: BaseException, operation: str) -> TransportError:
     if isinstance(exc, asyncio.TimeoutError):
-        return TransportError(f"{operation}: timed out", operation=operation)
+        return TransportError(f"{operation}: timed out", operation=operation, timed_out=True)
     detail = str(exc) or type(exc).__name__
     return TransportError(f"{operation}: {type(exc).__name__}: {detail}", operation=operation)
