@@ -13,21 +13,12 @@ import aiohttp
 from . import _operations
 from ._converter import structure
 from ._http import _urls
-from ._http._auth import Auth, auth_flow
-from ._http._coalescing import SharedGets
-from ._http._deadline import checked_timeout
-from ._http._ratelimit import Pacer, RateLimiter
-from ._http._requester import (
-    Counters,
-    Request,
-    Requester,
-    Settings,
-)
-from ._http._retry import NO_RETRY, RetryBudget, RetryPolicy
+from ._http._auth import Auth
+from ._http._pipeline import build_requester
+from ._http._request import Request
+from ._http._retry import RetryPolicy
 from ._http._stream import DEFAULT_MAX_ITEM_BYTES, Stream
-from ._http._telemetry import Telemetry
-from ._http._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
-from ._http._urls import checked_base_url
+from ._http._transport import DEFAULT_MAX_RESPONSE_BYTES
 from ._models import (
     Registry,
     RegistryCreationRequest,
@@ -148,75 +139,34 @@ class RegistryClient:
         # its locals shows every frame's).
         secret_token = None if token is None else Secret(token)
         del token
-        if secret_token is None and auth is None and session is None:
-            # Every call would fail with a 401, long after the mistake.
-            raise ValueError(
-                "no credentials: pass token= or auth= (a server that needs none: borrow "
-                "a session= whose requests it accepts)"
-            )
-        if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
-            raise ValueError("ssl must be an ssl.SSLContext")
-        if max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise ValueError("retry must be a RetryPolicy or None")
-        _check_size(max_response_bytes, "max_response_bytes")
-        _check_size(max_item_bytes, "max_item_bytes")
-        if cache_ttl is not None:
-            checked_timeout(cache_ttl, "cache_ttl")
-        if max_per_second is not None:
-            RateLimiter(max_per_second, 1 if burst is None else burst)  # checks both
-        transport = Transport(
-            checked_base_url(base_url, allow_insecure_http=allow_insecure_http),
+        self._requester = requester = build_requester(
+            base_url,
+            secret_token=secret_token,
+            auth=auth,
             session=session,
+            timeout=timeout,
+            retry=retry,
             ssl=ssl,
+            allow_insecure_http=allow_insecure_http,
             max_connections=max_connections,
             max_response_bytes=max_response_bytes,
+            max_item_bytes=max_item_bytes,
+            coalesce=coalesce,
+            cache_ttl=cache_ttl,
             proxy=proxy,
             trust_env=trust_env,
-            allow_insecure_http=allow_insecure_http,
+            max_per_second=max_per_second,
+            burst=burst,
+            adaptive_rate=adaptive_rate,
             headers=headers,
-        )
-        telemetry = Telemetry.build(
-            transport.base_url,
-            hooks=event_hooks,
+            event_hooks=event_hooks,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
-            propagate_context=bool(propagate_context),
+            propagate_context=propagate_context,
         )
-        self._settings = settings = Settings(
-            timeout=checked_timeout(timeout),
-            retry=retry or NO_RETRY,
-            max_item_bytes=max_item_bytes,
-            base_path=transport.base_path,
-        )
+        self._settings = settings = requester.settings
         # The options of a call that sets none: most calls.
         self._defaults = _operations.Options(settings.timeout, settings.retry, None)
-        counters, budget = Counters(), RetryBudget()
-        pacer = Pacer(max_per_second, burst=burst, adaptive=bool(adaptive_rate))
-        if telemetry is not None and telemetry.otel is not None:
-            telemetry.otel.observe_send_rate(pacer)
-        self._requester = Requester(
-            transport,
-            auth_flow(
-                secret_token,
-                auth,
-                transport,
-                timeout=settings.timeout,
-                retry=settings.retry,
-                budget=budget,
-                on_retry=counters.count_retry,
-                telemetry=telemetry,
-            ),
-            counters=counters,
-            budget=budget,
-            max_pause=settings.retry.max_delay,
-            pacer=pacer,
-            sharing=SharedGets(coalesce=bool(coalesce), ttl=cache_ttl)
-            if coalesce or cache_ttl is not None
-            else None,
-            telemetry=telemetry,
-        )
 
     def __repr__(self) -> str:
         return f"<RegistryClient {self.base_url}>"
@@ -484,8 +434,3 @@ class RegistryClient:
 
 
 _NAME = frozenset({"name"})
-
-
-def _check_size(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
-        raise ValueError(f"{name} must be an int of at least 1024 (bytes), got {value!r}")

@@ -12,7 +12,7 @@ from attrs import define
 from ._converter import body_decoder, dumps
 from ._http import _urls
 from ._http._deadline import Deadline, checked_timeout
-from ._http._requester import Decode, Opener, Request, Settings
+from ._http._request import Decode, Opener, Request, Settings
 from ._http._retry import RetryPolicy
 from ._http._urls import REGISTRIES
 from ._http._urls import REGISTRY_ROUTE as REGISTRY

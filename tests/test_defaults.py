@@ -16,7 +16,7 @@ import pytest
 
 from runai_registry_async import RegistryClient, RetryPolicy, crawl_tags, watch_tags
 from runai_registry_async._http import _auth, _jsonstream, _retry, _transport
-from runai_registry_async._http._requester import default_burst
+from runai_registry_async._http._ratelimit import default_burst
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 MiB = 1024 * 1024

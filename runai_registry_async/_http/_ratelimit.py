@@ -352,7 +352,12 @@ class Pacer:
             return self.burst
         if rate == self._advertised:
             return 1
-        return max(1, min(10, int(rate // 10)))  # a tenth of a second's worth, 1 to 10
+        return default_burst(rate)
+
+
+def default_burst(rate: float) -> int:
+    """A tenth of a second's worth of requests, 1 to 10."""
+    return max(1, min(10, int(rate // 10)))
 
 
 class Pause:

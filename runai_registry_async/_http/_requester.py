@@ -15,31 +15,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from types import EllipsisType
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import hdrs
-from attrs import define, frozen
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError
 from .._secrets import Secret
 from ._auth import AuthFlow
 from ._coalescing import SharedGets
-from ._deadline import Deadline, attempt_timeout, checked_timeout, within
+from ._deadline import Deadline, attempt_timeout, within
 from ._ratelimit import Pacer, Pause
-from ._retry import NO_RETRY, RetryBudget, RetryPolicy, parse_retry_after, with_retries
+from ._request import Counters, Opener, Request, Settings, request_headers
+from ._retry import RetryBudget, parse_retry_after, with_retries
 from ._stream import ItemStream, Stream
 from ._telemetry import Call, Telemetry
 from ._transport import OnAnswer, Transport
 
 T = TypeVar("T")
-
-#: Turns a whole 2xx body into the result: ``decode(body, operation)``.
-Decode = Callable[[bytes, str], T]
-#: Opens a 2xx response as a stream: ``open_stream(transport, response, operation)``.
-Opener = Callable[[Transport, aiohttp.ClientResponse, str], Awaitable[T]]
 
 #: A ``Retry-After`` longer than this on a 429 pauses every request of the client; a
 #: shorter one (a token bucket's usual "1") slows the send rate and delays its own retry.
@@ -52,85 +46,11 @@ def is_throttle(status: int, retry_after: str | None) -> bool:
     return status == 429 or (status == 503 and retry_after is not None)
 
 
-@define
-class Request(Generic[T]):
-    """One call, as the pipeline sees it: what to send and how to treat the answer.
-    Built once per call and never changed after (not frozen: a frozen attrs class costs
-    a call per field to build, on every request).
-
-    Exactly one of ``decode`` (read the whole body) and ``open_stream`` (hand over the
-    response unread) is set. ``on_throttled`` is told of each 429 or 503 this request
-    meets, retries included (the crawl's adaptive concurrency listens).
-    """
-
-    method: str
-    path: str
-    operation: str
-    timeout: float
-    retry: RetryPolicy
-    deadline: Deadline | None = None
-    decode: Decode[T] | None = None
-    open_stream: Opener[T] | None = None
-    body: Secret[bytes] | None = None
-    cacheable: bool = False
-    on_throttled: Callable[[], None] | None = None
-    #: The client's method (``list_tags``) and the path as the spec writes it
-    #: (``.../{AssetId}/repositories/tags``): what telemetry names the call by.
-    name: str = ""
-    route: str = ""
-
-    @property
-    def idempotent(self) -> bool:
-        return self.method != "POST"
-
-
-@frozen
-class Settings:
-    """A client's configuration, checked once when it is built, and what it decides for
-    each call that does not say otherwise."""
-
-    timeout: float
-    retry: RetryPolicy
-    max_item_bytes: int
-    base_path: str
-
-    def timeout_of(self, timeout: float | None) -> float:
-        """A call's timeout: its own, checked, or the client's."""
-        return self.timeout if timeout is None else checked_timeout(timeout)
-
-    def policy_of(self, retry: RetryPolicy | EllipsisType | None) -> RetryPolicy:
-        """A call's retry policy: its own, none (``None``), or the client's (``...``)."""
-        if retry is ...:
-            return self.retry
-        if retry is None:
-            return NO_RETRY
-        if not isinstance(retry, RetryPolicy):
-            raise ValueError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
-        return retry
-
-    def operation(self, method: str, path: str, naming: str = "") -> str:
-        """What error messages call a request: the full path, base path included, and
-        ``naming`` (which repository)."""
-        return f"{method} {self.base_path}{path.partition('?')[0]}{naming}"
-
-
-class Counters:
-    """What a client has done, over its life."""
-
-    __slots__ = ("retries", "throttled")
-
-    def __init__(self) -> None:
-        self.retries = 0  # requests retried
-        self.throttled = 0  # 429 and 503 answers
-
-    def count_retry(self, attempt: int, wait: float, error: RunaiError) -> None:
-        self.retries += 1
-
-
 class Requester:
     """Runs a client's requests through the pipeline (see the module's map)."""
 
     __slots__ = (
+        "settings",
         "transport",
         "auth",
         "counters",
@@ -145,6 +65,7 @@ class Requester:
 
     def __init__(
         self,
+        settings: Settings,
         transport: Transport,
         auth: AuthFlow,
         *,
@@ -155,6 +76,7 @@ class Requester:
         sharing: SharedGets | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
+        self.settings = settings
         self.transport = transport
         self.telemetry = telemetry
         self.auth = auth
@@ -269,7 +191,7 @@ class Requester:
         sent_at = pacer.sent()
 
         def answered(status: int, headers: Mapping[str, str]) -> None:
-            throttled = status == 429 or (status == 503 and hdrs.RETRY_AFTER in headers)
+            throttled = is_throttle(status, headers.get(hdrs.RETRY_AFTER))
             pacer.answered(throttled=throttled, sent_at=sent_at, headers=headers)
 
         try:
@@ -371,12 +293,12 @@ class Requester:
     def _headers(self, token: Secret[str] | None, *, has_body: bool) -> Secret[Mapping[str, str]]:
         fixed = self.transport.headers.value
         if has_body:
-            return Secret(_headers(fixed, token, has_body))
+            return Secret(request_headers(fixed, token, has_body))
         # Reused while the token stays the same: aiohttp copies a multidict as it is.
         cached = self._bodiless_headers
         if cached is None or cached[0] is not token:
             headers: Secret[Mapping[str, str]] = Secret(
-                CIMultiDictProxy(CIMultiDict(_headers(fixed, token, False)))
+                CIMultiDictProxy(CIMultiDict(request_headers(fixed, token, False)))
             )
             cached = self._bodiless_headers = (token, headers)
         return cached[1]
@@ -461,17 +383,3 @@ class Requester:
                     call.end(failure)
 
         return Stream(items)
-
-
-def default_burst(rate: float) -> int:
-    """A tenth of a second's worth of requests, 1 to 10."""
-    return max(1, min(10, int(rate // 10)))
-
-
-def _headers(fixed: Mapping[str, str], token: Secret[str] | None, has_body: bool) -> dict[str, str]:
-    headers = {"Accept": "application/json", **fixed}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token.value}"
-    if has_body:
-        headers["Content-Type"] = "application/json"
-    return headers

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, TracerProvider
 
     from ._otel import Otel
-    from ._requester import Request
+    from ._request import Request
 
 R = TypeVar("R")
 log = logging.getLogger("runai_registry_async")
