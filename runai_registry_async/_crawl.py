@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from attrs import define, field
 
 from . import _operations
-from ._channel import Channel
 from ._crawl_results import CrawlFailure, CrawlResult, CrawlStats, CrawlTags
 from ._crawl_scheduler import RegistryWork, Scheduler
 from ._errors import DeadlineExceeded, DecodeError, RunaiError
@@ -87,7 +86,7 @@ class TagCrawl:
         await self.aclose()
 
 
-_Results = Channel[CrawlResult | BaseException | None]
+_Results = asyncio.Queue[CrawlResult | BaseException | None]
 
 #: The name of every task a crawl starts (its feeder and its workers).
 TASK_NAME = "runai_registry_async crawl"
@@ -127,7 +126,7 @@ class _CrawlRun:
             max_active=self.concurrency, per_registry=self.per_registry, aimd=self._aimd
         )
         # Bounded: when the consumer is slow, workers wait here instead of buffering.
-        results: _Results = Channel(maxsize=self.concurrency * 2)
+        results: _Results = asyncio.Queue(maxsize=self.concurrency * 2)
         telemetry = client._requester.telemetry
         # The crawl's span is the parent of its requests': its tasks start with it.
         context, trace = (None, None) if telemetry is None else telemetry.crawl_context()
@@ -227,7 +226,7 @@ class _CrawlRun:
                         else:
                             aimd.succeeded()
                 scheduler.done(work, repositories)
-                if result is not None and not results.offer(result):
+                if result is not None:
                     await results.put(result)
         except Exception as exc:
             await results.put(exc)

@@ -7,10 +7,11 @@ import shlex
 import signal
 import ssl
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 import pytest
+from aiohttp import web
 
 from runai_registry_async import ClientCredentials, RegistryClient
 
@@ -155,3 +156,73 @@ async def test_listening_on_every_address_exports_a_url_clients_can_reach() -> N
     finally:
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.wait(), 30)
+
+
+async def test_push_changes_a_running_emulator_by_registry_name(
+    emulator_process: tuple[asyncio.subprocess.Process, dict[str, str]],
+) -> None:
+    _, settings = emulator_process
+    async with RegistryClient(settings["RUNAI_BASE_URL"], token=settings["RUNAI_TOKEN"]) as client:
+        registry = (await client.list_registries())[0]
+        before = await client.list_repositories(registry.meta.id)
+        code, out, err = await cli(
+            None, "emulator", "push", registry.meta.name, "team/new", "1.0", "1.1", env=settings
+        )
+        assert (code, out) == (0, "team/new: 2 pushed, 2 tags in all\n"), err
+        assert await client.list_repositories(registry.meta.id) == [*before, "team/new"]
+        assert (await client.list_tags(registry.meta.id, "team/new")).tags == ["1.0", "1.1"]
+        code, out, err = await cli(
+            None, "--json", "emulator", "push", registry.meta.id, before[0], "9.9", env=settings
+        )
+        assert code == 0, err
+        assert orjson.loads(out)["tags"][-1] == "9.9"
+
+
+async def test_push_needs_the_token_and_an_existing_registry(
+    emulator_process: tuple[asyncio.subprocess.Process, dict[str, str]],
+) -> None:
+    _, settings = emulator_process
+    credentials_only = {k: v for k, v in settings.items() if k != "RUNAI_TOKEN"}
+    code, _, err = await cli(None, "emulator", "push", "x", "r", "1", env=credentials_only)
+    assert code == 2
+    assert "needs RUNAI_TOKEN" in err
+    code, _, err = await cli(None, "emulator", "push", "nope", "r", "1", env=settings)
+    assert code == 1
+    assert "no registry is named 'nope'" in err
+
+
+ANY_ID = "2185aa10-323c-4d5e-9a4b-2b8a1c0f9e11"
+
+
+async def test_push_to_a_server_that_is_not_an_emulator_says_so(
+    serve: Callable[..., Awaitable[str]],
+) -> None:
+    async def not_found(request: web.Request) -> web.Response:
+        return web.json_response({"code": 404, "message": "no such route"}, status=404)
+
+    base_url = await serve(not_found)
+    env = {"RUNAI_BASE_URL": base_url, "RUNAI_TOKEN": "t"}
+    code, _, err = await cli(None, "emulator", "push", ANY_ID, "r", "1", env=env)
+    assert code == 1
+    assert "refused the push (404: no such route); is RUNAI_BASE_URL an emulator?" in err
+
+
+async def test_push_never_follows_a_redirect_with_the_token(
+    serve: Callable[..., Awaitable[str]],
+) -> None:
+    reached: list[str | None] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        reached.append(request.headers.get("Authorization"))
+        return web.json_response({"repository": "r", "tags": ["1"]})
+
+    other = await serve(elsewhere)
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(other + request.path)
+
+    env = {"RUNAI_BASE_URL": await serve(redirect), "RUNAI_TOKEN": "SECRET-TOKEN"}
+    code, out, err = await cli(None, "emulator", "push", ANY_ID, "r", "1", env=env)
+    assert (code, out, reached) == (1, "", [])
+    assert "refused the push (307)" in err
+    assert "SECRET-TOKEN" not in err

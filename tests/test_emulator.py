@@ -173,12 +173,6 @@ async def test_faults_and_request_log(emulator: RunaiEmulator) -> None:
         emulator.fail_next("list_everything")
 
 
-async def test_the_pytest_fixture_is_registered(runai_emulator: RunaiEmulator) -> None:
-    assert runai_emulator.base_url.startswith("http://127.0.0.1:")
-    async with RegistryClient(runai_emulator.base_url, token=runai_emulator.token) as client:
-        assert await client.list_registries() == []
-
-
 async def test_bad_requests_through_the_client_never_reach_the_emulator(
     emulator: RunaiEmulator,
 ) -> None:
@@ -281,3 +275,50 @@ async def test_a_scoped_create_without_its_id_is_a_400_as_the_spec_says(
         async with session.post(url, json=body, headers=headers) as response:
             assert response.status == 400
             assert needed in (await response.json())["details"]
+
+
+async def test_the_admin_routes_push_and_delete_tags_from_outside(emulator: RunaiEmulator) -> None:
+    registry = emulator.add_registry("hub")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
+    path = f"/_emulator/registries/{registry.id}/tags"
+    status, body = await call(emulator, "POST", path, {"repository": "team/app", "tags": ["1.1"]})
+    assert (status, body) == (200, {"repository": "team/app", "tags": ["1.0", "1.1"]})
+    status, body = await call(emulator, "DELETE", path, {"repository": "team/app", "tags": ["1.0"]})
+    assert (status, body) == (200, {"repository": "team/app", "tags": ["1.1"]})
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        assert (await client.list_tags(registry.id, "team/app")).tags == ["1.1"]
+    # Not part of the API: neither recorded nor counted against its limits.
+    assert [r.operation for r in emulator.requests] == ["list_tags"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (None, 400),
+        ([], 400),
+        ({"repository": "", "tags": ["1"]}, 400),
+        ({"repository": "team/app", "tags": []}, 400),
+        ({"repository": "team/app", "tags": ["1", 2]}, 400),
+        ({"repository": "team/app", "tags": "1.0"}, 400),
+    ],
+)
+async def test_a_bad_admin_body_is_a_400(emulator: RunaiEmulator, body: Any, status: int) -> None:
+    registry = emulator.add_registry("hub")
+    path = f"/_emulator/registries/{registry.id}/tags"
+    answer, error = await call(emulator, "POST", path, body)
+    assert answer == status
+    assert_error_body(error, status)
+    assert emulator.registries[registry.id].repositories == {}
+
+
+async def test_the_admin_routes_need_the_token_and_a_known_registry(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("hub")
+    change = {"repository": "team/app", "tags": ["1.0"]}
+    path = f"/_emulator/registries/{registry.id}/tags"
+    assert (await call(emulator, "POST", path, change, auth=False))[0] == 401
+    unknown = "/_emulator/registries/00000000-0000-0000-0000-000000000000/tags"
+    assert (await call(emulator, "POST", unknown, change))[0] == 404
+    assert (await call(emulator, "DELETE", path, change))[0] == 404  # no such repository
+    assert emulator.registries[registry.id].repositories == {}

@@ -56,7 +56,6 @@ class Transport:
         "_closed",
         "_loop",
         "requests_sent",
-        "_defaults_only",
         "headers",
         "_given_values",
     )
@@ -102,8 +101,6 @@ class Transport:
             allow_insecure_http=allow_insecure_http,
         )
         self.max_response_bytes = max_response_bytes
-        # No proxy and no per-request TLS context: aiohttp's defaults say it all.
-        self._defaults_only = self._proxy is None and self._request_ssl is True
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.requests_sent = 0
@@ -181,23 +178,16 @@ class Transport:
         # inside, they would carry aiohttp's exception (request headers and all) along.
         error: RunaiError
         try:
-            if body is None and self._defaults_only:
-                # Every keyword handed to aiohttp costs (it forwards them as **kwargs
-                # to a coroutine of 36 parameters): none that says the default.
-                response = await session.request(
-                    method, url, headers=headers.value, timeout=timeout, allow_redirects=False
-                )
-            else:
-                response = await session.request(
-                    method,
-                    url,
-                    headers=headers.value,
-                    timeout=timeout,
-                    data=None if body is None else body.value,
-                    allow_redirects=False,
-                    ssl=self._request_ssl,
-                    proxy=None if self._proxy is None else self._proxy.value,
-                )
+            response = await session.request(
+                method,
+                url,
+                headers=headers.value,
+                timeout=timeout,
+                data=None if body is None else body.value,
+                allow_redirects=False,
+                ssl=self._request_ssl,
+                proxy=None if self._proxy is None else self._proxy.value,
+            )
         except aiohttp.ClientConnectorError as exc:
             error = self._scrubbed(_connect_error(exc, operation))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     _registries.add_commands(commands, [after])
     _queries.add_commands(commands, [after])
     _crawl.add_commands(commands, [after])
-    _emulator.add_commands(commands)
+    _emulator.add_commands(commands, [after])
     return parser
 
 
@@ -113,7 +113,9 @@ def _stdout_gone() -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    if args.handler is None:  # a command that serves or brings its own control plane
+    if (
+        getattr(args, "handler", None) is None
+    ):  # a command that serves or brings its own control plane
         status: int = await args.run(args)
         return status
     async with _client(args) as client:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import secrets
 import shlex
 import signal
@@ -15,10 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._args import UsageError
+import aiohttp
+import orjson
+
+from .._client import RegistryClient
+from ._args import Budget, CommandError, UsageError
+from ._output import printable
+from ._registries import registry_id
+
+#: The most of an admin answer read: the tags of one repository.
+_MAX_ANSWER = 4 * 1024 * 1024
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     emulator = commands.add_parser(
         "emulator",
         help="serve a local Run:ai emulator until Ctrl-C",
@@ -44,6 +54,19 @@ def add_commands(commands: Any) -> None:
         "--env", action="store_true", help="print shell export lines (RUNAI_BASE_URL...) only"
     )
     emulator.set_defaults(handler=None, run=serve)
+    actions = emulator.add_subparsers(dest="action", metavar="ACTION")
+    push = actions.add_parser(
+        "push",
+        parents=parents,
+        help="add tags to a repository of a running emulator, as pushes would",
+        description="Add tags to a repository of the running emulator at RUNAI_BASE_URL "
+        "(the repository is created if new), through its admin routes; a 'watch' sees "
+        "them at its next poll. Needs the RUNAI_TOKEN the emulator printed.",
+    )
+    push.add_argument("registry", help="the registry's id or name")
+    push.add_argument("repository")
+    push.add_argument("tags", nargs="+", metavar="TAG")
+    push.set_defaults(handler=push_tags)
 
 
 def _port(text: str) -> int:
@@ -94,6 +117,64 @@ async def serve(args: argparse.Namespace) -> int:
                 await stopped.wait()
     print("runai-registry: emulator stopped", file=sys.stderr)
     return 0
+
+
+async def push_tags(client: RegistryClient, args: argparse.Namespace) -> None:
+    from ..testing._admin import ADMIN_PREFIX
+
+    # The admin routes take a bearer token as it is; client credentials would need a
+    # token request of their own for one command.
+    if not os.environ.get("RUNAI_TOKEN"):
+        raise UsageError("emulator push needs RUNAI_TOKEN, the token the emulator printed")
+    budget = Budget(args.deadline)
+    asset_id = await registry_id(client, args.registry, budget)
+    url = f"{client.base_url}{ADMIN_PREFIX}registries/{asset_id}/tags"
+    left = budget.left()
+    timeout = aiohttp.ClientTimeout(total=args.timeout if left is None else min(args.timeout, left))
+    failure: CommandError | None = None
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            # The same origin as the command's other requests, never a redirect's; the
+            # token stays out of every frame local.
+            session.post(
+                url,
+                data=orjson.dumps({"repository": args.repository, "tags": args.tags}),
+                headers={
+                    "Authorization": "Bearer " + os.environ["RUNAI_TOKEN"],
+                    "Content-Type": "application/json",
+                },
+                allow_redirects=False,
+            ) as response,
+        ):
+            raw = await response.content.read(_MAX_ANSWER)
+            status = response.status
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        failure = CommandError(f"POST {url}: {type(exc).__name__}")
+    if failure is not None:
+        raise failure
+    answer = _json_object(raw)
+    if status != 200:
+        message = answer.get("message") if answer is not None else None
+        raise CommandError(
+            f"the emulator refused the push ({status}"
+            + (f": {printable(str(message))})" if message else ")")
+            + ("; is RUNAI_BASE_URL an emulator?" if status in (404, 405) else "")
+        )
+    if answer is None or not isinstance(answer.get("tags"), list):
+        raise CommandError("the emulator's answer is not what a push returns")
+    if args.json:
+        print(orjson.dumps(answer).decode())
+    else:
+        print(f"{args.repository}: {len(args.tags)} pushed, {len(answer['tags'])} tags in all")
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _tls(workdir: Path) -> tuple[ssl.SSLContext, Path]:

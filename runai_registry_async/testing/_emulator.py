@@ -20,6 +20,7 @@ import orjson
 from aiohttp import web
 from attrs import define
 
+from ._admin import ADMIN_PREFIX, add_admin_routes
 from ._faults import Fault, FaultPlan
 from ._store import UUID, RegistryStore, StoredRegistry, invalid_body
 from ._tokens import TokenIssuer
@@ -137,6 +138,7 @@ class RunaiEmulator(RegistryStore, FaultPlan):
         app.router.add_get(base + "/{id}/repositories/tags", self._list_tags)
         app.router.add_post("/api/v1/token", self._token_v1)
         app.router.add_post("/api/v2/token", self._token_v2)
+        add_admin_routes(app, self, self._authorized)
         return app
 
     async def start(self) -> None:
@@ -184,12 +186,13 @@ class RunaiEmulator(RegistryStore, FaultPlan):
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PREFIX):
+            return await handler(request)  # not part of the API: no record, fault or limit
         route = request.match_info.route
         name = getattr(route.handler, "__name__", "").lstrip("_")
         operation = "token" if name.startswith("token_") else name
         asset_id = request.match_info.get("id")
-        header = request.headers.get("Authorization", "")
-        authorized = header.startswith("Bearer ") and self._tokens.is_valid(header[7:])
+        authorized = self._authorized(request)
         record = RecordedRequest(
             operation,
             request.method,
@@ -247,6 +250,10 @@ class RunaiEmulator(RegistryStore, FaultPlan):
         if not response.prepared:  # a stream has sent its headers already
             response.headers.update(self.advertised(client, asset_id))
         return response
+
+    def _authorized(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        return header.startswith("Bearer ") and self._tokens.is_valid(header[7:])
 
     def _enter(self, asset_id: str | None) -> None:
         self.in_flight += 1
