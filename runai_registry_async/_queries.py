@@ -11,7 +11,7 @@ from attrs import evolve, frozen
 from ._crawl import RegistrySource, crawl_tags
 from ._crawl_results import CrawlResult
 from ._errors import RunaiError
-from ._tags import Order, TagFilter, latest
+from ._tags import Order, TagFilter, latest, renamed_argument
 
 if TYPE_CHECKING:
     from ._client import RegistryClient
@@ -44,7 +44,7 @@ class LatestFailure:
 async def find_tags(
     client: RegistryClient,
     repository: str,
-    tags: TagFilter | None = None,
+    matching: TagFilter | None = None,
     *,
     registries: RegistrySource | None = None,
     exact_repository: bool = True,
@@ -52,12 +52,14 @@ async def find_tags(
     per_registry: int | None = None,
     on_error: Literal["yield", "raise"] = "yield",
     deadline: float | None = None,
+    tags: TagFilter | None = None,
 ) -> AsyncIterator[CrawlResult]:
     """The repositories named ``repository``, across registries, with their matching tags.
 
     Built on :func:`crawl_tags` (same concurrency, rate and error behaviour). The
     server's substring searches pre-filter (``repository``, and the longest literal of
-    ``tags``); the exact match runs here, so ``team/app`` does not also find
+    ``matching``, a :class:`TagFilter`; ``tags=`` is its former name, deprecated); the
+    exact match runs here, so ``team/app`` does not also find
     ``team/app-old`` unless ``exact_repository=False``. A repository with no matching
     tag is left out; failures come through as results with ``error`` set.
     """
@@ -65,9 +67,10 @@ async def find_tags(
         raise ValueError("repository must be a non-empty string")
     if isinstance(registries, (str, bytes, uuid.UUID)):
         raise TypeError("registries must be an iterable of ids or Registry objects")
-    tag_filter = tags if tags is not None else TagFilter()
+    matching = renamed_argument(matching, tags, old="tags", new="matching")
+    tag_filter = matching if matching is not None else TagFilter()
     if not isinstance(tag_filter, TagFilter):
-        raise TypeError(f"tags must be a TagFilter, not {type(tags).__name__}")
+        raise TypeError(f"matching must be a TagFilter, not {type(matching).__name__}")
     crawl = crawl_tags(
         client,
         registries,
@@ -93,15 +96,17 @@ async def find_tags(
 async def latest_tags(
     client: RegistryClient,
     repository: str,
-    filter: TagFilter | None = None,
+    matching: TagFilter | None = None,
     *,
     order: Order = "version",
     prereleases: bool = True,
     registries: RegistrySource | None = None,
     concurrency: int = 64,
     deadline: float | None = None,
+    filter: TagFilter | None = None,
 ) -> AsyncIterator[LatestTag | LatestFailure]:
-    """Per registry holding ``repository``, its newest tag matching ``filter``: a
+    """Per registry holding ``repository``, its newest tag ``matching`` a
+    :class:`TagFilter` (``filter=`` is its former name, deprecated): a
     :class:`LatestTag`, or a :class:`LatestFailure` where a lookup failed (test
     ``found.error is None``: the type checker then knows ``found.tag`` is a ``str``).
     A registry where no tag qualifies is left out.
@@ -109,12 +114,13 @@ async def latest_tags(
     "Newest" is by ``order`` (version order by default; the API has no dates), see
     :func:`version_key`; ``prereleases=False`` passes over ``2.0.0-rc.1`` and the like.
     """
+    matching = renamed_argument(matching, filter, old="filter", new="matching")
     if order not in ("version", "lexical"):
         raise ValueError(f"order must be 'version' or 'lexical', got {order!r}")
     async for result in find_tags(
         client,
         repository,
-        filter,
+        matching,
         registries=registries,
         concurrency=concurrency,
         deadline=deadline,
@@ -128,7 +134,7 @@ async def latest_tags(
             result.tags or (),
             order=order,
             prereleases=prereleases,
-            filter=TagFilter(skip_artefacts=False),  # find_tags has filtered already
+            matching=TagFilter(skip_artefacts=False),  # find_tags has filtered already
         )
         if newest is not None:
             yield LatestTag(result.registry_id, result.registry_name, result.repository, newest)

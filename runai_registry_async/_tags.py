@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import warnings
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -72,6 +73,19 @@ def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def renamed_argument(
+    value: TagFilter | None, former: TagFilter | None, *, old: str, new: str
+) -> TagFilter | None:
+    """``value``, or ``former``, passed under the deprecated name ``old`` (with a
+    ``DeprecationWarning``: it goes in the next minor version)."""
+    if former is None:
+        return value
+    if value is not None:
+        raise TypeError(f"pass {new}= only ({old}= is its former name)")
+    warnings.warn(f"{old}= is deprecated, use {new}=", DeprecationWarning, stacklevel=3)
+    return former
+
+
 def sort_tags(tags: Iterable[str], *, order: Order = "version", reverse: bool = False) -> list[str]:
     """``tags`` sorted by ``version_key`` (or plain string order); stable for duplicates."""
     if order == "version":
@@ -86,15 +100,18 @@ def latest(
     *,
     order: Order = "version",
     prereleases: bool = True,
+    matching: TagFilter | None = None,
     filter: TagFilter | None = None,
 ) -> str | None:
     """The newest of ``tags`` by ``order``, or None when there is none.
 
     ``prereleases=False`` skips versions with a pre-release part (``2.0.0-rc.1``);
-    ``filter`` keeps only the tags it matches (by default ``TagFilter()``: every tag but
-    digest-style tags and cosign artefacts, which are not images).
+    ``matching`` keeps only the tags it matches (by default ``TagFilter()``: every tag but
+    digest-style tags and cosign artefacts, which are not images). (``filter=`` is its
+    former name, deprecated.)
     """
-    keep = (filter or _EVERY_IMAGE).matches
+    matching = renamed_argument(matching, filter, old="filter", new="matching")
+    keep = (matching or _EVERY_IMAGE).matches
     candidates = (t for t in tags if keep(t))
     if not prereleases:
         candidates = (t for t in candidates if not _is_prerelease(t))

@@ -9,10 +9,9 @@ service resumes without announcing every tag again.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,12 +19,11 @@ from attrs import frozen
 
 from ._errors import RunaiError
 from ._http._urls import checked_id
+from ._models import Registry
 from ._tags import sort_tags
 
 if TYPE_CHECKING:
     from ._client import RegistryClient
-
-log = logging.getLogger("runai_registry_async")
 
 #: The most polls a target that keeps failing sits out before it is tried again.
 _MAX_SKIPPED_POLLS = 7
@@ -40,6 +38,8 @@ class TagEvent:
     repository: str
     tag: str
     observed_at: datetime
+    #: The registry's name, when the target named it (a ``Registry``, not an id).
+    registry_name: str | None = None
 
 
 @frozen
@@ -50,6 +50,8 @@ class WatchError:
     repository: str
     error: RunaiError
     observed_at: datetime
+    #: The registry's name, when the target named it (a ``Registry``, not an id).
+    registry_name: str | None = None
 
 
 class TagSnapshot:
@@ -116,12 +118,16 @@ def _repository(value: object) -> str:
     return value
 
 
-Target = tuple[str | uuid.UUID, str]
+#: ``(registry, repository)``: the registry as an id, or a ``Registry`` (its name then
+#: shows in the events).
+Target = tuple["str | uuid.UUID | Registry", str]
+#: The targets, or a coroutine function giving them before each poll.
+Targets = Iterable[Target] | Callable[[], Awaitable[Iterable[Target]]]
 
 
 async def watch_tags(
     client: RegistryClient,
-    targets: Iterable[Target],
+    targets: Targets,
     *,
     interval: float = 60.0,
     jitter: float = 0.1,
@@ -131,24 +137,31 @@ async def watch_tags(
     on_poll: Callable[[TagSnapshot], None] | None = None,
     poll_deadline: float | None = None,
 ) -> AsyncIterator[TagEvent | WatchError]:
-    """Events for tags added to or removed from ``targets`` (``(registry_id, repository)``).
+    """Events for tags added to or removed from ``targets``.
+
+    ``targets``: ``(registry, repository)`` pairs, the registry an id or a
+    :class:`Registry` (whose name the events then carry); or a coroutine function that
+    returns them, called before every poll, so that repositories which appear later are
+    watched too (an error it raises ends the watch).
 
     Polls every ``interval`` seconds (give or take ``jitter``, a fraction, so that
     many watchers do not poll in step). The first poll of a target is its baseline:
     silent unless ``announce_baseline``, and skipped when ``snapshot`` already has the
-    target. A failed poll yields a :class:`WatchError`, keeps the last good state
-    (never a ``removed`` event), and a target that keeps failing is polled less: after
-    its second failure in a row it sits out 1 poll, then 3, then 7 at most. Polls run
-    when the loop asks for more events, so leaving the loop stops the watch cleanly.
+    target; a target that first appears after the first poll is not a baseline (its tags
+    arrived while watching, and are announced). A failed poll yields a
+    :class:`WatchError` (and is not logged as well), keeps the last good state (never a
+    ``removed`` event), and a target that keeps failing is polled less: after its second
+    failure in a row it sits out 1 poll, then 3, then 7 at most. Polls run when the loop
+    asks for more events, so leaving the loop stops the watch cleanly.
     ``on_poll(snapshot)`` is called after each poll's events (to save the snapshot).
     Each target is reported as soon as its own poll ends, and a poll of one target may
     take at most ``poll_deadline`` seconds (default: the interval or the client's
     timeout, whichever is longer), so a slow target holds back no other.
     """
-    keys = [
-        (checked_id(registry_id), _repository(repository)) for registry_id, repository in targets
-    ]
-    if not keys:
+    names: dict[str, str] = {}
+    discover = targets if callable(targets) else None
+    keys = [] if discover is not None else _keys(targets, names)  # type: ignore[arg-type]
+    if discover is None and not keys:
         raise ValueError("targets must name at least one (registry_id, repository)")
     if not interval > 0 or not 0 <= jitter < 1:
         raise ValueError("interval must be positive and jitter in [0, 1)")
@@ -160,35 +173,52 @@ async def watch_tags(
     failures: dict[tuple[str, str], int] = {}
     skip: dict[tuple[str, str], int] = {}
     limit = asyncio.Semaphore(concurrency)
-    first = True
+    first_seen: set[tuple[str, str]] | None = None  # the targets of the first poll
     while True:
-        if not first:
+        if first_seen is not None:
             await asyncio.sleep(interval * (1 + random.uniform(-jitter, jitter)))
-        first = False
+        if discover is not None:
+            keys = _keys(await discover(), names)
+        if first_seen is None:
+            first_seen = set(keys)
         due = [key for key in keys if skip.get(key, 0) == 0]
         for key in keys:
             if key not in due:
                 skip[key] -= 1
         async for key, outcome in _polled(client, due, limit, poll_deadline):
             now = datetime.now(timezone.utc)
+            name = names.get(key[0])
             if isinstance(outcome, RunaiError):
                 failures[key] = failures.get(key, 0) + 1
                 skip[key] = min(2 ** (failures[key] - 1) - 1, _MAX_SKIPPED_POLLS)
-                log.warning("watch %s %s: poll failed: %s", key[0], key[1], outcome)
-                yield WatchError(key[0], key[1], outcome, now)
+                yield WatchError(key[0], key[1], outcome, now, name)
                 continue
             failures.pop(key, None)
             before = state.tags(*key)
             state._set(key, outcome)
-            if before is None and not announce_baseline:
+            if before is None and key in first_seen and not announce_baseline:
                 continue
             previous = before or frozenset()
             for tag in sort_tags(outcome - previous):
-                yield TagEvent("added", key[0], key[1], tag, now)
+                yield TagEvent("added", key[0], key[1], tag, now, name)
             for tag in sort_tags(previous - outcome):
-                yield TagEvent("removed", key[0], key[1], tag, now)
+                yield TagEvent("removed", key[0], key[1], tag, now, name)
         if on_poll is not None:
             on_poll(state)
+
+
+def _keys(targets: Iterable[Target], names: dict[str, str]) -> list[tuple[str, str]]:
+    """Each target as ``(registry id, repository)``, checked, in order, once each;
+    ``names`` learns the name of each registry given as a ``Registry``."""
+    keys: dict[tuple[str, str], None] = {}
+    for registry, repository in targets:
+        if isinstance(registry, Registry):
+            registry_id = checked_id(registry.meta.id)
+            names[registry_id] = registry.meta.name
+        else:
+            registry_id = checked_id(registry)
+        keys[registry_id, _repository(repository)] = None
+    return list(keys)
 
 
 Outcome = tuple[tuple[str, str], "frozenset[str] | RunaiError"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from runai_registry_async.testing import RunaiEmulator
 
-from .cli import as_json, cli, json_lines
+from .cli import as_json, cli, json_lines, start
 
 
 async def test_find_prints_failures_as_crawl_does(emulator: RunaiEmulator) -> None:
@@ -60,12 +61,12 @@ async def test_watch_resumes_from_its_state_file(emulator: RunaiEmulator, tmp_pa
         {"registryId": registry.id, "repository": "team/app", "tags": ["1.0"]}
     ]  # ...and saved
     emulator.add_repository(registry.id, "team/app", tags=["1.1"])
-    code, out, _ = await cli(emulator, *command, "--state", str(state))
+    code, out, _ = await cli(emulator, *command, "--state", str(state), "--json")
     events = json_lines(out)
     assert code == 0
-    assert [(e["event"], e["repository"], e["tag"]) for e in events] == [
-        ("added", "team/app", "1.1"),
-        ("removed", "team/app", "1.0"),
+    assert [(e["event"], e["registryName"], e["repository"], e["tag"]) for e in events] == [
+        ("added", "r", "team/app", "1.1"),
+        ("removed", "r", "team/app", "1.0"),
     ]
     code, _, err = await cli(emulator, "watch", "--repository", "nope", "--polls", "1")
     assert code == 3
@@ -125,3 +126,23 @@ async def test_nothing_found_exits_1_with_a_note_as_grep_does(
     assert "nope/x" in err
     code, _, err = await cli(emulator, command, "team/app")
     assert (code, err) == (0, "")
+
+
+async def test_watch_prints_a_line_per_change_and_watches_repositories_that_appear(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("hub")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0"])
+    process = await start(emulator, "watch", "--interval", "0.2")
+    assert process.stdout is not None
+    try:
+        await asyncio.sleep(1)  # the baseline poll, and a few more
+        emulator.push_tags(registry.id, "team/app", "1.1")
+        emulator.push_tags(registry.id, "team/new", "0.1")  # a repository pushed later
+        lines = [(await asyncio.wait_for(process.stdout.readline(), 30)).decode() for _ in "ab"]
+    finally:
+        process.terminate()
+        _, err = await process.communicate()
+    changes = sorted(line.split("  ", 1)[1].split() for line in lines)
+    assert changes == [["added", "hub", "team/app:1.1"], ["added", "hub", "team/new:0.1"]]
+    assert b"Traceback" not in err

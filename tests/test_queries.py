@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from runai_registry_async import (
     LatestFailure,
     LatestTag,
@@ -10,6 +12,7 @@ from runai_registry_async import (
     ServiceUnavailableError,
     TagFilter,
     find_tags,
+    latest,
     latest_tags,
 )
 from runai_registry_async.testing import RunaiEmulator
@@ -119,3 +122,22 @@ async def test_without_prereleases_a_release_wins_and_a_registry_of_none_is_left
         }
     assert every == {"hub": "2.0.0-rc.1", "ecr": "3.0.0-beta"}
     assert releases == {"hub": "1.10.0"}
+
+
+async def test_the_former_names_of_matching_still_work_with_a_warning(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("hub")
+    emulator.add_repository(registry.id, "team/app", tags=["1.0", "2.0-cuda"])
+    cuda = TagFilter(include=["*cuda*"])
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        with pytest.warns(DeprecationWarning, match="tags= is deprecated, use matching="):
+            found = [r async for r in find_tags(client, "team/app", tags=cuda)]
+        assert found[0].tags == ["2.0-cuda"]
+        with pytest.warns(DeprecationWarning, match="filter= is deprecated, use matching="):
+            newest = [r async for r in latest_tags(client, "team/app", filter=cuda)]
+        assert newest[0].tag == "2.0-cuda"
+        with pytest.raises(TypeError, match="pass matching= only"):
+            [r async for r in latest_tags(client, "team/app", cuda, filter=cuda)]
+    with pytest.warns(DeprecationWarning, match="filter= is deprecated"):
+        assert latest(["1.0", "2.0-cuda", "3.0"], filter=cuda) == "2.0-cuda"

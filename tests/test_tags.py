@@ -73,7 +73,7 @@ def test_sorting_does_not_depend_on_input_order(tags: list[str]) -> None:
     assert sort_tags(ordered) == ordered
     assert sort_tags(tags, reverse=True) == ordered[::-1]
     everything = TagFilter(skip_artefacts=False)
-    assert latest(tags, filter=everything) == (ordered[-1] if tags else None)
+    assert latest(tags, matching=everything) == (ordered[-1] if tags else None)
 
 
 def test_the_documented_examples() -> None:
@@ -102,13 +102,13 @@ def test_the_documented_examples() -> None:
 def test_latest_with_and_without_prereleases_and_filters() -> None:
     tags = ["1.0.0", "1.1.0", "2.0.0-rc.1", "1.1.0-slim", "nightly", "sha256-" + "a" * 64 + ".sig"]
     assert latest(tags) == "nightly"  # anything unparsable sorts after versions
-    assert latest(tags, filter=TagFilter(include=["*.*.*"])) == "2.0.0-rc.1"
-    assert latest(tags, filter=TagFilter(include=["*.*.*"]), prereleases=False) == "1.1.0"
+    assert latest(tags, matching=TagFilter(include=["*.*.*"])) == "2.0.0-rc.1"
+    assert latest(tags, matching=TagFilter(include=["*.*.*"]), prereleases=False) == "1.1.0"
     assert latest(tags, order="lexical") == "nightly"  # the .sig artefact is no image
     everything = TagFilter(skip_artefacts=False)
-    assert latest(tags, order="lexical", filter=everything) == "sha256-" + "a" * 64 + ".sig"
+    assert latest(tags, order="lexical", matching=everything) == "sha256-" + "a" * 64 + ".sig"
     assert latest([]) is None
-    assert latest(["x"], filter=TagFilter(include=["y*"])) is None
+    assert latest(["x"], matching=TagFilter(include=["y*"])) is None
 
 
 def test_filters_match_whole_tags() -> None:

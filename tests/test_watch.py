@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -54,7 +55,7 @@ async def test_additions_and_removals_between_polls(emulator: RunaiEmulator) -> 
 
 
 async def test_a_failure_never_removes_tags_and_a_failing_target_sits_out(
-    emulator: RunaiEmulator,
+    emulator: RunaiEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     registry = emulator.add_registry("r")
     emulator.add_repository(registry.id, "a", tags=["1"])
@@ -73,6 +74,57 @@ async def test_a_failure_never_removes_tags_and_a_failing_target_sits_out(
     # 1 baseline + 3 failures + 1 success, with polls skipped between later failures.
     assert requests_after_failures == 4
     assert emulator.count("list_tags") == 5
+    # Each failure is reported once: as a WatchError, not also as a warning.
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_events_carry_the_name_of_a_registry_given_as_a_registry(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("hub")
+    emulator.add_repository(registry.id, "a", tags=["1"])
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
+        listed = await client.list_registries()
+        events = watch_tags(
+            client, [(listed[0], "a")], announce_baseline=True, interval=0.01, jitter=0.0
+        )
+        added = await asyncio.wait_for(anext(events), 10)
+        emulator.fail_next("list_tags", 1, status=503)
+        failed = await asyncio.wait_for(anext(events), 10)
+        await events.aclose()  # type: ignore[attr-defined]
+    assert isinstance(added, TagEvent)
+    assert (added.registry_id, added.registry_name, added.tag) == (registry.id, "hub", "1")
+    assert isinstance(failed, WatchError)
+    assert (failed.registry_id, failed.registry_name) == (registry.id, "hub")
+
+
+async def test_targets_found_before_each_poll_and_a_later_one_is_announced(
+    emulator: RunaiEmulator,
+) -> None:
+    registry = emulator.add_registry("r")
+    emulator.add_repository(registry.id, "a", tags=["1"])
+    found: list[int] = []
+
+    async def targets() -> list[tuple[str, str]]:
+        found.append(1)
+        names = await client.list_repositories(registry.id)
+        return [(registry.id, name) for name in names]
+
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        polled = asyncio.Event()
+        events: AsyncIterator[Any] = watch_tags(
+            client, targets, interval=0.01, jitter=0.0, on_poll=lambda _: polled.set()
+        )
+        first = asyncio.ensure_future(next_of(events))
+        await asyncio.wait_for(polled.wait(), 10)  # the first poll: a silent baseline
+        emulator.push_tags(registry.id, "b", "0.1")  # after the first poll: not a baseline
+        emulator.push_tags(registry.id, "a", "2")
+        assert sorted([await first, await next_of(events)]) == [
+            ("added", "a", "2"),
+            ("added", "b", "0.1"),
+        ]
+        await events.aclose()  # type: ignore[attr-defined]
+    assert len(found) >= 2
 
 
 async def test_resuming_from_a_snapshot_announces_only_what_changed(

@@ -120,7 +120,14 @@ def _global_options() -> list[tuple[str, dict[str, Any]]]:
         ),
         (
             "--json",
-            {"action": "store_true", "default": False, "help": "print JSON instead of a table"},
+            {
+                "action": "store_true",
+                "default": False,
+                "help": "JSON instead of a table or text lines: one document for one answer "
+                "(registries, repositories, tags); JSON Lines, a result per line as it "
+                "arrives, for the commands that fan out (latest, watch; crawl and find "
+                "always print JSON Lines)",
+            },
         ),
         (
             "--trace",

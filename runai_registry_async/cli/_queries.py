@@ -15,10 +15,11 @@ from typing import Any
 import orjson
 
 from .._client import RegistryClient
+from .._errors import RunaiError
 from .._queries import find_tags, latest_tags
-from .._watch import TagEvent, TagSnapshot, watch_tags
+from .._watch import TagEvent, TagSnapshot, Target, WatchError, watch_tags
 from ._args import EXIT_ERROR, EXIT_PARTIAL, count, positive, tag_filter
-from ._output import print_table, result_json, write_json_line
+from ._output import print_table, printable, result_json, write_json_line
 
 
 def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -29,7 +30,15 @@ def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         parents=parents,
     )
     find.add_argument("repository")
-    find.add_argument("--tag", action="append", default=[], metavar="GLOB", help="repeatable")
+    find.add_argument(
+        "--include",
+        "--tag",  # its former name
+        dest="include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only tags matching GLOB (repeatable)",
+    )
     find.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     find.add_argument("--concurrency", type=count, default=16)
     find.set_defaults(handler=_find)
@@ -46,7 +55,12 @@ def add_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     latest.add_argument("--concurrency", type=count, default=16)
     latest.set_defaults(handler=_latest)
     watch = commands.add_parser(
-        "watch", help="JSON Lines of tags added and removed, by polling", parents=parents
+        "watch",
+        help="tags added and removed, by polling (a line per change; --json: JSON Lines)",
+        description="Report tags added to and removed from repositories, by polling. The "
+        "repositories are found again before every poll: one that appears later is watched "
+        "from then on, and its tags are reported as added.",
+        parents=parents,
     )
     watch.add_argument(
         "--repository", action="append", default=[], metavar="R", help="repeatable; default: all"
@@ -64,7 +78,7 @@ async def _find(client: RegistryClient, args: argparse.Namespace) -> int:
     async for result in find_tags(
         client,
         args.repository,
-        tag_filter(args.tag, args.exclude),
+        tag_filter(args.include, args.exclude),
         concurrency=args.concurrency,
         deadline=args.deadline,
     ):
@@ -129,8 +143,8 @@ class _EnoughPolls(Exception):
 
 async def _watch(client: RegistryClient, args: argparse.Namespace) -> int:
     snapshot = _load_state(args.state)
-    targets = await _targets(client, args.repository)
-    if not targets:
+    targets = _Targets(client, args.repository)
+    if not await targets():
         print("runai-registry: nothing to watch: no such repository", file=sys.stderr)
         return EXIT_PARTIAL
     polls = 0
@@ -153,17 +167,10 @@ async def _watch(client: RegistryClient, args: argparse.Namespace) -> int:
     )
     try:
         async for event in events:
-            line: dict[str, Any] = {
-                "event": event.kind if isinstance(event, TagEvent) else "error",
-                "registryId": event.registry_id,
-                "repository": event.repository,
-                "observedAt": event.observed_at.isoformat(),
-            }
-            if isinstance(event, TagEvent):
-                line["tag"] = event.tag
+            if args.json:
+                write_json_line(_event_json(event))
             else:
-                line["error"] = str(event.error)
-            write_json_line(line)
+                print(_event_line(event))
             sys.stdout.flush()
     except _EnoughPolls:
         pass
@@ -172,6 +179,30 @@ async def _watch(client: RegistryClient, args: argparse.Namespace) -> int:
     if last_write is not None:
         last_write.result()  # a state that could not be written is an error (OSError)
     return 0
+
+
+def _event_json(event: TagEvent | WatchError) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "event": event.kind if isinstance(event, TagEvent) else "error",
+        "registryId": event.registry_id,
+        "registryName": event.registry_name,
+        "repository": event.repository,
+        "observedAt": event.observed_at.isoformat(),
+    }
+    if isinstance(event, TagEvent):
+        line["tag"] = event.tag
+    else:
+        line["error"] = str(event.error)
+    return line
+
+
+def _event_line(event: TagEvent | WatchError) -> str:
+    """One event for a person: when, what, where (a registry's name where known)."""
+    when = event.observed_at.strftime("%Y-%m-%d %H:%M:%S")
+    where = f"{event.registry_name or event.registry_id} {event.repository}"
+    if isinstance(event, TagEvent):
+        return printable(f"{when}  {event.kind:<7}  {where}:{event.tag}")
+    return printable(f"{when}  error    {where}: {event.error}")
 
 
 def save_state(path: Path, snapshot: TagSnapshot) -> None:
@@ -203,16 +234,26 @@ def _load_state(path: Path | None) -> TagSnapshot:
         raise ValueError(f"--state {path}: {exc}") from None
 
 
-async def _targets(client: RegistryClient, repositories: list[str]) -> list[tuple[str, str]]:
-    """Every (registry, repository) to watch: the named repositories (exact names) in every
-    registry, or every repository of every registry."""
-    targets = []
-    for registry in await client.list_registries():
-        if repositories:
-            for name in repositories:
-                found = await client.list_repositories(registry.meta.id, search_name=name)
-                targets += [(registry.meta.id, name)] if name in found else []
-        else:
-            found = await client.list_repositories(registry.meta.id)
-            targets += [(registry.meta.id, name) for name in found]
-    return targets
+class _Targets:
+    """What ``watch`` polls, found again before every poll: the named repositories
+    (exact names) in every registry, or every repository of every registry. A registry
+    that cannot be listed keeps the targets it had (its polls report the failure)."""
+
+    def __init__(self, client: RegistryClient, repositories: list[str]) -> None:
+        self._client = client
+        self._repositories = repositories
+        self._last: dict[str, list[Target]] = {}
+
+    async def __call__(self) -> list[Target]:
+        client = self._client
+        found: dict[str, list[Target]] = {}
+        for registry in await client.list_registries():
+            try:
+                names = await client.list_repositories(registry.meta.id)
+            except RunaiError:
+                found[registry.meta.id] = self._last.get(registry.meta.id, [])
+                continue
+            wanted = [n for n in names if n in self._repositories] if self._repositories else names
+            found[registry.meta.id] = [(registry, name) for name in wanted]
+        self._last = found
+        return [target for targets in found.values() for target in targets]
