@@ -28,7 +28,7 @@ from ._coalescing import SharedGets
 from ._deadline import Deadline, attempt_timeout, within
 from ._ratelimit import Pacer, Pause
 from ._request import Counters, Opener, Request, Settings, request_headers
-from ._retry import RetryBudget, parse_retry_after, with_retries
+from ._retry import OnRetry, RetryBudget, parse_retry_after, with_retries
 from ._stream import ItemStream, Stream
 from ._telemetry import Call, Telemetry
 from ._transport import OnAnswer, Transport
@@ -141,15 +141,7 @@ class Requester:
         """Tries of ``request`` until one succeeds or its retry policy gives up."""
         if call is not None:
             return self._retried_reporting(request, deadline, call)
-        return with_retries(
-            lambda: self._attempt(request, deadline, None),
-            request.retry,
-            operation=request.operation,
-            idempotent=request.idempotent,
-            deadline=deadline,
-            budget=self._budget,
-            on_retry=self.counters.count_retry,
-        )
+        return self._tries(request, deadline, None, self.counters.count_retry)
 
     async def _retried_reporting(
         self, request: Request[T], deadline: Deadline | None, call: Call
@@ -164,17 +156,26 @@ class Requester:
 
         call.activate()
         try:
-            return await with_retries(
-                lambda: self._attempt(request, deadline, call),
-                request.retry,
-                operation=request.operation,
-                idempotent=request.idempotent,
-                deadline=deadline,
-                budget=self._budget,
-                on_retry=on_retry,
-            )
+            return await self._tries(request, deadline, call, on_retry)
         finally:
             call.deactivate()
+
+    def _tries(
+        self,
+        request: Request[T],
+        deadline: Deadline | None,
+        call: Call | None,
+        on_retry: OnRetry,
+    ) -> Awaitable[T]:
+        return with_retries(
+            lambda: self._attempt(request, deadline, call),
+            request.retry,
+            operation=request.operation,
+            idempotent=request.idempotent,
+            deadline=deadline,
+            budget=self._budget,
+            on_retry=on_retry,
+        )
 
     async def _attempt(
         self, request: Request[T], deadline: Deadline | None, call: Call | None
