@@ -24,8 +24,9 @@ from . import _operations
 from ._crawl_results import CrawlFailure, CrawlResult, CrawlStats, CrawlTags
 from ._crawl_scheduler import RegistryWork, Scheduler
 from ._errors import DeadlineExceeded, DecodeError, RunaiError
+from ._http._adaptive import Aimd
 from ._http._deadline import Deadline
-from ._http._ratelimit import Aimd, RateLimiter
+from ._http._limiter import RateLimiter
 from ._http._retry import RetryPolicy
 from ._http._urls import REGISTRIES, checked_id
 from ._models import Registry, Repositories, RepositoryTags

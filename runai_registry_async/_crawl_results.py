@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from attrs import define, field, frozen
 
 from ._errors import RunaiError
-from ._http._ratelimit import Aimd
+from ._http._adaptive import Aimd
 
 if TYPE_CHECKING:
     from ._client import RegistryClient

@@ -7,7 +7,8 @@ import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 
-from ._http._ratelimit import Aimd, RateLimiter
+from ._http._adaptive import Aimd
+from ._http._limiter import RateLimiter
 from ._http._urls import REGISTRIES
 
 

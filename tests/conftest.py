@@ -5,7 +5,7 @@ import inspect
 import ssl
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -17,6 +17,8 @@ from runai_registry_async import RegistryClient
 from runai_registry_async._http._deadline import Deadline
 from runai_registry_async.testing import OPERATIONS as EMULATED_OPERATIONS
 from runai_registry_async.testing import RunaiEmulator
+
+T = TypeVar("T")
 
 BASE = "https://runai.example.com"
 TOKEN = "tok-SECRET-abc123"
@@ -195,6 +197,35 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock jumps to the next timer when nothing is ready: sleeps
+    take no real time, so waits and rates are checked exactly and at once. For code that
+    only sleeps (no sockets); pass ``loop.time`` as its clock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._now = 0.0
+
+    def time(self) -> float:
+        return self._now
+
+    def _run_once(self) -> None:
+        if not self._ready:  # type: ignore[attr-defined]
+            timers = self._scheduled  # type: ignore[attr-defined]
+            when = min((t.when() for t in timers if not t.cancelled()), default=self._now)
+            self._now = max(self._now, when)
+        super()._run_once()  # type: ignore[misc]
+
+
+def in_virtual_time(main: Callable[[], Awaitable[T]]) -> T:
+    """Run ``main()`` to the end on a :class:`VirtualTimeLoop`."""
+    loop = VirtualTimeLoop()
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
 
 
 @pytest.fixture

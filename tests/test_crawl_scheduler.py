@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runai_registry_async._crawl_scheduler import Job, RegistryWork, Scheduler
-from runai_registry_async._http._ratelimit import Aimd
+from runai_registry_async._http._adaptive import Aimd
 
 
 async def test_round_robin_over_registries_within_the_per_registry_cap() -> None:

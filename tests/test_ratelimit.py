@@ -1,13 +1,15 @@
-"""Politeness: the limiter's arithmetic (no I/O), then the client and crawl against the emulator."""
+"""Politeness: the client and crawl against the emulator's rate limit, then advertised
+limits and the pacer (pure, on a stopped clock). The limiter and the adaptive rate have
+their own files."""
 
 from __future__ import annotations
 
 import asyncio
 import math
+from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
+from aiohttp import web
 
 from runai_registry_async import (
     ApiError,
@@ -17,10 +19,7 @@ from runai_registry_async import (
     crawl_tags,
 )
 from runai_registry_async._http._ratelimit import (
-    AdaptiveRate,
-    Aimd,
     Pacer,
-    RateLimiter,
     advertised_pause,
     advertised_rate,
 )
@@ -28,140 +27,13 @@ from runai_registry_async.testing import RunaiEmulator
 
 from .conftest import FakeClock
 
-# --- the arithmetic ----------------------------------------------------------------------------
-
-
-def test_concurrent_reservations_are_spaced_exactly() -> None:
-    clock = FakeClock(100.0)
-    limiter = RateLimiter(100, burst=3, clock=clock)
-    waits = [limiter.reserve() for _ in range(8)]  # all at the same instant
-    assert waits == pytest.approx([0, 0, 0, 0.01, 0.02, 0.03, 0.04, 0.05])
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    rate=st.sampled_from([1.0, 7.5, 50.0, 500.0]),
-    burst=st.integers(1, 10),
-    gaps=st.lists(st.floats(0, 0.5), min_size=1, max_size=60),
-)
-def test_no_window_ever_sees_more_than_the_rate_allows(
-    rate: float, burst: int, gaps: list[float]
-) -> None:
-    clock = FakeClock(100.0)
-    limiter = RateLimiter(rate, burst=burst, clock=clock)
-    starts = []
-    for gap in gaps:
-        clock.now += gap / rate
-        starts.append(clock.now + limiter.reserve())
-    starts.sort()
-    # In any window of length w, at most burst + rate * w starts (GCRA's guarantee).
-    for i, first in enumerate(starts):
-        for j in range(i, len(starts)):
-            window = starts[j] - first
-            assert j - i + 1 <= burst + rate * window + 1e-6
-
-
-async def test_a_cancelled_waiter_hands_its_slot_back() -> None:
-    limiter = RateLimiter(2, burst=1)
-    await limiter.acquire()  # the burst slot
-    waiter = asyncio.create_task(limiter.acquire())
-    await asyncio.sleep(0)
-    assert limiter.delay() > 0.4  # the waiter holds the next slot
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    assert limiter.delay() < 0.51  # back to one interval after the first start
-
-
-async def test_a_slot_past_the_deadline_is_refused_at_once() -> None:
-    limiter = RateLimiter(0.1, burst=1)  # one request every 10 s
-    await limiter.acquire()
-    started = asyncio.get_running_loop().time()
-    with pytest.raises(DeadlineExceeded, match="rate limit"):
-        await limiter.acquire(left=0.2, operation="GET /x")
-    assert asyncio.get_running_loop().time() - started < 5  # waiting would take 10 s
-    assert limiter.delay() > 5  # and nothing was reserved
-
-
-def test_aimd_halves_once_per_wave_and_grows_one_per_round() -> None:
-    aimd = Aimd(32)
-    aimd.throttled()
-    assert aimd.limit == 16
-    for _ in range(16):  # the rest of that wave: requests already in flight
-        aimd.throttled()
-    assert aimd.limit == 16
-    aimd.throttled()  # more completions than the limit since the decrease: a new wave
-    assert aimd.limit == 8
-    for _ in range(8):
-        aimd.succeeded()
-    assert aimd.limit == 9  # one step per round of successes
-    for _ in range(10_000):
-        aimd.succeeded()
-    assert aimd.limit == 32  # never past the ceiling
-    for _ in range(200):  # every request throttled: it keeps falling, wave by wave
-        aimd.throttled()
-    assert aimd.limit == 1  # and never below one
-
-
-class ReferenceAimd:
-    """The rules of ``Aimd`` written out plainly, with no shortcut: both must agree."""
-
-    def __init__(self, ceiling: int) -> None:
-        self.limit = self.ceiling = ceiling
-        self.successes = 0
-        self.since_decrease = ceiling + 1
-
-    def throttled(self) -> None:
-        self.since_decrease += 1
-        if self.since_decrease > self.limit:
-            self.limit = max(1, self.limit // 2)
-            self.successes = self.since_decrease = 0
-
-    def succeeded(self) -> None:
-        self.since_decrease += 1
-        self.successes += 1
-        if self.successes >= self.limit and self.limit < self.ceiling:
-            self.limit += 1
-            self.successes = 0
-
-
-@given(
-    ceiling=st.integers(1, 70),
-    # runs of (throttled?, how many): waves of throttling between runs of successes
-    runs=st.lists(st.tuples(st.booleans(), st.integers(1, 40)), max_size=30),
-)
-@example(ceiling=2, runs=[(True, 1), (False, 2), (True, 1)])  # a decrease still remembered
-@settings(max_examples=500)
-def test_aimd_follows_its_rules_through_any_sequence(
-    ceiling: int, runs: list[tuple[bool, int]]
-) -> None:
-    aimd, reference = Aimd(ceiling), ReferenceAimd(ceiling)
-    for throttled, count in runs:
-        for _ in range(count):
-            if throttled:
-                aimd.throttled()
-                reference.throttled()
-            else:
-                aimd.succeeded()
-                reference.succeeded()
-            assert aimd.limit == reference.limit
-
-
-@pytest.mark.parametrize(("rate", "burst"), [(0, 1), (-1, 1), (float("inf"), 1), (1, 0)])
-def test_bad_rates_are_refused(rate: float, burst: int) -> None:
-    with pytest.raises(ValueError, match=r"rate|burst"):
-        RateLimiter(rate, burst)
-    with pytest.raises(ValueError, match=r"rate|burst"):
-        RegistryClient("https://h.example.com", token="t", max_per_second=rate, burst=burst)
-
-
 # --- against the emulator -------------------------------------------------------------------
 
 
 async def test_the_emulator_answers_429_with_retry_after_past_its_limit(
     emulator: RunaiEmulator,
 ) -> None:
-    emulator.rate_limit(5, burst=2)
+    emulator.rate_limit(1, burst=2)  # a token a second: none comes back during the test
     async with RegistryClient(emulator.base_url, token=emulator.token, retry=None) as client:
         results = await asyncio.gather(
             *(client.list_registries() for _ in range(6)), return_exceptions=True
@@ -269,86 +141,7 @@ async def test_per_registry_per_second_protects_each_registry(
     assert len(results) == 3 * 8
 
 
-# --- the adaptive rate, advertised limits, the pacer: pure, on a stopped clock ---------
-
-
-def test_the_rate_is_unlimited_until_the_first_throttle_then_cut_to_what_was_sent() -> None:
-    clock = FakeClock(0.0)
-    adaptive = AdaptiveRate(clock=clock)
-    for _ in range(100):  # 100 requests over the last second
-        adaptive.sent()
-        clock.now += 0.01
-        adaptive.succeeded()
-    assert adaptive.rate == math.inf
-    sent_at = adaptive.sent()
-    clock.now += 0.01
-    assert adaptive.throttled(sent_at)
-    assert adaptive.rate == pytest.approx(0.7 * 100, rel=0.05)
-
-
-def test_one_wave_of_throttles_cuts_once() -> None:
-    clock = FakeClock(0.0)
-    adaptive = AdaptiveRate(clock=clock)
-    sent = [adaptive.sent() for _ in range(50)]
-    clock.now += 0.2
-    assert adaptive.throttled(sent[0])
-    cut = adaptive.rate
-    # Requests sent before the cut, or refused within the hold after it: the same wave.
-    assert not adaptive.throttled(sent[1])
-    later = adaptive.sent()
-    clock.now += AdaptiveRate.HOLD / 2
-    assert not adaptive.throttled(later)
-    assert adaptive.rate == cut
-    clock.now += AdaptiveRate.HOLD
-    assert adaptive.throttled(adaptive.sent())
-    assert adaptive.rate < cut
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    steps=st.lists(
-        st.tuples(st.sampled_from(["send", "ok", "throttle"]), st.floats(0, 0.5)),
-        min_size=1,
-        max_size=200,
-    )
-)
-def test_the_rate_stays_positive_finite_once_engaged_and_successes_never_run_away(
-    steps: list[tuple[str, float]],
-) -> None:
-    clock = FakeClock(0.0)
-    adaptive = AdaptiveRate(clock=clock)
-    last_sent = 0.0
-    for kind, elapsed in steps:
-        clock.now += elapsed
-        if kind == "send":
-            last_sent = adaptive.sent()
-        elif kind == "ok":
-            adaptive.succeeded()
-        else:
-            adaptive.throttled(last_sent)
-        if adaptive.engaged:
-            assert AdaptiveRate.FLOOR <= adaptive.rate < math.inf
-            if kind == "ok":  # never more than twice what is being sent
-                assert adaptive.rate <= max(AdaptiveRate.FLOOR, 2 * adaptive.sending()) + 1e-9
-
-
-def test_after_a_cut_the_rate_grows_back_towards_and_past_the_rate_that_was_throttled() -> None:
-    clock = FakeClock(0.0)
-    adaptive = AdaptiveRate(clock=clock)
-    for _ in range(300):
-        adaptive.sent()
-        clock.now += 1 / 300
-    adaptive.throttled(adaptive.sent())
-    rates = []
-    for _ in range(40):  # 20 s at the allowed rate, every answer a success
-        for _ in range(int(adaptive.rate // 2) + 1):
-            adaptive.sent()
-            clock.now += 0.5 / (int(adaptive.rate // 2) + 1)
-        adaptive.succeeded()
-        rates.append(adaptive.rate)
-    assert rates[0] < 300 * 0.8
-    assert max(rates) > 300  # it probes above the old limit in the end
-    assert rates == sorted(rates)  # growing all along, never cut without a throttle
+# --- advertised limits and the pacer: pure, on a stopped clock -------------------------
 
 
 @pytest.mark.parametrize(
@@ -434,3 +227,41 @@ async def test_an_advertised_limit_is_kept_without_a_single_429(
         results = [result async for result in crawl_tags(client, concurrency=16)]
     assert all(r.error is None for r in results)
     assert emulator.rate_limited == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "paused"),
+    [
+        ({"RateLimit": '"bucket";r=0;t=5'}, 5.0),
+        ({"RateLimit-Remaining": "0", "RateLimit-Reset": "30"}, 10.0),  # no longer than max
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3"}, 3.0),
+        ({"RateLimit": '"bucket";r=0;t=1'}, 0.0),  # a bucket's next token: the rate's job
+        ({"RateLimit": '"bucket";r=4;t=5'}, 0.0),  # some left
+    ],
+)
+def test_a_spent_advertised_quota_pauses_the_client_when_the_wait_is_long(
+    headers: dict[str, str], paused: float
+) -> None:
+    pacer = Pacer(None, max_pause=10, clock=FakeClock(0.0))
+    pacer.answered(throttled=False, sent_at=0, headers=headers)
+    assert pacer.pause.left() == paused
+
+
+async def test_a_server_saying_its_quota_is_spent_is_not_sent_another_request_before_reset(
+    serve: Any,
+) -> None:
+    answers = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal answers
+        answers += 1
+        return web.json_response(
+            {"entries": []}, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "30"}
+        )
+
+    base = await serve(handler)
+    async with RegistryClient(base, token="t", retry=RetryPolicy(max_delay=20)) as client:
+        await client.list_registries()
+        with pytest.raises(DeadlineExceeded, match="pause"):
+            await client.list_registries(deadline=5)  # the quota comes back in 20 s
+    assert answers == 1

@@ -72,4 +72,4 @@ async def test_an_outage_pauses_every_request_of_the_client(emulator: RunaiEmula
     async with RegistryClient(emulator.base_url, token=emulator.token) as client:
         with pytest.raises(ServiceUnavailableError):
             await client.list_registries(retry=None)
-        assert client._requester._pause.left() > 0.5
+        assert client._requester._pacer.pause.left() > 0.5

@@ -12,7 +12,8 @@ from .._secrets import Secret
 from ._auth import Auth, auth_flow
 from ._coalescing import SharedGets
 from ._deadline import checked_timeout
-from ._ratelimit import Pacer, RateLimiter
+from ._limiter import RateLimiter
+from ._ratelimit import Pacer
 from ._request import Counters, Settings
 from ._requester import Requester
 from ._retry import NO_RETRY, RetryBudget, RetryPolicy
@@ -98,7 +99,12 @@ def build_requester(
         base_path=transport.base_path,
     )
     counters, budget = Counters(), RetryBudget()
-    pacer = Pacer(max_per_second, burst=burst, adaptive=bool(adaptive_rate))
+    pacer = Pacer(
+        max_per_second,
+        burst=burst,
+        adaptive=bool(adaptive_rate),
+        max_pause=settings.retry.max_delay,  # no longer than a retry would wait
+    )
     if telemetry is not None and telemetry.otel is not None:
         telemetry.otel.observe_send_rate(pacer)
     return Requester(
@@ -116,7 +122,6 @@ def build_requester(
         ),
         counters=counters,
         budget=budget,
-        max_pause=settings.retry.max_delay,
         pacer=pacer,
         sharing=SharedGets(coalesce=bool(coalesce), ttl=cache_ttl)
         if coalesce or cache_ttl is not None

@@ -3,7 +3,7 @@
     send ─ shared with identical GETs in flight? (_coalescing)
       └─ _send: the one retry loop (_retry.with_retries)
            └─ _attempt: one try
-                ├─ wait for a turn: the server's pause, then the rate limit (_ratelimit)
+                ├─ wait for a turn: the server's pause, then the pace (_limiter, _ratelimit)
                 ├─ authenticate: the token, and one retry after a 401 (_auth.AuthFlow)
                 ├─ _open: send, classify the answer (throttled? an error?) (_transport)
                 └─ decode the whole body, or open it as a stream (_stream)
@@ -26,7 +26,7 @@ from .._secrets import Secret
 from ._auth import AuthFlow
 from ._coalescing import SharedGets
 from ._deadline import Deadline, attempt_timeout, within
-from ._ratelimit import Pacer, Pause
+from ._ratelimit import Pacer
 from ._request import Counters, Opener, Request, Settings, request_headers
 from ._retry import OnRetry, RetryBudget, parse_retry_after, with_retries
 from ._stream import ItemStream, Stream
@@ -34,10 +34,6 @@ from ._telemetry import Call, Telemetry
 from ._transport import OnAnswer, Transport
 
 T = TypeVar("T")
-
-#: A ``Retry-After`` longer than this on a 429 pauses every request of the client; a
-#: shorter one (a token bucket's usual "1") slows the send rate and delays its own retry.
-LONG_RETRY_AFTER = 1.0
 
 
 def is_throttle(status: int, retry_after: str | None) -> bool:
@@ -57,9 +53,7 @@ class Requester:
         "telemetry",
         "_sharing",
         "_pacer",
-        "_pause",
         "_budget",
-        "_max_pause",
         "_bodiless_headers",
     )
 
@@ -71,7 +65,6 @@ class Requester:
         *,
         counters: Counters,
         budget: RetryBudget,
-        max_pause: float,
         pacer: Pacer,
         sharing: SharedGets | None = None,
         telemetry: Telemetry | None = None,
@@ -82,10 +75,8 @@ class Requester:
         self.auth = auth
         self.counters = counters
         self._budget = budget
-        self._max_pause = max_pause  # the longest client-wide pause a Retry-After gets
         self._pacer = pacer
         self._sharing = sharing
-        self._pause = Pause()
         self._bodiless_headers: tuple[Secret[str] | None, Secret[Mapping[str, str]]] | None = None
 
     def send(self, request: Request[T]) -> Awaitable[T]:
@@ -184,7 +175,7 @@ class Requester:
         read or open it."""
         operation = request.operation
         pacer = self._pacer
-        if pacer.limited or self._pause.until:
+        if pacer.limited or pacer.pause.until:
             await self._wait_for_turn(deadline, operation, call)
         timeout = attempt_timeout(request.timeout, request.open_stream is not None)
         limit, timeout = within(deadline, request.timeout, timeout, operation)
@@ -268,9 +259,10 @@ class Requester:
         self, deadline: Deadline | None, operation: str, call: Call | None
     ) -> None:
         """The client-wide pause an outage asked for, then a slot of the send rate."""
-        if self._pause.until:
+        pause = self._pacer.pause
+        if pause.until:
             started = time.monotonic()
-            await self._pause.wait(None if deadline is None else deadline.left(), operation)
+            await pause.wait(None if deadline is None else deadline.left(), operation)
             if call is not None:
                 call.waited("the server asked for a pause", time.monotonic() - started)
         started = time.monotonic()
@@ -285,11 +277,8 @@ class Requester:
         if request.on_throttled is not None:
             request.on_throttled()
         hinted = parse_retry_after(error.retry_after)
-        if hinted is not None and (hinted > LONG_RETRY_AFTER or error.status == 503):
-            # An outage, or a long wait asked for: every request of this client that
-            # has not started waits too (as octokit does), no longer than a retry would.
-            # (A short one has slowed the send rate; its own request waits it out.)
-            self._pause.extend(min(hinted, self._max_pause))
+        if hinted is not None:
+            self._pacer.asked_to_wait(hinted, outage=error.status == 503)
 
     def _headers(self, token: Secret[str] | None, *, has_body: bool) -> Secret[Mapping[str, str]]:
         fixed = self.transport.headers.value
