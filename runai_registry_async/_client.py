@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-AssetId = str | uuid.UUID
-
 _DEFAULT_RETRY = RetryPolicy()
 
 
@@ -47,21 +45,21 @@ class RegistryClient:
     """An async client for the Registry assets of a Run:ai control plane.
 
     Use it as ``async with RegistryClient(base_url, token=...) as client:`` (or call
-    :meth:`aclose`). It opens its own aiohttp session unless ``session`` is given, and
+    ``aclose``). It opens its own aiohttp session unless ``session`` is given, and
     never closes a borrowed one.
 
     Args:
         base_url: The control plane, e.g. ``https://myorg.run.ai``. Plain ``http://`` is
             refused unless the host is loopback or ``allow_insecure_http=True``.
         token: A static bearer token.
-        auth: :class:`ClientCredentials`, or an async callable returning a token (called
+        auth: ``ClientCredentials``, or an async callable returning a token (called
             again when the server rejects the token it gave). One of ``token`` and
             ``auth`` is required, unless ``session`` is given.
         session: An aiohttp session to borrow (one that authenticates by itself, with
             its own headers or middleware, needs neither ``token`` nor ``auth``).
         timeout: Seconds allowed per request (connect and total); each method takes a
             ``timeout=`` override. For streams it bounds each wait for data instead.
-        retry: The :class:`RetryPolicy`, or None for no retries.
+        retry: The ``RetryPolicy``, or None for no retries.
         ssl: An ``ssl.SSLContext`` (for a private CA); TLS is always verified otherwise.
         allow_insecure_http: Allow ``http://`` to a host that is not loopback.
         max_connections: Size of the owned session's connection pool.
@@ -84,13 +82,14 @@ class RegistryClient:
             crawl, the streams and plain calls all draw from it), in bursts of at most
             ``burst`` (default: a tenth of a second's worth, 1 to 10): a fixed ceiling,
             for a rate you know.
+        burst: The most requests started at once under ``max_per_second``.
         adaptive_rate: Find the rate the server tolerates from its throttling (429, or
             503 with ``Retry-After``) and keep under it, as botocore's adaptive mode
             does; a limit the server advertises in ``RateLimit-Policy`` is kept too.
         headers: Extra headers for every request; ``User-Agent`` (by default
             ``runai-registry-async/<version> aiohttp/<version> python/<version>``) may be
             replaced, ``Authorization`` and the headers the client sets may not.
-        event_hooks: Functions called with each :mod:`~runai_registry_async.events`
+        event_hooks: Functions called with each ``events``
             event (a request sent, an answer, a retry, throttling, a token, crawl
             progress); one that raises is logged and never breaks the request.
         tracer_provider: The OpenTelemetry tracer provider for the client's spans
@@ -104,6 +103,23 @@ class RegistryClient:
             results this many seconds (at most 1,024 of them); the client's own create,
             update and delete forget them all. Shared results are the same objects:
             treat them as read-only.
+
+    Other Parameters:
+        timeout (float | None): Every method's: seconds for each attempt, or a
+            stream's each wait for data (default: the client's ``timeout``).
+        deadline (float | None): Every method's: seconds for the whole call (a
+            stream: to its end), the token, every attempt and every wait included;
+            past it, ``DeadlineExceeded``.
+        retry (RetryPolicy | None): Every method's: a ``RetryPolicy`` for this call,
+            or None for a single attempt (default: the client's); a stream retries
+            until its first item.
+
+    Every method raises ``ValueError`` for a bad argument (an id that is not a UUID)
+    before anything is sent; ``ApiError`` for an error status (its subclass names
+    it: ``NotFoundError``, ...); ``TransportError`` when no answer came (refused,
+    reset, timed out), ``DeadlineExceeded`` past the deadline; ``DecodeError`` for
+    an answer that does not match the spec's schema. All are ``RunaiError``, but
+    ``ValueError``.
     """
 
     __slots__ = ("_settings", "_requester", "_defaults")
@@ -216,7 +232,14 @@ class RegistryClient:
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> list[Registry]:
-        """All registries, or those whose name matches ``name``."""
+        """All registries, or those whose name matches ``name``.
+
+        Args:
+            name: Only the registries of this name (the API's ``?name=`` filter).
+
+        Raises:
+            RunaiError: As every call (see the class).
+        """
         options = self._options(timeout, deadline, retry)
         listed = await self._send(_operations.list_registries(self._settings, options, name))
         return listed.entries
@@ -233,6 +256,24 @@ class RegistryClient:
 
         Not retried once the request may have reached the server. After a failed create,
         list the registries by name before trying again: a 409 means it already exists.
+
+        Args:
+            request: The registry's meta (name, scope, ...) and spec (url, user,
+                password); checked when it was built.
+
+        Raises:
+            ConflictError: A registry of that name exists (409).
+            BadRequestError: The server refused the request (400).
+
+        Example:
+            ```python
+            created = await client.create_registry(
+                RegistryCreationRequest(
+                    AssetCreationRequest("hub", Scope.TENANT),
+                    RegistrySpecRequest("https://index.docker.io", user="u", password=pw),
+                )
+            )
+            ```
         """
         options = self._options(timeout, deadline, retry)
         try:
@@ -242,26 +283,43 @@ class RegistryClient:
 
     async def get_registry(
         self,
-        asset_id: AssetId,
+        asset_id: str | uuid.UUID,
         *,
         timeout: float | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Registry:
-        """One registry by id."""
+        """One registry by id.
+
+        Args:
+            asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
+
+        Raises:
+            NotFoundError: No registry has that id (404).
+        """
         options = self._options(timeout, deadline, retry)
         return await self._send(_operations.get_registry(self._settings, options, asset_id))
 
     async def update_registry(
         self,
-        asset_id: AssetId,
+        asset_id: str | uuid.UUID,
         request: RegistryUpdateRequest,
         *,
         timeout: float | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Registry:
-        """Replace a registry's name, description and spec; the answer is the result."""
+        """Replace a registry's name, description and spec (the API wants the whole spec,
+        password included); the answer is the result.
+
+        Args:
+            asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
+            request: The new meta and spec.
+
+        Raises:
+            NotFoundError: No registry has that id (404).
+            ConflictError: Another registry has the new name (409).
+        """
         options = self._options(timeout, deadline, retry)
         try:
             return await self._send(
@@ -272,13 +330,20 @@ class RegistryClient:
 
     async def delete_registry(
         self,
-        asset_id: AssetId,
+        asset_id: str | uuid.UUID,
         *,
         timeout: float | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> None:
-        """Delete a registry (204)."""
+        """Delete a registry (204).
+
+        Args:
+            asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
+
+        Raises:
+            NotFoundError: No registry has that id (404).
+        """
         options = self._options(timeout, deadline, retry)
         try:
             await self._send(_operations.delete_registry(self._settings, options, asset_id))
@@ -287,14 +352,22 @@ class RegistryClient:
 
     async def list_repositories(
         self,
-        asset_id: AssetId,
+        asset_id: str | uuid.UUID,
         *,
         search_name: str | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> list[str]:
-        """The names of a registry's repositories, optionally those containing ``search_name``."""
+        """The names of a registry's repositories (Run:ai asks the upstream registry).
+
+        Args:
+            asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
+            search_name: Only the repositories whose name contains this.
+
+        Raises:
+            NotFoundError: No registry has that id (404).
+        """
         options = self._options(timeout, deadline, retry)
         request = _operations.list_repositories(
             self._settings, options, _urls.registry_path(asset_id), search_name
@@ -303,7 +376,7 @@ class RegistryClient:
 
     async def list_tags(
         self,
-        asset_id: AssetId,
+        asset_id: str | uuid.UUID,
         repository: str,
         *,
         search_name: str | None = None,
@@ -311,7 +384,22 @@ class RegistryClient:
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> RepositoryTags:
-        """The tags of one repository, optionally those containing ``search_name``."""
+        """The tags of one repository, in the server's order (Run:ai asks the upstream
+        registry); ``sort_tags`` orders them by version.
+
+        Args:
+            asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
+            repository: The repository's name, e.g. ``library/python``.
+            search_name: Only the tags that contain this.
+
+        Raises:
+            NotFoundError: No registry has that id (404).
+
+        Example:
+            ```python
+            tags = (await client.list_tags(registry_id, "library/python")).tags
+            ```
+        """
         options = self._options(timeout, deadline, retry)
         return await self._send(
             _operations.list_tags(
@@ -329,7 +417,14 @@ class RegistryClient:
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Stream[Registry]:
-        """Like :meth:`list_registries`, yielding each registry as soon as it has arrived."""
+        """Like ``list_registries``, yielding each registry as soon as it has arrived.
+
+        Args:
+            name: Only the registries of this name.
+
+        Raises:
+            RunaiError: When iterated, as ``list_registries``.
+        """
         options = self._options(timeout, deadline, retry)
         path = _urls.REGISTRIES + _urls.query(name=name)
         operation = self._settings.operation("GET", path)
@@ -343,14 +438,22 @@ class RegistryClient:
 
     def iter_repositories(
         self,
-        asset_id: AssetId,
+        asset_id: str | uuid.UUID,
         *,
         search_name: str | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Stream[str]:
-        """Like :meth:`list_repositories`, yielding each name as soon as it has arrived."""
+        """Like ``list_repositories``, yielding each name as soon as it has arrived.
+
+        Args:
+            asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
+            search_name: Only the repositories whose name contains this.
+
+        Raises:
+            RunaiError: When iterated, as ``list_repositories``.
+        """
         options = self._options(timeout, deadline, retry)
         path = _urls.repositories_path(_urls.registry_path(asset_id), search_name)
         return self._stream(
@@ -359,7 +462,7 @@ class RegistryClient:
 
     def iter_tags(
         self,
-        asset_id: AssetId,
+        asset_id: str | uuid.UUID,
         repository: str,
         *,
         search_name: str | None = None,
@@ -367,15 +470,29 @@ class RegistryClient:
         deadline: float | None = None,
         retry: RetryPolicy | EllipsisType | None = ...,
     ) -> Stream[str]:
-        """Like :meth:`list_tags`, yielding each tag as soon as it has arrived.
+        """Like ``list_tags``, yielding each tag as soon as it has arrived.
 
         Memory stays bounded by one network chunk plus one tag (at most
         ``max_item_bytes``) whatever the number of tags; ``.batches()`` yields lists
-        of tags instead, faster for very many short tags (see :class:`Stream`).
+        of tags instead, faster for very many short tags (see ``Stream``).
         Leaving the loop early closes the response at once. Retries apply until the
         first tag is yielded; a failure after that raises (``DecodeError`` naming how
         many items were yielded) instead of starting over, which would repeat items.
         A body that ``list_tags`` would reject raises the same ``DecodeError``.
+
+        Args:
+            asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
+            repository: The repository's name.
+            search_name: Only the tags that contain this.
+
+        Raises:
+            RunaiError: When iterated, as ``list_tags``.
+
+        Example:
+            ```python
+            async for tag in client.iter_tags(registry_id, "team/app"):
+                ...
+            ```
         """
         options = self._options(timeout, deadline, retry)
         path = _urls.tags_path(_urls.registry_path(asset_id), repository, search_name)
@@ -420,7 +537,7 @@ class RegistryClient:
         keep: frozenset[str] = frozenset(),
         naming: str = "",
     ) -> Stream[Any]:
-        """The array under ``key`` of ``GET path`` as a :class:`Stream`; the request
+        """The array under ``key`` of ``GET path`` as a ``Stream``; the request
         goes out when the iteration starts. ``name``: the method's, for telemetry."""
         return self._requester.stream(
             _operations.stream_request(self._settings, options, name, path, naming),

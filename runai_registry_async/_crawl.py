@@ -41,10 +41,13 @@ RegistrySource = Iterable[RegistryRef] | AsyncIterable[RegistryRef]
 
 
 class TagCrawl:
-    """The async iterator returned by :func:`crawl_tags`; :attr:`stats` has live counters.
+    """The async iterator returned by ``crawl_tags``; ``stats`` has live counters.
 
     Iterate it once. Leaving the loop early (``break``, an exception, cancellation)
-    stops the crawl, as does :meth:`aclose` or leaving ``async with``.
+    stops the crawl, as does ``aclose`` or leaving ``async with``.
+
+    Args:
+        run: Made by ``crawl_tags``, not by hand.
     """
 
     def __init__(self, run: _CrawlRun) -> None:
@@ -354,27 +357,44 @@ def crawl_tags(
 ) -> TagCrawl:
     """Crawl the tags of every repository of many registries, concurrently.
 
-    ``registries``: ids, :class:`Registry` objects, or an (async) iterable of either,
-    consumed lazily; None lists all registries first (one request, before any other).
-    At most ``concurrency`` requests are in flight, at most ``per_registry`` against one
-    registry; registries take turns, so a huge one does not starve the rest. Results
-    stream out as they complete, one :class:`CrawlResult` per repository. A failure
-    (after the client's retries) becomes a result with ``error`` set and the crawl goes
-    on; ``on_error="raise"`` stops the crawl and raises it instead. Leaving the loop
-    early cancels every request in flight. ``deadline``: seconds for the whole crawl;
-    past it the crawl ends by raising ``DeadlineExceeded``. ``retry``: the policy for the
-    crawl's requests (default: the client's). A registry with no repository yields
-    one result with ``empty`` true; ``skip_empty=True`` leaves out repositories with no
-    (matching) tag.
+    Results stream out as they complete, one ``CrawlResult`` per repository;
+    registries take turns, so a huge one does not starve the rest. A failure (after the
+    client's retries) becomes a result with ``error`` set and the crawl goes on. Leaving
+    the loop early cancels every request in flight. The client's pacing applies to
+    every request (its adaptive rate, ``max_per_second``, a server's pause).
 
-    Politeness: with ``adaptive`` (the default) the crawl halves the requests it runs at
-    once when the server answers 429 or 503 and raises them back by one per round of
-    successes (AIMD), within ``concurrency``; ``per_registry_per_second`` caps the
-    requests started against each registry (and so each upstream registry behind it);
-    the client's ``max_per_second`` and its shared pause on ``Retry-After`` apply too.
+    Args:
+        client: The client whose requests, pacing and retries the crawl uses.
+        registries: Ids, ``Registry`` objects, or an (async) iterable of either,
+            consumed lazily; None lists every registry first (one request).
+        repository_search: Only repositories whose name contains this.
+        tag_search: Only tags that contain this.
+        concurrency: The most requests in flight at once.
+        per_registry: The most requests in flight against one registry.
+        on_error: ``"yield"`` a failure as a result, or ``"raise"`` it, ending the crawl.
+        deadline: Seconds for the whole crawl; past it, it ends raising
+            ``DeadlineExceeded``.
+        adaptive: With the client's adaptive rate off, halve the requests in flight
+            when throttled and add one back per round of successes (AIMD).
+        per_registry_per_second: The most requests started a second against each
+            registry (and so each upstream registry behind it).
+        retry: The policy for the crawl's requests (default: the client's).
+        skip_empty: Leave out repositories with no (matching) tag; otherwise a
+            registry with no repository yields one result with ``empty`` true.
 
+    Returns:
+        A ``TagCrawl``: iterate it for the results; ``.stats`` counts as it runs.
+
+    Raises:
+        ValueError: A bad argument, before any request.
+        TypeError: ``registries`` is a single id rather than an iterable of them.
+
+    Example:
+        ```python
         async for result in crawl_tags(client, concurrency=16):
-            print(result.registry_name, result.repository, result.tags)
+            if result.error is None:
+                print(result.registry_name, result.repository, result.tags)
+        ```
     """
     if isinstance(registries, (str, bytes, uuid.UUID)):
         raise TypeError(

@@ -26,7 +26,7 @@ class CrawlTags:
     registry_name: str | None
     repository: str | None
     tags: list[str]
-    #: Always None here; ``result.error is None`` tells this class from :class:`CrawlFailure`.
+    #: Always None here; ``result.error is None`` tells this class from ``CrawlFailure``.
     error: None = None
 
     @property
@@ -53,8 +53,9 @@ class CrawlFailure:
         return False
 
 
-#: One outcome of a crawl. ``if result.error is None:`` narrows it to :class:`CrawlTags`.
 CrawlResult = CrawlTags | CrawlFailure
+"""One outcome of a crawl: ``if result.error is None:`` narrows it to ``CrawlTags``
+(the repository's tags), else it is a ``CrawlFailure`` (what went wrong)."""
 
 
 @define

@@ -29,7 +29,13 @@ class RunaiError(Exception):
     """Base class of every error raised by this library.
 
     ``operation`` names the call ("GET /api/v1/asset/registries"); ``attempts`` is how many
-    times the request was sent before giving up.
+    times the request was sent before giving up. The library raises them; a test double
+    of your own may build one with the same arguments.
+
+    Args:
+        message: What went wrong (secrets already scrubbed).
+        operation: The call, e.g. ``"GET /api/v1/asset/registries"``.
+        attempts: How many times the request was sent.
     """
 
     operation: str
@@ -52,6 +58,14 @@ class TransportError(RunaiError):
     seen the request. ``retryable`` is false for failures that trying again cannot fix:
     a certificate that does not verify, a host name that does not exist. ``timed_out``
     is true when the request (or the wait for its token) ran out of time.
+
+    Args:
+        message: What went wrong (secrets already scrubbed).
+        operation: The call, e.g. ``"GET /api/v1/asset/registries"``.
+        attempts: How many times the request was sent.
+        connect_failed: No connection was made.
+        retryable: Trying again might help.
+        timed_out: The request ran out of time.
     """
 
     connect_failed: bool
@@ -79,6 +93,12 @@ class DeadlineExceeded(TransportError):
 
     ``attempts`` says how many tries ran; ``last_error`` is the failure of the last one
     (None when the time ran out during the first).
+
+    Args:
+        message: What went wrong (secrets already scrubbed).
+        operation: The call, e.g. ``"GET /api/v1/asset/registries"``.
+        attempts: How many times the request was sent.
+        last_error: The last try's failure, if any.
     """
 
     last_error: RunaiError | None
@@ -107,6 +127,15 @@ class ApiError(RunaiError):
 
     ``code``, ``message`` and ``details`` come from the spec's Error body when there is one;
     otherwise ``message`` holds a short snippet of whatever the body was.
+
+    Args:
+        status: The HTTP status.
+        code: The Error body's ``code``, if any.
+        message: The Error body's ``message``, or a snippet of the body.
+        details: The Error body's ``details``, if any.
+        operation: The call, e.g. ``"GET /api/v1/asset/registries"``.
+        attempts: How many times the request was sent.
+        retry_after: The answer's ``Retry-After`` header, as sent.
     """
 
     status: int

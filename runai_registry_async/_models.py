@@ -36,7 +36,7 @@ class _OpenEnum(str, Enum):
     """A string enum that a server may extend: an unknown string value becomes a
     pseudo-member (its own value and name) instead of an error, so that response fields
     keep the enum type under a type checker. Request validators accept declared members
-    only (:func:`_one_of`)."""
+    only (``_one_of``)."""
 
     @classmethod
     def _missing_(cls, value: object) -> Any:
@@ -53,7 +53,11 @@ class _OpenEnum(str, Enum):
         """True for one of the members the spec declares (not a pseudo-member).
 
         By value: a pseudo-member made from a member's name (``Scope("TENANT")``) has
-        that name too, but it is not the spec's value."""
+        that name too, but it is not the spec's value.
+
+        Args:
+            value: Any value, a member of this enum or not.
+        """
         return isinstance(value, cls) and cls._value2member_map_.get(value._value_) is value
 
 
@@ -195,7 +199,7 @@ class RegistrySpec:
     """Where a registry lives and how to log in to it, as the server returns it.
 
     ``password`` is optional: the server may withhold it. Requests take a
-    :class:`RegistrySpecRequest`, whose password is required. It never shows in a repr.
+    ``RegistrySpecRequest``, whose password is required. It never shows in a repr.
     """
 
     url: str
@@ -312,7 +316,7 @@ class RegistryUpdateRequest:
     """The body of ``update_registry``.
 
     The spec requires ``spec`` here but gives it no schema; the server takes the same
-    spec as on create, so this carries a :class:`RegistrySpecRequest` too.
+    spec as on create, so this carries a ``RegistrySpecRequest`` too.
     """
 
     meta: AssetUpdateRequest = field(validator=_instance(AssetUpdateRequest))

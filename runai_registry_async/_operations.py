@@ -1,4 +1,4 @@
-"""The API's operations as :class:`Request` values: paths, bodies, decoders and the names
+"""The API's operations as ``Request`` values: paths, bodies, decoders and the names
 errors give them. Pure, no I/O: ``RegistryClient`` sends what these build."""
 
 from __future__ import annotations

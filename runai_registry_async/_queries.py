@@ -25,7 +25,7 @@ class LatestTag:
     registry_name: str | None
     repository: str | None
     tag: str
-    #: Always None here; ``found.error is None`` tells this class from :class:`LatestFailure`.
+    #: Always None here; ``found.error is None`` tells this class from ``LatestFailure``.
     error: None = None
 
 
@@ -56,12 +56,33 @@ async def find_tags(
 ) -> AsyncIterator[CrawlResult]:
     """The repositories named ``repository``, across registries, with their matching tags.
 
-    Built on :func:`crawl_tags` (same concurrency, rate and error behaviour). The
-    server's substring searches pre-filter (``repository``, and the longest literal of
-    ``matching``, a :class:`TagFilter`; ``tags=`` is its former name, deprecated); the
-    exact match runs here, so ``team/app`` does not also find
-    ``team/app-old`` unless ``exact_repository=False``. A repository with no matching
-    tag is left out; failures come through as results with ``error`` set.
+    Built on ``crawl_tags`` (same concurrency, rate and error behaviour). The
+    server's substring searches pre-filter; the exact match runs here. A repository with
+    no matching tag is left out; failures come through as results with ``error`` set.
+
+    Args:
+        client: The client to crawl with.
+        repository: The repository's name, e.g. ``team/app``.
+        matching: Which tags to keep (``TagFilter``; default: all but digest-style
+            tags and signatures).
+        registries: Where to look, as for ``crawl_tags`` (default: every registry).
+        exact_repository: Only that exact name; False also keeps names containing it
+            (``team/app-old``).
+        concurrency: As for ``crawl_tags``.
+        per_registry: As for ``crawl_tags``.
+        on_error: As for ``crawl_tags``.
+        deadline: Seconds for the whole search.
+        tags: The former name of ``matching`` (deprecated).
+
+    Raises:
+        ValueError: An empty ``repository`` or another bad argument, before any request.
+        TypeError: ``matching`` is not a ``TagFilter``.
+
+    Example:
+        ```python
+        async for found in find_tags(client, "team/app", TagFilter(include=["v*"])):
+            print(found.registry_name, found.tags)
+        ```
     """
     if not isinstance(repository, str) or not repository:
         raise ValueError("repository must be a non-empty string")
@@ -105,14 +126,26 @@ async def latest_tags(
     deadline: float | None = None,
     filter: TagFilter | None = None,
 ) -> AsyncIterator[LatestTag | LatestFailure]:
-    """Per registry holding ``repository``, its newest tag ``matching`` a
-    :class:`TagFilter` (``filter=`` is its former name, deprecated): a
-    :class:`LatestTag`, or a :class:`LatestFailure` where a lookup failed (test
-    ``found.error is None``: the type checker then knows ``found.tag`` is a ``str``).
-    A registry where no tag qualifies is left out.
+    """Per registry holding ``repository``, its newest tag ``matching`` a filter.
 
-    "Newest" is by ``order`` (version order by default; the API has no dates), see
-    :func:`version_key`; ``prereleases=False`` passes over ``2.0.0-rc.1`` and the like.
+    Yields a ``LatestTag``, or a ``LatestFailure`` where a lookup failed (test
+    ``found.error is None``: the type checker then knows ``found.tag`` is a ``str``). A
+    registry where no tag qualifies is left out. "Newest" is by ``order``: the API has no
+    dates (see ``version_key``).
+
+    Args:
+        client: The client to crawl with.
+        repository: The repository's exact name.
+        matching: Which tags may count (``TagFilter``).
+        order: ``"version"`` (see ``version_key``) or ``"lexical"``.
+        prereleases: False passes over ``2.0.0-rc.1`` and the like.
+        registries: Where to look, as for ``crawl_tags``.
+        concurrency: As for ``crawl_tags``.
+        deadline: Seconds for the whole search.
+        filter: The former name of ``matching`` (deprecated).
+
+    Raises:
+        ValueError: A bad ``order`` or another bad argument, before any request.
     """
     matching = renamed_argument(matching, filter, old="filter", new="matching")
     if order not in ("version", "lexical"):

@@ -1,9 +1,9 @@
 """Keeping secrets out of reprs, tracebacks and error text.
 
-Three tools: :class:`Secret` holds a value that must not show in a repr (a frame local
+Three tools: ``Secret`` holds a value that must not show in a repr (a frame local
 rendered by ``traceback`` with ``capture_locals``, rich or sentry is a repr);
-:func:`detached` cuts an error loose from the frames below it and from the exception it
-replaced, which may hold a body or a header; :func:`snippet` and :func:`key_names`
+``detached`` cuts an error loose from the frames below it and from the exception it
+replaced, which may hold a body or a header; ``snippet`` and ``key_names``
 describe a body for an error message with every secret-looking value blanked.
 """
 

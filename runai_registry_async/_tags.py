@@ -47,7 +47,18 @@ _ARTEFACTS = re.compile(r"(?:sha256|sha512)-[0-9a-f]{16,}(?:\.\w+)?|.*\.(?:sig|a
 
 
 def version_key(tag: str) -> tuple[Any, ...]:
-    """A sort key putting tags in version order (see the module's table)."""
+    """A sort key putting tags in version order: ``v1.9.2 < v1.10.0 < 1.10.1``,
+    ``2.0.0-rc.1 < 2.0.0`` (semver precedence), ``build-9 < build-10``, and anything that
+    is not a version after every version.
+
+    Args:
+        tag: The tag.
+
+    Example:
+        ```python
+        max(["1.9", "1.10", "latest"], key=version_key)  # "latest"; use latest() to skip it
+        ```
+    """
     match = _VERSION.fullmatch(tag)
     if match is None:
         return (1, _natural(tag), tag)
@@ -87,7 +98,21 @@ def renamed_argument(
 
 
 def sort_tags(tags: Iterable[str], *, order: Order = "version", reverse: bool = False) -> list[str]:
-    """``tags`` sorted by ``version_key`` (or plain string order); stable for duplicates."""
+    """``tags`` sorted by ``version_key`` (or plain string order); stable for duplicates.
+
+    Args:
+        tags: The tags.
+        order: ``"version"`` or ``"lexical"``.
+        reverse: Newest first.
+
+    Raises:
+        ValueError: An unknown ``order``.
+
+    Example:
+        ```python
+        sort_tags(["v1.10.0", "1.10.1", "v1.9.2"])  # ['v1.9.2', 'v1.10.0', '1.10.1']
+        ```
+    """
     if order == "version":
         return sorted(tags, key=version_key, reverse=reverse)
     if order == "lexical":
@@ -105,10 +130,16 @@ def latest(
 ) -> str | None:
     """The newest of ``tags`` by ``order``, or None when there is none.
 
-    ``prereleases=False`` skips versions with a pre-release part (``2.0.0-rc.1``);
-    ``matching`` keeps only the tags it matches (by default ``TagFilter()``: every tag but
-    digest-style tags and cosign artefacts, which are not images). (``filter=`` is its
-    former name, deprecated.)
+    Args:
+        tags: The tags.
+        order: ``"version"`` (see ``version_key``) or ``"lexical"``.
+        prereleases: False skips versions with a pre-release part (``2.0.0-rc.1``).
+        matching: Only the tags it matches (default ``TagFilter()``: every tag but
+            digest-style tags and cosign artefacts, which are not images).
+        filter: The former name of ``matching`` (deprecated).
+
+    Raises:
+        ValueError: An unknown ``order``.
     """
     matching = renamed_argument(matching, filter, old="filter", new="matching")
     keep = (matching or _EVERY_IMAGE).matches
@@ -164,7 +195,11 @@ class TagFilter:
         object.__setattr__(self, "_compiled", compiled)
 
     def matches(self, tag: str) -> bool:
-        """Whether ``tag`` is kept."""
+        """Whether ``tag`` is kept.
+
+        Args:
+            tag: The tag.
+        """
         include, exclude = self._compiled
         if self.skip_artefacts and _ARTEFACTS.fullmatch(tag):
             return False
@@ -173,7 +208,11 @@ class TagFilter:
         return not any(p.fullmatch(tag) for p in exclude)
 
     def select(self, tags: Iterable[str]) -> list[str]:
-        """The tags kept, in their order."""
+        """The tags kept, in their order.
+
+        Args:
+            tags: The tags.
+        """
         return [tag for tag in tags if self.matches(tag)]
 
     def server_hint(self) -> str | None:

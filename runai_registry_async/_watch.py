@@ -2,7 +2,7 @@
 
 The API has no watch, so ``watch_tags`` polls each target with ``iter_tags`` (a huge
 repository never loads at once) and reports what changed since the poll before. Memory
-per target is its tag names; a :class:`TagSnapshot` saves them as JSON, so a restarted
+per target is its tag names; a ``TagSnapshot`` saves them as JSON, so a restarted
 service resumes without announcing every tag again.
 """
 
@@ -75,11 +75,16 @@ class TagSnapshot:
         return snapshot
 
     def tags(self, registry_id: str, repository: str) -> frozenset[str] | None:
-        """The tags last seen there; None if never polled."""
+        """The tags last seen in a repository; None if never polled.
+
+        Args:
+            registry_id: The registry's id.
+            repository: The repository's name.
+        """
         return self._tags.get((checked_id(registry_id), repository))
 
     def to_json(self) -> dict[str, Any]:
-        """The snapshot as JSON data, for :meth:`from_json`."""
+        """The snapshot as JSON data, for ``from_json``."""
         return {
             "version": 1,
             "targets": [
@@ -90,7 +95,14 @@ class TagSnapshot:
 
     @classmethod
     def from_json(cls, data: Any) -> TagSnapshot:
-        """The snapshot ``to_json`` gave; ValueError if it is not one."""
+        """The snapshot that ``to_json`` gave.
+
+        Args:
+            data: What ``to_json`` returned, read back from JSON.
+
+        Raises:
+            ValueError: ``data`` is not a snapshot.
+        """
         snapshot = cls()
         if not isinstance(data, dict) or not isinstance(data.get("targets"), list):
             raise ValueError("not a tag snapshot: expected an object with a list of targets")
@@ -137,26 +149,43 @@ async def watch_tags(
     on_poll: Callable[[TagSnapshot], None] | None = None,
     poll_deadline: float | None = None,
 ) -> AsyncIterator[TagEvent | WatchError]:
-    """Events for tags added to or removed from ``targets``.
+    """Events for tags added to or removed from ``targets``, by polling (the API has no
+    watch).
 
-    ``targets``: ``(registry, repository)`` pairs, the registry an id or a
-    :class:`Registry` (whose name the events then carry); or a coroutine function that
-    returns them, called before every poll, so that repositories which appear later are
-    watched too (an error it raises ends the watch).
+    The first poll of a target is its baseline: silent unless ``announce_baseline``;
+    a target that first appears after the first poll is announced. A failed poll yields
+    a ``WatchError``, keeps the last good state (never a ``removed`` event), and a
+    target that keeps failing is polled less (after its second failure in a row it sits
+    out 1 poll, then 3, then 7 at most). Polls run when the loop asks for more events,
+    so leaving the loop stops the watch cleanly. Each target is reported as soon as its
+    own poll ends, so a slow target holds back no other.
 
-    Polls every ``interval`` seconds (give or take ``jitter``, a fraction, so that
-    many watchers do not poll in step). The first poll of a target is its baseline:
-    silent unless ``announce_baseline``, and skipped when ``snapshot`` already has the
-    target; a target that first appears after the first poll is not a baseline (its tags
-    arrived while watching, and are announced). A failed poll yields a
-    :class:`WatchError` (and is not logged as well), keeps the last good state (never a
-    ``removed`` event), and a target that keeps failing is polled less: after its second
-    failure in a row it sits out 1 poll, then 3, then 7 at most. Polls run when the loop
-    asks for more events, so leaving the loop stops the watch cleanly.
-    ``on_poll(snapshot)`` is called after each poll's events (to save the snapshot).
-    Each target is reported as soon as its own poll ends, and a poll of one target may
-    take at most ``poll_deadline`` seconds (default: the interval or the client's
-    timeout, whichever is longer), so a slow target holds back no other.
+    Args:
+        client: The client to poll with.
+        targets: ``(registry, repository)`` pairs, the registry an id or a
+            ``Registry`` (whose name the events then carry); or a coroutine
+            function returning them, called before every poll, so that repositories
+            which appear later are watched too (an error it raises ends the watch).
+        interval: Seconds between polls.
+        jitter: A fraction of the interval, at random, so that many watchers do not
+            poll in step.
+        announce_baseline: Report the first poll's tags as ``added``.
+        snapshot: A ``TagSnapshot`` to resume from (its targets have no
+            baseline), kept up to date as the watch runs.
+        concurrency: The most repositories polled at once.
+        on_poll: Called with the snapshot after each poll's events (to save it).
+        poll_deadline: Seconds one target's poll may take (default: the interval or
+            the client's timeout, whichever is longer).
+
+    Raises:
+        ValueError: A bad argument, before the first poll.
+
+    Example:
+        ```python
+        async for event in watch_tags(client, [(registry_id, "team/app")]):
+            if isinstance(event, TagEvent):
+                print(event.kind, event.tag)
+        ```
     """
     names: dict[str, str] = {}
     discover = targets if callable(targets) else None

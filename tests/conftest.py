@@ -204,9 +204,10 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     take no real time, so waits and rates are checked exactly and at once. For code that
     only sleeps (no sockets); pass ``loop.time`` as its clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, lateness: float = 0.0) -> None:
         super().__init__()
         self._now = 0.0
+        self._lateness = lateness  # every timer fires this late, as on a busy loop
 
     def time(self) -> float:
         return self._now
@@ -214,14 +215,15 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def _run_once(self) -> None:
         if not self._ready:  # type: ignore[attr-defined]
             timers = self._scheduled  # type: ignore[attr-defined]
-            when = min((t.when() for t in timers if not t.cancelled()), default=self._now)
-            self._now = max(self._now, when)
+            when = min((t.when() for t in timers if not t.cancelled()), default=None)
+            if when is not None:
+                self._now = max(self._now, when + self._lateness)
         super()._run_once()  # type: ignore[misc]
 
 
-def in_virtual_time(main: Callable[[], Awaitable[T]]) -> T:
+def in_virtual_time(main: Callable[[], Awaitable[T]], *, lateness: float = 0.0) -> T:
     """Run ``main()`` to the end on a :class:`VirtualTimeLoop`."""
-    loop = VirtualTimeLoop()
+    loop = VirtualTimeLoop(lateness)
     try:
         return loop.run_until_complete(main())
     finally:

@@ -19,7 +19,7 @@ from runai_registry_async.testing import RunaiEmulator
 from .cli import SCRIPT, as_json, cli, environment, start
 from .conftest import eventually
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+CLI_PAGE = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
 
 
 async def test_global_options_go_before_or_after_the_command(emulator: RunaiEmulator) -> None:
@@ -142,13 +142,13 @@ async def test_ctrl_c_during_a_request_exits_130(emulator: RunaiEmulator) -> Non
     assert emulator.disconnects == 1
 
 
-async def test_help_and_the_readme_synopsis_agree() -> None:
+async def test_help_and_the_docs_synopsis_agree() -> None:
     code, out, _ = await cli(None, "--help")
     assert code == 0
     # The commands as --help lists them: indented four spaces under COMMAND.
     commands = re.findall(r"^    ([a-z]+)\s", out.split("  COMMAND\n", 1)[1], re.MULTILINE)
     assert len(commands) == 9
-    synopsis = README[README.index("## Command line") : README.index("## Notes on the spec")]
+    synopsis = CLI_PAGE
     for command in commands:
         assert f"runai-registry {command}" in synopsis, command
     for option in sorted(set(re.findall(r"--[a-z][a-z-]+", out)) - {"--help"}):

@@ -1,6 +1,6 @@
-"""Every default the README states, as a literal, in the code and in the README alike.
+"""Every default the docs state (README and guide), as a literal, in the code and the docs alike.
 
-Each row reads the value the code uses and states the number the README promises; a
+Each row reads the value the code uses and states the number the docs promise; a
 change to either fails here until both agree.
 """
 
@@ -18,7 +18,11 @@ from runai_registry_async import RegistryClient, RetryPolicy, crawl_tags, watch_
 from runai_registry_async._http import _auth, _jsonstream, _retry, _transport
 from runai_registry_async._http._ratelimit import default_burst
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+ROOT = Path(__file__).resolve().parent.parent
+# The README and the guide: what a user reads.
+README = "\n".join(
+    path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+)
 MiB = 1024 * 1024
 
 

@@ -1,5 +1,7 @@
-"""The docs tell the truth: the API reference (docs/api.md) lists every public name, and
-every example script in a guide page runs and prints what the page says it prints."""
+"""The docs tell the truth (test_api_docs.py checks the API reference is complete): every
+example script in a guide page runs and prints what the page says it prints (the
+text block after it: in full, or its first and last lines around a ``...`` line; a
+``...`` within a line stands for any text)."""
 
 from __future__ import annotations
 
@@ -10,19 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import runai_registry_async
-
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 API = (DOCS / "api.md").read_text()
-# Not classes or functions: a type alias (documented on crawl_tags) and the version string.
-UNDOCUMENTED = {"CrawlResult", "__version__"}
-
-
-def test_every_public_name_is_in_the_api_reference() -> None:
-    documented = set(re.findall(r"^::: runai_registry_async\.(\w+)$", API, re.MULTILINE))
-    public = set(runai_registry_async.__all__)
-    assert public - UNDOCUMENTED - documented == set()
-    assert documented - public == {"events"}  # the events module, documented whole
 
 
 def test_every_event_is_in_the_events_module_page() -> None:
@@ -67,7 +58,15 @@ def test_a_guide_example_prints_what_its_page_says(
     if "..." in expected:
         head = expected[: expected.index("...")]
         tail = expected[expected.index("...") + 1 :]
-        assert printed[: len(head)] == head
-        assert printed[len(printed) - len(tail) :] == tail
+        assert _matches(printed[: len(head)], head)
+        assert _matches(printed[len(printed) - len(tail) :], tail)
     else:
-        assert printed == expected
+        assert _matches(printed, expected)
+
+
+def _matches(printed: list[str], expected: list[str]) -> bool:
+    """Line by line; a ``...`` within an expected line stands for any text (an id, a time)."""
+    if len(printed) != len(expected):
+        return False
+    patterns = [".*".join(map(re.escape, line.split("..."))) for line in expected]
+    return all(re.fullmatch(p, line) for p, line in zip(patterns, printed, strict=True))

@@ -50,6 +50,19 @@ def test_a_rate_cut_spaces_every_waiter_already_queued() -> None:
     assert min(gaps) == pytest.approx(0.1)  # every later one at the new rate
 
 
+def test_waiters_woken_late_by_a_busy_loop_keep_the_rate() -> None:
+    # Each late start must not push every later slot back: at a burst of 1, a loop that
+    # wakes every timer 2 ms late would otherwise pace 100/s at 83/s.
+    async def main() -> list[float]:
+        limiter = RateLimiter(100, burst=1, clock=asyncio.get_running_loop().time)
+        starts: list[float] = []
+        await asyncio.gather(*(started_at(limiter, starts) for _ in range(101)))
+        return starts
+
+    starts = in_virtual_time(main, lateness=0.002)
+    assert starts[-1] - starts[0] == pytest.approx(1.0, abs=0.02)
+
+
 def test_a_cancelled_waiter_takes_no_slot_and_the_next_moves_up() -> None:
     async def main() -> list[float]:
         limiter = RateLimiter(2, burst=1, clock=asyncio.get_running_loop().time)

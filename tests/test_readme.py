@@ -1,4 +1,5 @@
-"""The README tells the truth: its examples run and its commands are the ones CI uses."""
+"""The README tells the truth: its example runs, its commands are the ones CI uses, it
+links every guide page; and the guide's pytest-fixture example passes in a fresh project."""
 
 from __future__ import annotations
 
@@ -11,65 +12,37 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
-SCRIPTS = [b for b in BLOCKS if "asyncio.run(main())" in b]
-FIXTURE_EXAMPLES = [b for b in BLOCKS if "runai_emulator" in b and b not in SCRIPTS]
+TESTING = (ROOT / "docs" / "testing.md").read_text()
+FIXTURE_EXAMPLE = next(
+    b for b in re.findall(r"```python\n(.*?)```", TESTING, re.DOTALL) if "runai_emulator" in b
+)
+SCRIPTS = [b for b in re.findall(r"```python\n(.*?)```", README, re.DOTALL) if "asyncio.run" in b]
 
 
-def test_the_readme_has_examples() -> None:
-    assert len(SCRIPTS) >= 4
-    assert len(FIXTURE_EXAMPLES) == 1
+def test_the_readme_is_a_landing_page_with_one_example() -> None:
+    # The examples live in the guide (docs/*.md), where a test runs each of them.
+    assert len(SCRIPTS) == 1
+    assert "crawl_tags(client" in SCRIPTS[0]
 
 
-# What each example must print: a distinctive line of the example, and regular
-# expressions for its output.
-EXPECTED = {
-    'emulator.add_repository(created.meta.id, "library/python"': [
-        r"docker-hub AssetKind.REGISTRY https://index.docker.io",
-        r"\['library/python'\]",
-        r"\['3.11', '3.12'\]",
-        r"404 Registry not found",
-        r"password='\*\*\*'",
-    ],
-    'if tag == "build-500":': [r"^found build-500$"],
-    ".batches():": [r"^11111 tags start with v9$"],
-    "crawl = crawl_tags(client, concurrency=16": [
-        r"demo-registry-\d ml/trainer-0 20",
-        r"CrawlStats\(registries=3, repositories=15, tags=300, errors=0, requests=19, "
-        r"retries=0, elapsed=\d+\.\d\ds\)",
-    ],
-    'emulator.fail_next("list_registries", 2, status=503)': [r"^\[\] after 2 retries$"],
-    'print("registries:", len(await client.list_registries()))': [r"^registries: 0$"],
-    "emulator.rate_limit(50, burst=10, advertise=True)": [r"^12 repositories, 0 answers 429$"],
-    "async for found in latest_tags(client": [
-        r"^\['v1.9.2', 'v1.10.0', '1.10.1', '2.0.0-rc.1', '2.0.0', 'latest'\]$",
-        r"^hub team/app 1.10.0-cuda12$",
-        r"^ecr team/app 1.10.0-cuda12$",
-    ],
-    "async for event in watch_tags(": [
-        r"^added team/app 1.0\nadded team/app 1.1\nremoved team/app 1.0$",
-    ],
-    "gave up after": [r"^gave up after 2 attempts$", r"^\['1.0', '1.1'\] in 3 requests$"],
-}
-
-
-def test_every_example_has_its_expected_output() -> None:
-    for script in SCRIPTS:
-        assert any(key in script for key in EXPECTED), script[:300]
-
-
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_readme_example_runs(script: str, tmp_path: Path) -> None:
+def test_the_readme_example_runs(tmp_path: Path) -> None:
     path = tmp_path / "example.py"
-    path.write_text(script)
+    path.write_text(SCRIPTS[0])
     done = subprocess.run(
         [sys.executable, str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
-    assert "s3cret" not in done.stdout
-    expected = next(lines for key, lines in EXPECTED.items() if key in script)
-    for line in expected:
-        assert re.search(line, done.stdout, re.MULTILINE), (line, done.stdout)
+    assert re.search(
+        r"^CrawlStats\(registries=3, repositories=15, tags=300, errors=0, requests=19, ",
+        done.stdout,
+        re.MULTILINE,
+    ), done.stdout
+
+
+def test_the_readme_links_every_guide_page() -> None:
+    pages = {path.name for path in (ROOT / "docs").glob("*.md")} - {"index.md", "CHANGELOG.md"}
+    linked = set(re.findall(r"\]\(docs/([\w-]+\.md)\)", README))
+    assert pages - linked == set()
 
 
 @pytest.mark.parametrize("mode", ["strict", "auto"])
@@ -77,7 +50,7 @@ def test_readme_fixture_example_passes_in_a_fresh_project(tmp_path: Path, mode: 
     # A project of its own (its own pytest.ini), so none of this repository's settings
     # apply: "strict" is pytest-asyncio's default, the one a fresh project gets.
     (tmp_path / "pytest.ini").write_text(f"[pytest]\nasyncio_mode = {mode}\n")
-    (tmp_path / "test_example.py").write_text(FIXTURE_EXAMPLES[0])
+    (tmp_path / "test_example.py").write_text(FIXTURE_EXAMPLE)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         capture_output=True,

@@ -87,7 +87,7 @@ class AdaptiveRate:
         return meter.count(now) / min(self.WINDOW, max(0.1, now - self._started))
 
     def sent(self) -> float:
-        """Count a request being sent; returns the time, for :meth:`throttled`."""
+        """Count a request being sent; returns the time, for ``throttled``."""
         now = self._clock()
         if self._started is None or now - self._last_sent > max(self.IDLE, 3 / self.rate):
             # The first request, or the first after the client fell silent (every request

@@ -87,7 +87,13 @@ class ClientCredentials:
         return "/api/v1/token" if self.endpoint == "v1" else "/api/v2/token"
 
     async def fetch(self, transport: Transport, timeout: float) -> tuple[Secret[str], float | None]:
-        """Get a new token and its lifetime in seconds."""
+        """Get a new token and its lifetime in seconds (the client calls this; a single
+        try, which the client retries under its policy).
+
+        Args:
+            transport: The client's transport, which sends the token request.
+            timeout: Seconds for the request.
+        """
         path = self.path
         if self.endpoint == "v1":
             token_key, expiry_key = "accessToken", "expiresIn"

@@ -55,7 +55,7 @@ class ArrayParser:
     """Feeds on chunks of ``{..., key: [...], ...}`` and returns the array's elements.
 
     ``strings=True`` requires every element to be a string. Other top-level keys named
-    in ``keep`` are parsed and kept in :attr:`envelope` (every other value is checked as
+    in ``keep`` are parsed and kept in ``envelope`` (every other value is checked as
     JSON and dropped). ``check_envelope`` is called with the kept values and the array
     (as ``[]``) at the end, or with the actual value as soon as the key turns out to hold
     something other than an array; it raises when the shape is wrong.
@@ -126,7 +126,7 @@ class ArrayParser:
         return items
 
     def finish(self) -> dict[str, Any]:
-        """Check that the body ended where the object did; returns :attr:`envelope`."""
+        """Check that the body ended where the object did; returns ``envelope``."""
         self._pos = _WS.match(self._buf, self._pos).end()  # type: ignore[union-attr]
         if self._state != _DONE:
             raise self._error("body ended before the JSON object did")

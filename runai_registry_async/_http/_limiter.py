@@ -15,6 +15,9 @@ from collections.abc import Callable
 
 from .._errors import DeadlineExceeded
 
+#: How late (seconds) a queued waiter may start and still take its slot's time.
+LATE_SLACK = 0.01
+
 
 class RateLimiter:
     """At most ``rate`` starts per second, with bursts of up to ``burst`` at once.
@@ -55,7 +58,7 @@ class RateLimiter:
         return max(0.0, max(self._tat, now) - self._tolerance - now)
 
     def take(self) -> None:
-        """Take the next slot now (call when :meth:`delay` is 0)."""
+        """Take the next slot now (call when ``delay`` is 0)."""
         self._tat = max(self._tat, self._clock()) + self._interval
 
     def expected_wait(self) -> float:
@@ -83,7 +86,11 @@ class RateLimiter:
             # A timed wait, checked again after each sleep: the rate may have fallen.
             while (wait := self.delay()) > 0:  # noqa: ASYNC110 (no event to wait for)
                 await asyncio.sleep(wait)
-            self.take()
+            # A waiter keeps its place in the schedule though the event loop woke it a
+            # little late (a busy loop always does): at a burst of 1, each late start
+            # would otherwise push every later slot back, and the pace falls below the
+            # rate. Past LATE_SLACK the client stalled, and a stall earns no burst.
+            self._tat = max(self._tat, self._clock() - LATE_SLACK) + self._interval
         finally:
             first = queue[0] is turn
             queue.remove(turn)

@@ -153,7 +153,7 @@ class Otel:
 
     @staticmethod
     def activate(span: Span) -> object:
-        """Make ``span`` the current one; :meth:`deactivate` with what this returns."""
+        """Make ``span`` the current one; ``deactivate`` with what this returns."""
         return otel_context.attach(trace.set_span_in_context(span))
 
     @staticmethod

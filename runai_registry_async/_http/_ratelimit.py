@@ -96,7 +96,7 @@ class Pacer:
     """How fast one client may start requests: no faster than ``max_per_second`` (the
     user's ceiling), than a limit the server advertises, or than the rate found from its
     throttling (``adaptive``); and not before a ``pause`` the server asked for (no longer
-    than ``max_pause``). Pure but for :meth:`wait`."""
+    than ``max_pause``). Pure but for ``wait``."""
 
     # (__weakref__: the send-rate gauge must not keep a client alive.)
     __slots__ = (

@@ -1,4 +1,4 @@
-"""The request pipeline: every request of a client goes through :meth:`Requester.send`.
+"""The request pipeline: every request of a client goes through ``Requester.send``.
 
     send ─ shared with identical GETs in flight? (_coalescing)
       └─ _send: the one retry loop (_retry.with_retries)
@@ -306,7 +306,7 @@ class Requester:
         keep: frozenset[str] = frozenset(),
         deadline: float | None = None,
     ) -> Stream[Any]:
-        """The array under ``key`` of a GET's body as a :class:`Stream`; the request
+        """The array under ``key`` of a GET's body as a ``Stream``; the request
         (``request(deadline, open_stream)``) goes out when the iteration starts."""
 
         async def items(batched: bool) -> AsyncGenerator[Any, None]:

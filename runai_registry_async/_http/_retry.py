@@ -84,7 +84,11 @@ class RetryPolicy:
         return self.max_elapsed
 
     def backoff(self, attempt: int) -> float:
-        """The jittered wait after failed try number ``attempt`` (1-based)."""
+        """The jittered wait after failed try number ``attempt``.
+
+        Args:
+            attempt: The try that failed, from 1.
+        """
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return random.uniform(0, ceiling)
 
@@ -163,8 +167,8 @@ OnRetry = Callable[[int, float, RunaiError], None]
 class Retries:
     """What to do after each failure of one call: wait and try again, or give up.
 
-    Pure bookkeeping, no I/O: :func:`with_retries` makes one on a call's first failure
-    (a call that succeeds at once never does) and asks :meth:`wait_after` after each
+    Pure bookkeeping, no I/O: ``with_retries`` makes one on a call's first failure
+    (a call that succeeds at once never does) and asks ``wait_after`` after each
     failed try. Only the call's own requests are retried: an error of another request
     (the token request, which its own loop has retried) ends the call as it is.
     """
@@ -257,8 +261,8 @@ async def with_retries(
     budget: RetryBudget | None = None,
     on_retry: OnRetry | None = None,
 ) -> T:
-    """The one retry loop: ``attempt()`` until it succeeds or :class:`Retries` gives up
-    (see :meth:`Retries.wait_after`). A success gives back to ``budget`` what it spent."""
+    """The one retry loop: ``attempt()`` until it succeeds or ``Retries`` gives up
+    (see ``Retries.wait_after``). A success gives back to ``budget`` what it spent."""
     started = time.monotonic()
     retries: Retries | None = None
     while True:

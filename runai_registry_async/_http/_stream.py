@@ -36,7 +36,11 @@ class Stream(AsyncIterator[T]):
     each list what one network read completed: ``async for`` then costs once per list
     rather than once per item, for the speed of a whole read in the memory of a stream.
     A stream is iterated once, one way or the other; the request goes out when the
-    iteration starts. Leaving the loop early, or :meth:`aclose`, closes the response.
+    iteration starts. Leaving the loop early, or ``aclose``, closes the response.
+
+    Args:
+        open_: Made by the client, not by hand: starts the request, for items
+            (False) or batches (True).
     """
 
     __slots__ = ("_open", "_generator", "_batched")

@@ -1,8 +1,8 @@
 """What the pipeline tells the outside: event hooks, and OpenTelemetry when installed.
 
 The pipeline reports moments (a call began, a request went out, an answer came, a retry
-is due, a wait, a token) to one :class:`Telemetry`; this module turns each into the
-hook events of :mod:`runai_registry_async.events` and, through ``_otel``, into spans,
+is due, a wait, a token) to one ``Telemetry``; this module turns each into the
+hook events of ``runai_registry_async.events`` and, through ``_otel``, into spans,
 span events and metrics. A client with no hooks and without ``opentelemetry-api``
 has no ``Telemetry`` at all, and the pipeline skips every report.
 
@@ -135,8 +135,8 @@ class Telemetry:
         return bool(self.hooks) or (self.otel is not None and self.otel.configured())
 
     def call(self, request: Request[Any]) -> Call | None:
-        """The telemetry of one call, from its start to :meth:`Call.end`; None when
-        nobody is :meth:`listening`."""
+        """The telemetry of one call, from its start to ``Call.end``; None when
+        nobody is ``listening``."""
         return Call(self, request) if self.listening() else None
 
     def fetching_token(
@@ -201,7 +201,7 @@ class Call:
         self._token: object = None
 
     def activate(self) -> None:
-        """Make the call's span the current one, until :meth:`deactivate` (in the same
+        """Make the call's span the current one, until ``deactivate`` (in the same
         task and frame of an await: a token fetch started meanwhile is its child)."""
         otel = self.telemetry.otel
         if otel is not None and self.span is not None:

@@ -27,7 +27,7 @@ def trace_line(event: Event, base_url: str) -> str | None:
 
 
 class Tracer:
-    """The hook behind ``--trace``: writes :func:`trace_line` to ``stream``."""
+    """The hook behind ``--trace``: writes ``trace_line`` to ``stream``."""
 
     def __init__(self, base_url: str, stream: TextIO | None = None) -> None:
         self.base_url = base_url

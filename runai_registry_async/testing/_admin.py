@@ -1,7 +1,7 @@
 """The emulator's admin routes: change a running emulator from outside (a push, a
 deleted tag), as ``runai-registry emulator push`` does.
 
-They live under :data:`ADMIN_PREFIX`, which the Run:ai API does not use, need the same
+They live under ``ADMIN_PREFIX``, which the Run:ai API does not use, need the same
 bearer token as the API, and are neither recorded, rate-limited nor given faults.
 
     POST   /_emulator/registries/{id}/tags   {"repository": "team/app", "tags": ["1.1"]}

@@ -67,13 +67,23 @@ class RunaiEmulator(RegistryStore, FaultPlan):
     ids, 409 for a duplicate name, server-set read-only fields. The token endpoints
     answer as the 2.24 control plane does (see ``_tokens``), so the official SDK logs in.
 
-    Data: :meth:`add_registry`, :meth:`add_repository`, :meth:`push_tags`,
-    :meth:`delete_tags`, :meth:`seed`; change :attr:`registries` directly as well (no
+    Data: ``add_registry``, ``add_repository``, ``push_tags``,
+    ``delete_tags``, ``seed``; change ``registries`` directly as well (no
     answer is cached). Faults for
-    resilience tests, per operation and optionally per registry: :meth:`fail_next`,
-    :meth:`reset_next`, :meth:`flaky`, :meth:`delay`, :meth:`rate_limit`,
-    :meth:`expire_tokens`. :attr:`requests` logs what arrived; :attr:`max_in_flight`
-    and :attr:`max_in_flight_per_registry` record concurrency.
+    resilience tests, per operation and optionally per registry: ``fail_next``,
+    ``reset_next``, ``flaky``, ``delay``, ``rate_limit``,
+    ``expire_tokens``. ``requests`` logs what arrived; ``max_in_flight``
+    and ``max_in_flight_per_registry`` record concurrency.
+
+    Args:
+        token: The static bearer token it accepts (``emulator.token``).
+        client_id: The client id its token endpoints accept.
+        client_secret: The client secret its token endpoints accept.
+        token_lifetime: The lifetime, in seconds, of the tokens it issues.
+        require_auth: Answer 401 to a request without a valid bearer token.
+        host: The address to serve on (loopback by default).
+        port: The port (0: an ephemeral one; ``base_url`` says which).
+        ssl_context: Serve HTTPS with this server context.
     """
 
     def __init__(
@@ -126,7 +136,7 @@ class RunaiEmulator(RegistryStore, FaultPlan):
     ) -> None:
         await self.close()
 
-    def make_app(self) -> web.Application:
+    def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         base = "/api/v1/asset/registries"
         app.router.add_get(base, self._list_registries)
@@ -142,14 +152,14 @@ class RunaiEmulator(RegistryStore, FaultPlan):
         return app
 
     async def start(self) -> None:
-        """Listen on ``host`` (127.0.0.1) at ``port`` (0: any free one); sets :attr:`base_url`.
+        """Listen on ``host`` (127.0.0.1) at ``port`` (0: any free one); sets ``base_url``.
 
         With ``ssl_context`` it serves HTTPS (``base_url`` starts with ``https://``).
         """
         # A client that goes away cancels its handler, as in a real server: a delayed
         # answer nobody waits for does not hold up shutdown.
         self._runner = web.AppRunner(
-            self.make_app(), access_log=None, handle_signals=False, handler_cancellation=True
+            self._make_app(), access_log=None, handle_signals=False, handler_cancellation=True
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port, ssl_context=self._ssl_context)
@@ -163,6 +173,7 @@ class RunaiEmulator(RegistryStore, FaultPlan):
         self.base_url = f"{scheme}://{host}:{port}"
 
     async def close(self) -> None:
+        """Stop serving (``async with`` does it on leaving)."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -179,7 +190,11 @@ class RunaiEmulator(RegistryStore, FaultPlan):
         return self._tokens.issued
 
     def count(self, operation: str) -> int:
-        """How many requests of ``operation`` arrived."""
+        """How many requests of ``operation`` arrived.
+
+        Args:
+            operation: An operation's name, as in ``OPERATIONS`` (``"list_tags"``).
+        """
         return sum(1 for r in self.requests if r.operation == operation)
 
     # --- request handling ------------------------------------------------------------------
@@ -224,16 +239,16 @@ class RunaiEmulator(RegistryStore, FaultPlan):
         authorized: bool,
         asset_id: str | None,
     ) -> web.StreamResponse:
-        delay = self.delay_for(operation)
+        delay = self._delay_for(operation)
         if delay:
             await asyncio.sleep(delay)
-        fault = self.next_fault(operation, asset_id)
+        fault = self._next_fault(operation, asset_id)
         if fault is not None:
             answer = _faulty_answer(request, fault)
             if answer is not None:
                 return answer
         client = request.headers.get("Authorization", "")
-        wait = self.rate_limit_wait(client, asset_id)
+        wait = self._rate_limit_wait(client, asset_id)
         response: web.StreamResponse
         if wait is not None:
             response = _error(
@@ -243,12 +258,12 @@ class RunaiEmulator(RegistryStore, FaultPlan):
         elif operation != "token" and self.require_auth and not authorized:
             response = _error(401, "Unauthorized", "missing, invalid or expired bearer token")
         else:
-            latency = self.upstream_latency_for(operation)
+            latency = self._upstream_latency_for(operation)
             if latency:
                 await asyncio.sleep(latency)
             response = await handler(request)
         if not response.prepared:  # a stream has sent its headers already
-            response.headers.update(self.advertised(client, asset_id))
+            response.headers.update(self._advertised_fields(client, asset_id))
         return response
 
     def _authorized(self, request: web.Request) -> bool:
@@ -294,10 +309,10 @@ class RunaiEmulator(RegistryStore, FaultPlan):
         if isinstance(body, web.Response):
             return body
         meta, spec = dict(body["meta"]), dict(body["spec"])
-        if self.name_taken(meta["name"], None):
+        if self._name_taken(meta["name"], None):
             return _error(409, "Registry already exists", f"name {meta['name']!r} is taken")
         spec.setdefault("credentialKind", "password")
-        registry = self.store(meta, spec, str(uuid.uuid4()))
+        registry = self._store_registry(meta, spec, str(uuid.uuid4()))
         return _json(registry.to_json(), status=201)
 
     async def _update_registry(self, request: web.Request) -> web.Response:
@@ -307,23 +322,23 @@ class RunaiEmulator(RegistryStore, FaultPlan):
         body = await _read_valid_body(request, creating=False)
         if isinstance(body, web.Response):
             return body
-        if self.name_taken(body["meta"]["name"], found.id):
+        if self._name_taken(body["meta"]["name"], found.id):
             return _error(409, "Registry already exists", "name is taken")
-        self.update(found, body)
+        self._replace_stored(found, body)
         return _json(found.to_json())
 
     async def _delete_registry(self, request: web.Request) -> web.Response:
         found = self._lookup(request)
         if isinstance(found, web.Response):
             return found
-        self.delete(found)
+        self._remove_stored(found)
         return web.Response(status=204)
 
     async def _list_repositories(self, request: web.Request) -> web.Response:
         found = self._lookup(request)
         if isinstance(found, web.Response):
             return found
-        body = self.repositories_body(found, request.query.get("searchName"))
+        body = self._repositories_body(found, request.query.get("searchName"))
         return web.Response(body=body, content_type="application/json")
 
     async def _list_tags(self, request: web.Request) -> web.Response:
@@ -335,7 +350,7 @@ class RunaiEmulator(RegistryStore, FaultPlan):
             return _error(400, "Missing query parameter", "repository is required")
         if repository not in found.repositories:
             return _error(404, "Repository not found", f"no repository {repository!r}")
-        body = self.tags_body(found, repository, request.query.get("searchName"))
+        body = self._tags_body(found, repository, request.query.get("searchName"))
         return web.Response(body=body, content_type="application/json")
 
     async def _token_v1(self, request: web.Request) -> web.Response:

@@ -21,6 +21,8 @@ OPERATIONS = (
     "list_tags",
     "token",
 )
+"""The operations' names, as ``RunaiEmulator.fail_next`` and the others take them and
+``RecordedRequest.operation`` gives them (``"token"``: the token endpoints)."""
 
 # A fault for every registry of an operation is kept under this key.
 _ANY = None
@@ -108,13 +110,27 @@ class FaultPlan:
         body: bytes | None = None,
         registry: str | None = None,
     ) -> None:
-        """Answer the next ``count`` requests of ``operation`` with ``status``
-        (only those about ``registry``, an asset id, if given)."""
+        """Answer the next ``count`` requests of ``operation`` with ``status``.
+
+        Args:
+            operation: An operation's name, as in ``OPERATIONS`` (``"list_tags"``).
+            count: How many requests.
+            status: The status to answer.
+            retry_after: A ``Retry-After`` header to send along.
+            body: The body to send (default: the spec's Error JSON).
+            registry: Only the requests about this registry (an asset id).
+        """
         fault = Fault(status=status, retry_after=retry_after, body=body)
         self._add_faults(operation, count, fault, registry)
 
     def reset_next(self, operation: str, count: int = 1, *, registry: str | None = None) -> None:
-        """Drop the connection of the next ``count`` requests of ``operation`` unanswered."""
+        """Drop the connection of the next ``count`` requests of ``operation`` unanswered.
+
+        Args:
+            operation: An operation's name, as in ``OPERATIONS`` (``"list_tags"``).
+            count: How many requests.
+            registry: Only the requests about this registry (an asset id).
+        """
         self._add_faults(operation, count, Fault(reset=True), registry)
 
     def flaky(
@@ -127,11 +143,15 @@ class FaultPlan:
         seed: int = 0,
         registry: str | None = None,
     ) -> None:
-        """Fail a random share ``rate`` of ``operation``'s requests from now on (only
-        those about ``registry``, if given).
+        """Fail a random share of ``operation``'s requests from now on.
 
-        Failures answer ``status``, or with ``resets=True`` half of them drop the
-        connection instead. ``rate=0`` stops it.
+        Args:
+            operation: An operation's name, as in ``OPERATIONS`` (``"list_tags"``).
+            rate: The share that fails, 0 to 1 (0 stops it).
+            status: The status failures answer.
+            resets: Half of the failures drop the connection instead.
+            seed: The random generator's seed (the same seed, the same failures).
+            registry: Only the requests about this registry (an asset id).
         """
         _check_operation(operation)
         if not 0 <= rate <= 1:
@@ -139,7 +159,12 @@ class FaultPlan:
         self._flaky[operation, registry] = _Flaky(rate, status, resets, random.Random(seed))
 
     def delay(self, operation: str, seconds: float) -> None:
-        """Answer every request of ``operation`` after ``seconds`` (0 to stop)."""
+        """Answer every request of ``operation`` late.
+
+        Args:
+            operation: An operation's name, as in ``OPERATIONS`` (``"list_tags"``).
+            seconds: How late (0 stops it).
+        """
         _check_operation(operation)
         self._delays[operation] = seconds
 
@@ -151,12 +176,18 @@ class FaultPlan:
         scope: str = "client",
         advertise: bool = False,
     ) -> None:
-        """Answer 429 (the spec's Error body, ``Retry-After`` in whole seconds) past
-        ``per_second`` requests, with bursts of ``burst``, by a token bucket of the
-        emulator's own: per bearer token with ``scope="client"``, per registry with
-        ``scope="registry"``. None stops it. ``advertise=True`` puts the limit on every
-        answer, in the IETF httpapi draft's fields (``RateLimit-Policy`` and
-        ``RateLimit``) and the older ``RateLimit-Limit``/``-Remaining``/``-Reset``."""
+        """Answer 429 (the spec's Error body, ``Retry-After`` in whole seconds) past a
+        rate, by a token bucket of the emulator's own (not the client's limiter).
+
+        Args:
+            per_second: Requests a second allowed (None stops the limit).
+            burst: The bucket's depth: requests allowed at once.
+            scope: One bucket per bearer token (``"client"``) or per registry
+                (``"registry"``).
+            advertise: Put the limit on every answer, in the IETF httpapi draft's
+                fields (``RateLimit-Policy``, ``RateLimit``) and the older
+                ``RateLimit-Limit``/``-Remaining``/``-Reset``.
+        """
         if scope not in ("client", "registry"):
             raise ValueError("scope must be 'client' or 'registry'")
         if per_second is not None:
@@ -166,9 +197,14 @@ class FaultPlan:
         self._buckets.clear()
 
     def upstream_latency(self, low: float, high: float | None = None, *, seed: int = 0) -> None:
-        """Answer each repositories and tags call after ``low`` to ``high`` seconds (at
-        random, uniformly), as Run:ai does while it asks the upstream registry; counted
-        only for calls the rate limit let through. ``upstream_latency(0)`` stops it."""
+        """Answer each repositories and tags call late, as Run:ai does while it asks the
+        upstream registry (only calls the rate limit let through).
+
+        Args:
+            low: The least wait, in seconds (``upstream_latency(0)`` stops it).
+            high: The most (default: ``low``); each call waits a uniform draw between.
+            seed: The random generator's seed.
+        """
         high = low if high is None else high
         if not 0 <= low <= high:
             raise ValueError("upstream latency must be 0 <= low <= high")
@@ -176,16 +212,16 @@ class FaultPlan:
 
     # --- asked by the HTTP app ---------------------------------------------------------
 
-    def delay_for(self, operation: str) -> float:
+    def _delay_for(self, operation: str) -> float:
         return self._delays.get(operation, 0.0)
 
-    def upstream_latency_for(self, operation: str) -> float:
+    def _upstream_latency_for(self, operation: str) -> float:
         if self._latency is None or operation not in ("list_repositories", "list_tags"):
             return 0.0
         low, high, rng = self._latency
         return rng.uniform(low, high)
 
-    def next_fault(self, operation: str, registry: str | None) -> Fault | None:
+    def _next_fault(self, operation: str, registry: str | None) -> Fault | None:
         """The fault for this request, if any: the registry's own before the operation's."""
         keys = ((operation, registry), (operation, _ANY)) if registry else ((operation, _ANY),)
         for key in keys:
@@ -198,7 +234,7 @@ class FaultPlan:
                 return flaky.draw()
         return None
 
-    def rate_limit_wait(self, client: str, registry: str | None) -> float | None:
+    def _rate_limit_wait(self, client: str, registry: str | None) -> float | None:
         """Seconds until this request would be allowed; None when it is allowed now
         (and counted)."""
         if self._rate_limit is None:
@@ -212,7 +248,7 @@ class FaultPlan:
             self.rate_limited += 1
         return wait
 
-    def advertised(self, client: str, registry: str | None) -> dict[str, str]:
+    def _advertised_fields(self, client: str, registry: str | None) -> dict[str, str]:
         """The rate-limit fields of an answer, if the limit is advertised."""
         if self._rate_limit is None or not self._advertise:
             return {}

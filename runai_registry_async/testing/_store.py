@@ -27,6 +27,7 @@ class StoredRegistry:
     repositories: dict[str, list[str]] = field(factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
+        """The registry as the API answers it (camelCase, password included)."""
         return {"meta": self.meta, "spec": self.spec}
 
 
@@ -52,26 +53,52 @@ class RegistryStore:
         description: str | None = None,
         asset_id: str | None = None,
     ) -> StoredRegistry:
-        """Store a registry as if it had been created; returns it (``.id`` is its id)."""
+        """Store a registry as if it had been created; returns it (``.id`` is its id).
+
+        Args:
+            name: Its name.
+            url: Its spec's URL.
+            user: Its spec's user.
+            password: Its spec's password.
+            scope: ``tenant``, ``department``, ``project`` or ``cluster``.
+            description: Its description.
+            asset_id: Its id (default: a new UUID).
+        """
         meta: dict[str, Any] = {"name": name, "scope": scope}
         if description is not None:
             meta["description"] = description
         spec = {"url": url, "credentialKind": "password", "user": user, "password": password}
-        return self.store(meta, spec, asset_id or str(uuid.uuid4()))
+        return self._store_registry(meta, spec, asset_id or str(uuid.uuid4()))
 
     def add_repository(self, asset_id: str, name: str, *, tags: Iterable[str] = ()) -> None:
         """Give a registry a repository with exactly these tags (replacing any it had:
-        :meth:`push_tags` adds to them)."""
+        ``push_tags`` adds to them).
+
+        Args:
+            asset_id: The registry's id.
+            name: The repository's name.
+            tags: Its tags, in the order the emulator lists them.
+        """
         self.registries[str(asset_id)].repositories[name] = list(tags)
 
     def push_tags(self, asset_id: str, repository: str, *tags: str) -> None:
         """Add ``tags`` to a repository, as pushes would (the repository is created if
-        new; a tag it has already stays where it is)."""
+        new; a tag it has already stays where it is).
+
+        Args:
+            asset_id: The registry's id.
+            repository: The repository's name.
+        """
         stored = self.registries[str(asset_id)].repositories.setdefault(repository, [])
         stored.extend(tag for tag in dict.fromkeys(tags) if tag not in stored)
 
     def delete_tags(self, asset_id: str, repository: str, *tags: str) -> None:
-        """Remove ``tags`` from a repository (those it does not have are ignored)."""
+        """Remove ``tags`` from a repository (those it does not have are ignored).
+
+        Args:
+            asset_id: The registry's id.
+            repository: The repository's name.
+        """
         stored = self.registries[str(asset_id)].repositories[repository]
         gone = set(tags)
         stored[:] = [tag for tag in stored if tag not in gone]
@@ -84,7 +111,14 @@ class RegistryStore:
         tags: int = 50,
         prefix: str = "demo",
     ) -> list[StoredRegistry]:
-        """A generated data set: registries x repositories x tags, with realistic names."""
+        """A generated data set, with realistic names; returns the registries.
+
+        Args:
+            registries: How many registries (``<prefix>-registry-<n>``).
+            repositories: How many repositories each.
+            tags: How many tags each repository has (versions, ``v0.0.1-cuda12.1``...).
+            prefix: The registries' names' prefix.
+        """
         teams = ("ml", "infra", "research", "platform", "data")
         apps = ("trainer", "server", "notebook", "etl", "inference", "tokenizer", "eval")
         created = []
@@ -103,7 +137,9 @@ class RegistryStore:
             created.append(registry)
         return created
 
-    def store(self, meta: dict[str, Any], spec: dict[str, Any], asset_id: str) -> StoredRegistry:
+    def _store_registry(
+        self, meta: dict[str, Any], spec: dict[str, Any], asset_id: str
+    ) -> StoredRegistry:
         """Keep a registry with the fields the server sets itself (id, times, counts)."""
         stamp = now()
         full_meta = {
@@ -121,7 +157,7 @@ class RegistryStore:
         self.registries[asset_id] = registry
         return registry
 
-    def update(self, registry: StoredRegistry, body: dict[str, Any]) -> None:
+    def _replace_stored(self, registry: StoredRegistry, body: dict[str, Any]) -> None:
         """Apply a valid update body: only what an update may change."""
         registry.meta.pop("description", None)
         changed = {k: v for k, v in body["meta"].items() if k in _UPDATABLE_META}
@@ -138,19 +174,19 @@ class RegistryStore:
             **{k: v for k, v in body["spec"].items() if k in _SPEC_FIELDS},
         }
 
-    def delete(self, registry: StoredRegistry) -> None:
+    def _remove_stored(self, registry: StoredRegistry) -> None:
         del self.registries[registry.id]
 
-    def name_taken(self, name: str, except_id: str | None) -> bool:
+    def _name_taken(self, name: str, except_id: str | None) -> bool:
         return any(r.meta["name"] == name and r.id != except_id for r in self.registries.values())
 
     # Built from the store on every request (no cache): whatever a test changes, directly
     # in ``registries`` included, is what the next answer says.
-    def repositories_body(self, registry: StoredRegistry, search: str | None) -> bytes:
+    def _repositories_body(self, registry: StoredRegistry, search: str | None) -> bytes:
         names = [n for n in registry.repositories if search is None or search in n]
         return orjson.dumps({"repositories": names})
 
-    def tags_body(self, registry: StoredRegistry, repository: str, search: str | None) -> bytes:
+    def _tags_body(self, registry: StoredRegistry, repository: str, search: str | None) -> bytes:
         tags = registry.repositories[repository]
         selected = [t for t in tags if search is None or search in t]
         return orjson.dumps({"name": repository, "tags": selected})

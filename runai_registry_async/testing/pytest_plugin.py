@@ -1,6 +1,6 @@
 """pytest plugin (registered through the ``pytest11`` entry point).
 
-Offers ``runai_emulator``: a started :class:`RunaiEmulator` on 127.0.0.1, closed after
+Offers ``runai_emulator``: a started ``RunaiEmulator`` on 127.0.0.1, closed after
 the test. It is an async fixture and needs pytest-asyncio (the ``pytest`` extra); without
 it, a test that asks for the fixture fails saying so.
 """
