@@ -342,7 +342,7 @@ def run_interleaved(args: argparse.Namespace, server_args: list[str], variants: 
     print(
         f"{args.registries} registries x {args.repositories} repositories x {args.tags} tags; "
         f"{args.runs} children, each running every variant {args.rounds} times in turn; "
-        f"{machine()}"
+        f"{machine()}\n"
     )
     print(
         table(

@@ -122,7 +122,7 @@ def main() -> None:
             ]
         )
     style = "short (v0000001)" if args.short_tags else "20-40 character"
-    print(f"{args.tags:,} {style} tags, medians of {args.runs} runs; {machine()}")
+    print(f"{args.tags:,} {style} tags, medians of {args.runs} runs; {machine()}\n")
     print(
         table(
             ["variant", "wall (x floor)", "tags/s", "first tag after headers", "peak RSS growth"],

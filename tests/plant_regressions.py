@@ -77,7 +77,7 @@ PLANTS = (
     ),
     plant(
         "streams given a total timeout instead of a per-read one",
-        "_http/_requester.py",
+        "_http/_deadline.py",
         "return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)",
         "return aiohttp.ClientTimeout(total=seconds, sock_connect=seconds)",
         "tests/test_stream.py::test_a_stream_bounds_each_read_not_the_total",
@@ -97,46 +97,17 @@ PLANTS = (
         "tests/test_retry.py::test_a_504_is_retried",
     ),
     plant(
-        "a proxy or a borrowed session's TLS context left out of the lean request call",
-        "_http/_transport.py",
-        "self._defaults_only = self._proxy is None and self._request_ssl is True",
-        "self._defaults_only = True",
-        "tests/test_transport.py",
-        "tests/test_proxy.py",
-    ),
-    plant(
         "a delete's body decoded as a registry",
-        "_client.py",
-        """                _discard,
-""",
-        """                _read_registry,
-""",
+        "_operations.py",
+        '"DELETE", path, REGISTRY, _discard)',
+        '"DELETE", path, REGISTRY, read_registry)',
         "tests/test_client.py",
-    ),
-    plant(
-        "the channel's offer past its bound",
-        "_channel.py",
-        """        if len(self._items) >= self._maxsize:
-            return False
-        self._items.append(item)""",
-        """        self._items.append(item)""",
-        "tests/test_channel.py",
-        "tests/test_crawl.py",
-    ),
-    plant(
-        "the channel's offer wakes no reader",
-        "_channel.py",
-        """        self._items.append(item)
-        reader = self._reader""",
-        """        self._items.append(item)
-        reader = None""",
-        "tests/test_channel.py",
     ),
     plant(
         "timeouts never retried",
         "_http/_transport.py",
-        'return TransportError(f"{operation}: timed out", operation=operation)',
-        'return TransportError(f"{operation}: timed out", operation=operation, retryable=False)',
+        "operation=operation, timed_out=True)",
+        "operation=operation, timed_out=True, retryable=False)",
         "tests/test_retry.py::test_a_timed_out_attempt_is_retried",
     ),
     plant(
@@ -184,13 +155,6 @@ PLANTS = (
         T_RETRY,
     ),
     plant(
-        "a token refresh counted as an attempt",
-        RETRY,
-        "            self.attempt -= 1\n",
-        "",
-        T_RETRY,
-    ),
-    plant(
         "a naive HTTP-date read as local time",
         RETRY,
         "when = when.replace(tzinfo=timezone.utc)",
@@ -212,13 +176,6 @@ PLANTS = (
         T_RETRY,
     ),
     plant(
-        "an inner loop's deadline error given another cause",
-        RETRY,
-        "if not exc._retried and exc.last_error is None:",
-        "if exc.last_error is None:",
-        T_RETRY,
-    ),
-    plant(
         "a deadline before the first try given a last error",
         RETRY,
         "previous: RunaiError | None = None",
@@ -227,7 +184,7 @@ PLANTS = (
     ),
     plant(
         "'1 attempts'",
-        RETRY,
+        "_http/_deadline.py",
         "tries = f\"{attempts} attempt{'s' if attempts != 1 else ''}\"",
         'tries = f"{attempts} attempts"',
         T_RETRY,
@@ -243,7 +200,7 @@ PLANTS = (
     plant(
         "adaptive concurrency forced on",
         CRAWL,
-        "Aimd(self.concurrency) if self.adaptive else None",
+        "Aimd(self.concurrency) if self.adaptive and not adapts_rate else None",
         "Aimd(self.concurrency)",
         T_CRAWL,
     ),
@@ -252,13 +209,6 @@ PLANTS = (
         CRAWL,
         "per_registry=self.per_registry, aimd=self._aimd",
         "per_registry=self.per_registry, aimd=None",
-        T_CRAWL,
-    ),
-    plant(
-        "a results queue of 3x concurrency",
-        CRAWL,
-        "Channel(maxsize=self.concurrency * 2)",
-        "Channel(maxsize=self.concurrency * 3)",
         T_CRAWL,
     ),
     plant(
@@ -308,15 +258,8 @@ PLANTS = (
     plant(
         "the repositories call without the crawl's deadline",
         CRAWL,
-        "search_name=self.repository_search, deadline=deadline, retry=self.retry",
-        "search_name=self.repository_search, retry=self.retry",
-        T_CRAWL,
-    ),
-    plant(
-        "the repositories call without the crawl's retry policy",
-        CRAWL,
-        "search_name=self.repository_search, deadline=deadline, retry=self.retry",
-        "search_name=self.repository_search, deadline=deadline",
+        "options = client._options(None, deadline, self.retry)",
+        "options = client._options(None, None, self.retry)",
         T_CRAWL,
     ),
     plant(
@@ -357,8 +300,8 @@ PLANTS = (
     plant(
         "default concurrency 33",
         CRAWL,
-        "    concurrency: int = 32,",
-        "    concurrency: int = 33,",
+        "    concurrency: int = 64,",
+        "    concurrency: int = 65,",
         T_CRAWL,
     ),
     plant(
@@ -392,8 +335,8 @@ PLANTS = (
     plant(
         "the crawl's tasks unnamed",
         CRAWL,
-        "self._feed(scheduler, results), name=TASK_NAME)",
-        "self._feed(scheduler, results))",
+        "return asyncio.create_task(work, name=TASK_NAME)",
+        "return asyncio.create_task(work)",
         T_CRAWL,
     ),
     plant(
@@ -409,13 +352,6 @@ PLANTS = (
         "        self._in_flight -= 1",
         "        self._in_flight -= 2",
         T_SCHEDULER,
-    ),
-    plant(
-        "a writer woken then cancelled keeps the free slot",
-        "_channel.py",
-        "                    self._wake_writer()  # woken, then cancelled: the free slot goes on",
-        "                    pass",
-        "tests/test_channel.py",
     ),
     # mutation testing's survivors in _auth
     plant(
@@ -442,8 +378,8 @@ PLANTS = (
     plant(
         "the client's timeout not handed to the token fetch",
         AUTH,
-        "return await credentials.fetch(transport, timeout)",
-        "return await credentials.fetch(transport, None)",
+        "lambda: credentials.fetch(transport, timeout)",
+        "lambda: credentials.fetch(transport, None)",
         T_AUTH,
     ),
     plant(
@@ -456,8 +392,8 @@ PLANTS = (
     plant(
         "a static token dropped",
         AUTH,
-        "return TokenCache(None, token)",
-        "return TokenCache(None, None)",
+        "return AuthFlow(TokenCache(None, token))",
+        "return AuthFlow(TokenCache(None, None))",
         T_AUTH,
     ),
     plant(
@@ -470,7 +406,7 @@ PLANTS = (
     plant(
         "an unusable token answer's error without its operation",
         AUTH,
-        'raise DecodeError(f"POST {path}: {found}", operation=f"POST {path}")',
+        'raise DecodeError(f"{operation}: {found}", operation=operation)',
         'raise DecodeError(f"POST {path}: {found}", operation="")',
         T_AUTH,
     ),
@@ -519,30 +455,23 @@ PLANTS = (
     ),
     # the request path in one coroutine, and the shorter paths of the next session
     plant(
-        "a failed try's response (and the body it read) left in the call's frame",
-        "_http/_requester.py",
-        "                response = None\n",
-        "",
-        "tests/test_secrets.py",
-    ),
-    plant(
         "a try's deadline clips the request's timeout but not the token fetch's",
-        "_http/_requester.py",
+        "_http/_auth.py",
         "token = tokens.current() or await tokens.get(limit)",
         "token = tokens.current() or await tokens.get(seconds)",
         "tests/test_deadlines.py",
     ),
     plant(
         "Aimd's short path taken while a decrease is still remembered",
-        "_http/_ratelimit.py",
+        "_http/_adaptive.py",
         "if self.limit == self.ceiling and self._since_decrease > self.ceiling:",
         "if self.limit == self.ceiling:",
-        "tests/test_ratelimit.py",
+        "tests/test_adaptive.py",
     ),
     plant(
         "a crawl job's throttling not told to the adaptive limit",
         CRAWL,
-        "                        if client.throttled > throttled_before:",
+        "                        if signal.seen:",
         "                        if False:",
         "tests/test_ratelimit.py",
     ),
@@ -602,16 +531,16 @@ PLANTS = (
     ),
     plant(
         "a stream's deadline checked only once it is iterated",
-        "_http/_requester.py",
-        '            checked_timeout(deadline, "deadline")\n',
-        "            pass\n",
+        "_operations.py",
+        'None if deadline is None else checked_timeout(deadline, "deadline"),',
+        "deadline,",
         T_STREAM,
     ),
     plant(
         "a stream's retry policy checked only once it is iterated",
-        "_http/_requester.py",
-        "        self._policy(retry)\n        max_item_bytes =",
-        "        max_item_bytes =",
+        "_operations.py",
+        "            settings.policy_of(retry),",
+        "            retry,",
         T_STREAM,
     ),
     plant(
