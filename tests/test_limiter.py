@@ -21,14 +21,20 @@ async def started_at(limiter: RateLimiter, starts: list[float]) -> None:
     starts.append(asyncio.get_running_loop().time())
 
 
-def test_concurrent_waiters_are_spaced_exactly() -> None:
+def starts_of_waiters(count: int, rate: float, burst: int, *, lateness: float = 0.0) -> list[float]:
+    """When each of ``count`` waiters, all arriving at once, started (virtual time)."""
+
     async def main() -> list[float]:
-        limiter = RateLimiter(100, burst=3, clock=asyncio.get_running_loop().time)
+        limiter = RateLimiter(rate, burst=burst, clock=asyncio.get_running_loop().time)
         starts: list[float] = []
-        await asyncio.gather(*(started_at(limiter, starts) for _ in range(8)))
+        await asyncio.gather(*(started_at(limiter, starts) for _ in range(count)))
         return starts
 
-    starts = in_virtual_time(main)
+    return in_virtual_time(main, lateness=lateness)
+
+
+def test_concurrent_waiters_are_spaced_exactly() -> None:
+    starts = starts_of_waiters(8, 100, burst=3)
     assert starts == pytest.approx([0, 0, 0, 0.01, 0.02, 0.03, 0.04, 0.05])
 
 
@@ -53,13 +59,7 @@ def test_a_rate_cut_spaces_every_waiter_already_queued() -> None:
 def test_waiters_woken_late_by_a_busy_loop_keep_the_rate() -> None:
     # Each late start must not push every later slot back: at a burst of 1, a loop that
     # wakes every timer 2 ms late would otherwise pace 100/s at 83/s.
-    async def main() -> list[float]:
-        limiter = RateLimiter(100, burst=1, clock=asyncio.get_running_loop().time)
-        starts: list[float] = []
-        await asyncio.gather(*(started_at(limiter, starts) for _ in range(101)))
-        return starts
-
-    starts = in_virtual_time(main, lateness=0.002)
+    starts = starts_of_waiters(101, 100, burst=1, lateness=0.002)
     assert starts[-1] - starts[0] == pytest.approx(1.0, abs=0.02)
 
 

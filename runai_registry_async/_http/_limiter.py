@@ -15,7 +15,10 @@ from collections.abc import Callable
 
 from .._errors import DeadlineExceeded
 
-#: How late (seconds) a queued waiter may start and still take its slot's time.
+#: How late (seconds) a queued waiter may start and still keep its slot's time. A busy
+#: event loop always wakes it a little late: at a burst of 1, each late start would
+#: otherwise push every later slot back, and the pace fall below the rate. Past this the
+#: client stalled, and a stall earns no burst.
 LATE_SLACK = 0.01
 
 
@@ -57,9 +60,10 @@ class RateLimiter:
         now = self._clock()
         return max(0.0, max(self._tat, now) - self._tolerance - now)
 
-    def take(self) -> None:
-        """Take the next slot now (call when ``delay`` is 0)."""
-        self._tat = max(self._tat, self._clock()) + self._interval
+    def take(self, *, late: float = 0.0) -> None:
+        """Take the next slot now (call when ``delay`` is 0). ``late``: how far behind
+        its slot's time a start may be and still keep that time (see ``LATE_SLACK``)."""
+        self._tat = max(self._tat, self._clock() - late) + self._interval
 
     def expected_wait(self) -> float:
         """About how long a start asked for now would wait, behind the queue."""
@@ -86,11 +90,7 @@ class RateLimiter:
             # A timed wait, checked again after each sleep: the rate may have fallen.
             while (wait := self.delay()) > 0:  # noqa: ASYNC110 (no event to wait for)
                 await asyncio.sleep(wait)
-            # A waiter keeps its place in the schedule though the event loop woke it a
-            # little late (a busy loop always does): at a burst of 1, each late start
-            # would otherwise push every later slot back, and the pace falls below the
-            # rate. Past LATE_SLACK the client stalled, and a stall earns no burst.
-            self._tat = max(self._tat, self._clock() - LATE_SLACK) + self._interval
+            self.take(late=LATE_SLACK)
         finally:
             first = queue[0] is turn
             queue.remove(turn)
