@@ -18,7 +18,7 @@ from ._errors import (
     UnauthorizedError,
 )
 from ._http._auth import ClientCredentials
-from ._http._retry import RetryPolicy
+from ._http._retry import USE_CLIENT_DEFAULT, RetryPolicy, UseClientDefault
 from ._http._stream import Stream
 from ._models import (
     AssetCreationRequest,
@@ -80,7 +80,9 @@ __all__ = [
     "TagFilter",
     "TagSnapshot",
     "TransportError",
+    "USE_CLIENT_DEFAULT",
     "UnauthorizedError",
+    "UseClientDefault",
     "WatchError",
     "WorkloadSupportedTypes",
     "__version__",

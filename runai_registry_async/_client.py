@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl as ssl_module
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import EllipsisType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
@@ -13,10 +13,10 @@ import aiohttp
 from . import _operations
 from ._converter import structure
 from ._http import _urls
-from ._http._auth import Auth
+from ._http._auth import ClientCredentials
 from ._http._pipeline import build_requester
 from ._http._request import Request
-from ._http._retry import RetryPolicy
+from ._http._retry import USE_CLIENT_DEFAULT, RetryPolicy, UseClientDefault
 from ._http._stream import DEFAULT_MAX_ITEM_BYTES, Stream
 from ._http._transport import DEFAULT_MAX_RESPONSE_BYTES
 from ._models import (
@@ -129,7 +129,7 @@ class RegistryClient:
         base_url: str,
         *,
         token: str | None = None,
-        auth: Auth | None = None,
+        auth: ClientCredentials | Callable[[], Awaitable[str]] | None = None,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = _DEFAULT_RETRY,
@@ -230,15 +230,24 @@ class RegistryClient:
         *,
         timeout: float | None = None,
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
+        retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> list[Registry]:
         """All registries, or those whose name matches ``name``.
 
         Args:
             name: Only the registries of this name (the API's ``?name=`` filter).
 
+        Returns:
+            The registries, in the server's order (the API does not paginate).
+
         Raises:
             RunaiError: As every call (see the class).
+
+        Example:
+            ```python
+            for registry in await client.list_registries():
+                print(registry.meta.id, registry.meta.name, registry.spec.url)
+            ```
         """
         options = self._options(timeout, deadline, retry)
         listed = await self._send(_operations.list_registries(self._settings, options, name))
@@ -250,7 +259,7 @@ class RegistryClient:
         *,
         timeout: float | None = None,
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
+        retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> Registry:
         """Create a registry; the answer is the created registry (201).
 
@@ -260,6 +269,9 @@ class RegistryClient:
         Args:
             request: The registry's meta (name, scope, ...) and spec (url, user,
                 password); checked when it was built.
+
+        Returns:
+            The registry as created, with its id in ``meta.id``.
 
         Raises:
             ConflictError: A registry of that name exists (409).
@@ -287,15 +299,26 @@ class RegistryClient:
         *,
         timeout: float | None = None,
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
+        retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> Registry:
         """One registry by id.
 
         Args:
             asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
 
+        Returns:
+            The registry.
+
         Raises:
             NotFoundError: No registry has that id (404).
+
+        Example:
+            ```python
+            try:
+                registry = await client.get_registry(registry_id)
+            except NotFoundError:
+                registry = None
+            ```
         """
         options = self._options(timeout, deadline, retry)
         return await self._send(_operations.get_registry(self._settings, options, asset_id))
@@ -307,7 +330,7 @@ class RegistryClient:
         *,
         timeout: float | None = None,
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
+        retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> Registry:
         """Replace a registry's name, description and spec (the API wants the whole spec,
         password included); the answer is the result.
@@ -316,9 +339,23 @@ class RegistryClient:
             asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
             request: The new meta and spec.
 
+        Returns:
+            The registry as updated.
+
         Raises:
             NotFoundError: No registry has that id (404).
             ConflictError: Another registry has the new name (409).
+
+        Example:
+            ```python
+            updated = await client.update_registry(
+                registry.meta.id,
+                RegistryUpdateRequest(
+                    AssetUpdateRequest("hub", description="Docker Hub, read-only"),
+                    RegistrySpecRequest("https://index.docker.io", user="u", password=pw),
+                ),
+            )
+            ```
         """
         options = self._options(timeout, deadline, retry)
         try:
@@ -334,15 +371,23 @@ class RegistryClient:
         *,
         timeout: float | None = None,
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
+        retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> None:
         """Delete a registry (204).
 
         Args:
             asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
 
+        Returns:
+            None, once the server has deleted it.
+
         Raises:
-            NotFoundError: No registry has that id (404).
+            NotFoundError: No registry has that id (404), deleted already included.
+
+        Example:
+            ```python
+            await client.delete_registry(registry.meta.id)
+            ```
         """
         options = self._options(timeout, deadline, retry)
         try:
@@ -357,7 +402,7 @@ class RegistryClient:
         search_name: str | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
+        retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> list[str]:
         """The names of a registry's repositories (Run:ai asks the upstream registry).
 
@@ -365,8 +410,16 @@ class RegistryClient:
             asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
             search_name: Only the repositories whose name contains this.
 
+        Returns:
+            The repositories' names (``library/python``), in the server's order.
+
         Raises:
             NotFoundError: No registry has that id (404).
+
+        Example:
+            ```python
+            names = await client.list_repositories(registry_id, search_name="team/")
+            ```
         """
         options = self._options(timeout, deadline, retry)
         request = _operations.list_repositories(
@@ -382,7 +435,7 @@ class RegistryClient:
         search_name: str | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
+        retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> RepositoryTags:
         """The tags of one repository, in the server's order (Run:ai asks the upstream
         registry); ``sort_tags`` orders them by version.
@@ -391,6 +444,9 @@ class RegistryClient:
             asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
             repository: The repository's name, e.g. ``library/python``.
             search_name: Only the tags that contain this.
+
+        Returns:
+            The repository's name and its tags (``.tags``, a list of strings).
 
         Raises:
             NotFoundError: No registry has that id (404).
@@ -415,15 +471,24 @@ class RegistryClient:
         *,
         timeout: float | None = None,
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
+        retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> Stream[Registry]:
         """Like ``list_registries``, yielding each registry as soon as it has arrived.
 
         Args:
             name: Only the registries of this name.
 
+        Returns:
+            A ``Stream`` of registries; the request goes out when iteration starts.
+
         Raises:
             RunaiError: When iterated, as ``list_registries``.
+
+        Example:
+            ```python
+            async for registry in client.iter_registries():
+                print(registry.meta.name)
+            ```
         """
         options = self._options(timeout, deadline, retry)
         path = _urls.REGISTRIES + _urls.query(name=name)
@@ -443,7 +508,7 @@ class RegistryClient:
         search_name: str | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
+        retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> Stream[str]:
         """Like ``list_repositories``, yielding each name as soon as it has arrived.
 
@@ -451,8 +516,18 @@ class RegistryClient:
             asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
             search_name: Only the repositories whose name contains this.
 
+        Returns:
+            A ``Stream`` of repository names; the request goes out when iteration
+            starts.
+
         Raises:
             RunaiError: When iterated, as ``list_repositories``.
+
+        Example:
+            ```python
+            async for name in client.iter_repositories(registry_id):
+                print(name)
+            ```
         """
         options = self._options(timeout, deadline, retry)
         path = _urls.repositories_path(_urls.registry_path(asset_id), search_name)
@@ -468,7 +543,7 @@ class RegistryClient:
         search_name: str | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
-        retry: RetryPolicy | EllipsisType | None = ...,
+        retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> Stream[str]:
         """Like ``list_tags``, yielding each tag as soon as it has arrived.
 
@@ -484,6 +559,9 @@ class RegistryClient:
             asset_id: The registry's id (a UUID, as a string or ``uuid.UUID``).
             repository: The repository's name.
             search_name: Only the tags that contain this.
+
+        Returns:
+            A ``Stream`` of tags; the request goes out when iteration starts.
 
         Raises:
             RunaiError: When iterated, as ``list_tags``.
@@ -513,9 +591,9 @@ class RegistryClient:
         self,
         timeout: float | None,
         deadline: float | None,
-        retry: RetryPolicy | EllipsisType | None,
+        retry: RetryPolicy | UseClientDefault | None,
     ) -> _operations.Options:
-        if timeout is None and deadline is None and retry is ...:
+        if timeout is None and deadline is None and retry is USE_CLIENT_DEFAULT:
             return self._defaults
         return _operations.Options.of(self._settings, timeout, deadline, retry)
 

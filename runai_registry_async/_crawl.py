@@ -15,7 +15,6 @@ from collections.abc import (
     Coroutine,
     Iterable,
 )
-from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import define, field
@@ -27,7 +26,7 @@ from ._errors import DeadlineExceeded, DecodeError, RunaiError
 from ._http._adaptive import Aimd
 from ._http._deadline import Deadline
 from ._http._limiter import RateLimiter
-from ._http._retry import RetryPolicy
+from ._http._retry import USE_CLIENT_DEFAULT, RetryPolicy, UseClientDefault
 from ._http._urls import REGISTRIES, checked_id
 from ._models import Registry, Repositories, RepositoryTags
 
@@ -46,12 +45,11 @@ class TagCrawl:
     Iterate it once. Leaving the loop early (``break``, an exception, cancellation)
     stops the crawl, as does ``aclose`` or leaving ``async with``.
 
-    Args:
-        run: Made by ``crawl_tags``, not by hand.
+    Made by ``crawl_tags``, not by hand.
     """
 
-    def __init__(self, run: _CrawlRun) -> None:
-        self._run = run
+    def __init__(self, _run: _CrawlRun) -> None:
+        self._run = _run
         # Only a weak reference: the `async for` loop owns the generator, so that a
         # `break` frees it and its finalizer stops the workers, even while the caller
         # keeps this object around to read the stats.
@@ -110,7 +108,7 @@ class _CrawlRun:
     deadline: float | None = None
     adaptive: bool = True
     per_registry_per_second: float | None = None
-    retry: RetryPolicy | EllipsisType | None = ...
+    retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT
     skip_empty: bool = False
     stats: CrawlStats = field(factory=CrawlStats)
     _aimd: Aimd | None = field(default=None, alias="_aimd")
@@ -342,7 +340,9 @@ def _work_for(ref: RegistryRef) -> RegistryWork | CrawlFailure:
 
 def crawl_tags(
     client: RegistryClient,
-    registries: RegistrySource | None = None,
+    registries: Iterable[str | uuid.UUID | Registry]
+    | AsyncIterable[str | uuid.UUID | Registry]
+    | None = None,
     *,
     repository_search: str | None = None,
     tag_search: str | None = None,
@@ -352,7 +352,7 @@ def crawl_tags(
     deadline: float | None = None,
     adaptive: bool = True,
     per_registry_per_second: float | None = None,
-    retry: RetryPolicy | EllipsisType | None = ...,
+    retry: RetryPolicy | UseClientDefault | None = USE_CLIENT_DEFAULT,
     skip_empty: bool = False,
 ) -> TagCrawl:
     """Crawl the tags of every repository of many registries, concurrently.

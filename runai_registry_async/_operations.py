@@ -4,7 +4,6 @@ errors give them. Pure, no I/O: ``RegistryClient`` sends what these build."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import EllipsisType
 from typing import Any, TypeVar
 
 from attrs import define
@@ -13,7 +12,7 @@ from ._converter import body_decoder, dumps
 from ._http import _urls
 from ._http._deadline import Deadline, checked_timeout
 from ._http._request import Decode, Opener, Request, Settings
-from ._http._retry import RetryPolicy
+from ._http._retry import RetryPolicy, UseClientDefault
 from ._http._urls import REGISTRIES
 from ._http._urls import REGISTRY_ROUTE as REGISTRY
 from ._http._urls import REPOSITORIES_ROUTE as REPOSITORIES
@@ -46,7 +45,7 @@ class Options:
         settings: Settings,
         timeout: float | None,
         deadline: float | None,
-        retry: RetryPolicy | EllipsisType | None,
+        retry: RetryPolicy | UseClientDefault | None,
     ) -> Options:
         """The options of a call, checked now (before anything is sent)."""
         return cls(

@@ -8,13 +8,16 @@ from typing import TYPE_CHECKING, Literal
 
 from attrs import evolve, frozen
 
-from ._crawl import RegistrySource, crawl_tags
+from ._crawl import crawl_tags
 from ._crawl_results import CrawlResult
 from ._errors import RunaiError
-from ._tags import Order, TagFilter, latest, renamed_argument
+from ._tags import TagFilter, latest, renamed_argument
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, Iterable
+
     from ._client import RegistryClient
+    from ._models import Registry
 
 
 @frozen
@@ -46,7 +49,9 @@ async def find_tags(
     repository: str,
     matching: TagFilter | None = None,
     *,
-    registries: RegistrySource | None = None,
+    registries: Iterable[str | uuid.UUID | Registry]
+    | AsyncIterable[str | uuid.UUID | Registry]
+    | None = None,
     exact_repository: bool = True,
     concurrency: int = 64,
     per_registry: int | None = None,
@@ -119,9 +124,11 @@ async def latest_tags(
     repository: str,
     matching: TagFilter | None = None,
     *,
-    order: Order = "version",
+    order: Literal["version", "lexical"] = "version",
     prereleases: bool = True,
-    registries: RegistrySource | None = None,
+    registries: Iterable[str | uuid.UUID | Registry]
+    | AsyncIterable[str | uuid.UUID | Registry]
+    | None = None,
     concurrency: int = 64,
     deadline: float | None = None,
     filter: TagFilter | None = None,

@@ -31,7 +31,6 @@ from attrs import field, frozen
 
 __all__ = ["TagFilter", "latest", "sort_tags", "version_key"]
 
-Order = Literal["version", "lexical"]
 
 _IDENTIFIER = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
 _VERSION = re.compile(
@@ -97,7 +96,9 @@ def renamed_argument(
     return former
 
 
-def sort_tags(tags: Iterable[str], *, order: Order = "version", reverse: bool = False) -> list[str]:
+def sort_tags(
+    tags: Iterable[str], *, order: Literal["version", "lexical"] = "version", reverse: bool = False
+) -> list[str]:
     """``tags`` sorted by ``version_key`` (or plain string order); stable for duplicates.
 
     Args:
@@ -123,7 +124,7 @@ def sort_tags(tags: Iterable[str], *, order: Order = "version", reverse: bool = 
 def latest(
     tags: Iterable[str],
     *,
-    order: Order = "version",
+    order: Literal["version", "lexical"] = "version",
     prereleases: bool = True,
     matching: TagFilter | None = None,
     filter: TagFilter | None = None,

@@ -133,13 +133,12 @@ def _repository(value: object) -> str:
 #: ``(registry, repository)``: the registry as an id, or a ``Registry`` (its name then
 #: shows in the events).
 Target = tuple["str | uuid.UUID | Registry", str]
-#: The targets, or a coroutine function giving them before each poll.
-Targets = Iterable[Target] | Callable[[], Awaitable[Iterable[Target]]]
 
 
 async def watch_tags(
     client: RegistryClient,
-    targets: Targets,
+    targets: Iterable[tuple[str | uuid.UUID | Registry, str]]
+    | Callable[[], Awaitable[Iterable[tuple[str | uuid.UUID | Registry, str]]]],
     *,
     interval: float = 60.0,
     jitter: float = 0.1,

@@ -378,8 +378,8 @@ PLANTS = (
     plant(
         "the client's timeout not handed to the token fetch",
         AUTH,
-        "lambda: credentials.fetch(transport, timeout)",
-        "lambda: credentials.fetch(transport, None)",
+        "lambda: credentials._fetch(transport, timeout)",
+        "lambda: credentials._fetch(transport, None)",
         T_AUTH,
     ),
     plant(

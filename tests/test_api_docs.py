@@ -14,6 +14,7 @@ import pytest
 
 import runai_registry_async
 import runai_registry_async.testing
+from runai_registry_async import events
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTED = set(re.findall(r"^::: ([\w.]+)$", (ROOT / "docs" / "api.md").read_text(), re.M))
@@ -104,3 +105,69 @@ def test_no_docstring_uses_a_sphinx_role() -> None:
         if roles.search(line)
     ]
     assert found == []
+
+
+def defined_names(module: Any) -> set[str]:
+    """The classes and module-level names defined anywhere in the package."""
+    names = set()
+    for member in module.members.values():
+        if member.is_alias:
+            continue
+        if member.is_module:
+            names |= defined_names(member)
+        elif member.is_class or member.is_attribute:
+            names.add(member.name)
+    return names
+
+
+def signature_problems(path: str, function: Any, internal: set[str]) -> list[str]:
+    found = []
+    for parameter in function.parameters:
+        if parameter.name.startswith("_"):  # not the caller's to give
+            continue
+        shown = f"{parameter.annotation} = {parameter.default}"
+        # Undotted names: ``uuid.UUID`` is the standard library's.
+        names = set(re.findall(r"(?<![\w.])[A-Za-z_]\w*(?![\w.])", str(parameter.annotation)))
+        private = {name for name in names if name.startswith("_")}
+        if private or names & (internal | {"EllipsisType"}) or parameter.default == "...":
+            found.append(f"{path}({parameter.name}: {shown})")
+    return found
+
+
+def test_no_signature_shows_an_internal_type_or_a_bare_ellipsis() -> None:
+    public = {path.rsplit(".", 1)[1] for path in public_names()} | set(events.__all__)
+    internal = defined_names(PACKAGE) - public
+    found = []
+    for path in public_names():
+        obj = PACKAGE[path.removeprefix("runai_registry_async.")]
+        obj = obj.final_target if obj.is_alias else obj
+        if obj.is_function:
+            found += signature_problems(path, obj, internal)
+        elif obj.is_class:
+            for name, member in obj.all_members.items():
+                target = member.final_target if member.is_alias else member
+                if target.is_function and (not name.startswith("_") or name == "__init__"):
+                    found += signature_problems(f"{path}.{name}", target, internal)
+    assert found == []
+
+
+def test_every_operation_has_returns_raises_and_an_example() -> None:
+    client = PACKAGE["RegistryClient"]
+    operations = [
+        name
+        for name, member in client.members.items()
+        if member.is_function
+        and name.startswith(("list_", "get_", "create_", "update_", "delete_", "iter_"))
+    ]
+    assert len(operations) == 10
+    missing = []
+    for name in operations:
+        # "Example:" (one) parses as an admonition so titled; "Examples:" as a section.
+        kinds = {
+            "examples" if section.title == "Example" else section.kind.value
+            for section in client[name].docstring.parsed
+        }
+        missing += [
+            f"{name}: no {kind}" for kind in ("returns", "raises", "examples") if kind not in kinds
+        ]
+    assert missing == []

@@ -446,7 +446,7 @@ async def test_a_token_request_is_bounded_by_its_own_timeout(emulator: RunaiEmul
     credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
     async with RegistryClient(emulator.base_url, auth=credentials, retry=None) as client:
         with pytest.raises(TransportError) as caught:
-            await asyncio.wait_for(credentials.fetch(client._requester.transport, 0.5), 30)
+            await asyncio.wait_for(credentials._fetch(client._requester.transport, 0.5), 30)
     assert str(caught.value) == "POST /api/v1/token: timed out"
 
 

@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runai_registry_async import (
+    USE_CLIENT_DEFAULT,
     AssetCreationRequest,
     DeadlineExceeded,
     DecodeError,
@@ -31,6 +32,7 @@ from runai_registry_async import (
     Scope,
     ServiceUnavailableError,
     TransportError,
+    UseClientDefault,
 )
 from runai_registry_async._errors import ApiError, RunaiError, api_error
 from runai_registry_async._http._deadline import Deadline
@@ -265,6 +267,27 @@ async def test_retry_none_sends_once(emulator: RunaiEmulator) -> None:
         with pytest.raises(ServiceUnavailableError):
             await client.list_registries()
     assert emulator.count("list_registries") == 1
+
+
+async def list_with(client: RegistryClient, retry: RetryPolicy | UseClientDefault | None) -> int:
+    """How many requests one ``list_registries(retry=retry)`` took (it fails once first)."""
+    sent = client.requests_sent
+    await client.list_registries(retry=retry)
+    return client.requests_sent - sent
+
+
+async def test_a_call_s_retry_left_to_the_client_uses_the_client_s_policy(
+    emulator: RunaiEmulator,
+) -> None:
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=FAST) as client:
+        emulator.fail_next("list_registries", 1, status=503)
+        assert await list_with(client, USE_CLIENT_DEFAULT) == 2
+        emulator.fail_next("list_registries", 1, status=503)
+        assert await list_with(client, ...) == 2  # type: ignore[arg-type] # 0.2's spelling
+        emulator.fail_next("list_registries", 1, status=503)
+        with pytest.raises(ServiceUnavailableError):
+            await list_with(client, None)
+    assert repr(USE_CLIENT_DEFAULT) == "USE_CLIENT_DEFAULT"
 
 
 async def test_slow_handler_beyond_the_timeout_is_a_transport_error(

@@ -86,7 +86,9 @@ class ClientCredentials:
         """The token endpoint's path, below the base URL's."""
         return "/api/v1/token" if self.endpoint == "v1" else "/api/v2/token"
 
-    async def fetch(self, transport: Transport, timeout: float) -> tuple[Secret[str], float | None]:
+    async def _fetch(
+        self, transport: Transport, timeout: float
+    ) -> tuple[Secret[str], float | None]:
         """Get a new token and its lifetime in seconds (the client calls this; a single
         try, which the client retries under its policy).
 
@@ -294,7 +296,7 @@ def auth_flow(
 
         def fetch_credentials() -> Awaitable[tuple[Secret[str], float | None]]:
             return with_retries(
-                lambda: credentials.fetch(transport, timeout),
+                lambda: credentials._fetch(transport, timeout),
                 retry,
                 operation=f"POST {transport.base_path}{credentials.path}",
                 idempotent=True,

@@ -4,7 +4,6 @@ decide what a call leaves unsaid (``Settings``)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from types import EllipsisType
 from typing import Generic, TypeVar
 
 import aiohttp
@@ -13,7 +12,7 @@ from attrs import define, frozen
 from .._errors import RunaiError
 from .._secrets import Secret
 from ._deadline import Deadline, checked_timeout
-from ._retry import NO_RETRY, RetryPolicy
+from ._retry import NO_RETRY, USE_CLIENT_DEFAULT, RetryPolicy
 from ._transport import Transport
 
 T = TypeVar("T")
@@ -70,9 +69,10 @@ class Settings:
         """A call's timeout: its own, checked, or the client's."""
         return self.timeout if timeout is None else checked_timeout(timeout)
 
-    def policy_of(self, retry: RetryPolicy | EllipsisType | None) -> RetryPolicy:
-        """A call's retry policy: its own, none (``None``), or the client's (``...``)."""
-        if retry is ...:
+    def policy_of(self, retry: object) -> RetryPolicy:
+        """A call's retry policy: its own, none (``None``), or the client's
+        (``USE_CLIENT_DEFAULT``, or ``...``, which 0.2 took for it)."""
+        if retry is USE_CLIENT_DEFAULT or retry is ...:
             return self.retry
         if retry is None:
             return NO_RETRY

@@ -10,7 +10,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import TypeVar, final
 
 from attrs import field, frozen
 from attrs.validators import ge, gt
@@ -94,6 +94,22 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
+
+
+@final
+class UseClientDefault:
+    """The type of ``USE_CLIENT_DEFAULT``, for wrappers that pass a ``retry`` on."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT = UseClientDefault()
+"""Every method's ``retry`` default: the client's ``RetryPolicy``. ``None`` means no
+retries, so it cannot also mean the default (httpx has a sentinel of the same name).
+A wrapper that passes ``retry`` on takes ``RetryPolicy | UseClientDefault | None``."""
 
 
 class RetryBudget:
