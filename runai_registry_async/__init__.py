@@ -1,8 +1,8 @@
 """An asyncio client for the Registry assets of the NVIDIA Run:ai REST API."""
 
 from ._client import RegistryClient
-from ._crawl import TagCrawl, crawl_tags
-from ._crawl_results import CrawlFailure, CrawlResult, CrawlStats, CrawlTags
+from ._crawl import crawl_tags
+from ._crawl_results import CrawlFailure, CrawlResult, CrawlStats, CrawlTags, TagCrawl
 from ._errors import (
     ApiError,
     BadRequestError,

@@ -1,8 +1,10 @@
-"""What a crawl hands out: a result per repository, and live counters."""
+"""What a crawl hands out: its iterator, a result per repository, and live counters."""
 
 from __future__ import annotations
 
 import time
+import weakref
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from attrs import define, field, frozen
@@ -11,7 +13,10 @@ from ._errors import RunaiError
 from ._http._adaptive import Aimd
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from ._client import RegistryClient
+    from ._crawl import _CrawlRun
 
 
 @frozen
@@ -123,3 +128,52 @@ class CrawlStats:
         self._retries_at_start = client.retries
         self._throttled_at_start = client.throttled
         self._started = time.monotonic()
+
+
+class TagCrawl:
+    """The async iterator returned by ``crawl_tags``; ``stats`` has live counters.
+
+    Iterate it once. Leaving the loop early (``break``, an exception, cancellation)
+    stops the crawl, as does ``aclose`` or leaving ``async with``.
+
+    Made by ``crawl_tags``, not by hand.
+    """
+
+    def __init__(self, _run: _CrawlRun) -> None:
+        self._run = _run
+        # Only a weak reference: the `async for` loop owns the generator, so that a
+        # `break` frees it and its finalizer stops the workers, even while the caller
+        # keeps this object around to read the stats.
+        self._generator: weakref.ref[AsyncGenerator[CrawlResult, None]] | None = None
+        self._held: AsyncGenerator[CrawlResult, None] | None = None
+
+    @property
+    def stats(self) -> CrawlStats:
+        return self._run.stats
+
+    def __aiter__(self) -> AsyncGenerator[CrawlResult, None]:
+        generator = self._generator() if self._generator is not None else None
+        if generator is None:
+            if self._generator is not None:
+                raise RuntimeError("a crawl can be iterated only once")
+            generator = self._run.results()
+            self._generator = weakref.ref(generator)
+        return generator
+
+    async def __anext__(self) -> CrawlResult:
+        # Stepping by hand (no `async for`): this object must keep the generator alive.
+        if self._held is None:
+            self._held = self.__aiter__()
+        return await self._held.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the crawl: cancel every request in flight and wait for the workers."""
+        generator = self._generator() if self._generator is not None else None
+        if generator is not None:
+            await generator.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

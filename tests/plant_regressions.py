@@ -105,7 +105,7 @@ PLANTS = (
     ),
     plant(
         "timeouts never retried",
-        "_http/_transport.py",
+        "_http/_failures.py",
         "operation=operation, timed_out=True)",
         "operation=operation, timed_out=True, retryable=False)",
         "tests/test_retry.py::test_a_timed_out_attempt_is_retried",
@@ -227,14 +227,14 @@ PLANTS = (
     ),
     plant(
         "TagCrawl.aclose() a no-op",
-        CRAWL,
+        "_crawl_results.py",
         "            await generator.aclose()",
         "            pass",
         T_CRAWL,
     ),
     plant(
         "aclose() before iterating calls None",
-        CRAWL,
+        "_crawl_results.py",
         "generator = self._generator() if self._generator is not None else None\n"
         "        if generator is not None:",
         "generator = self._generator()\n        if generator is not None:",
@@ -242,7 +242,7 @@ PLANTS = (
     ),
     plant(
         "a stepped crawl cannot be finished by a loop",
-        CRAWL,
+        "_crawl_results.py",
         "generator = self._generator() if self._generator is not None else None\n"
         "        if generator is None:",
         "generator = None\n        if generator is None:",

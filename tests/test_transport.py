@@ -25,7 +25,7 @@ from runai_registry_async import (
     ServiceUnavailableError,
     TransportError,
 )
-from runai_registry_async._http._transport import without_proxy_credentials
+from runai_registry_async._http._failures import without_proxy_credentials
 from runai_registry_async._secrets import Secret
 from runai_registry_async.testing import RunaiEmulator
 

@@ -3,7 +3,7 @@ decide what a call leaves unsaid (``Settings``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 import aiohttp
@@ -97,15 +97,3 @@ class Counters:
 
     def count_retry(self, attempt: int, wait: float, error: RunaiError) -> None:
         self.retries += 1
-
-
-def request_headers(
-    fixed: Mapping[str, str], token: Secret[str] | None, has_body: bool
-) -> dict[str, str]:
-    """The headers of a request: the client's fixed ones, the token, the body's type."""
-    headers = {"Accept": "application/json", **fixed}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token.value}"
-    if has_body:
-        headers["Content-Type"] = "application/json"
-    return headers

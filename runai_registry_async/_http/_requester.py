@@ -24,13 +24,15 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from .._errors import ApiError, DeadlineExceeded, DecodeError, RunaiError
 from .._secrets import Secret
 from ._auth import AuthFlow
+from ._call_telemetry import Call
 from ._coalescing import SharedGets
 from ._deadline import Deadline, attempt_timeout, within
+from ._headers import request_headers
 from ._ratelimit import Pacer
-from ._request import Counters, Opener, Request, Settings, request_headers
+from ._request import Counters, Opener, Request, Settings
 from ._retry import OnRetry, RetryBudget, parse_retry_after, with_retries
 from ._stream import ItemStream, Stream
-from ._telemetry import Call, Telemetry
+from ._telemetry import Telemetry
 from ._transport import OnAnswer, Transport
 
 T = TypeVar("T")

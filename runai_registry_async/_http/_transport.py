@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import platform
-import re
-import socket
 import ssl as ssl_module
 import time
 from collections.abc import Callable, Mapping
@@ -16,9 +13,10 @@ from aiohttp import hdrs
 from yarl import URL
 
 from .._errors import DecodeError, RunaiError, TransportError, api_error, redirect_error
-from .._secrets import Secret, scrub, sent_secrets
-from .._version import __version__
-from ._urls import chosen_proxy, parsed_url
+from .._secrets import Secret, sent_secrets
+from ._failures import connect_error, redirect_origin, transport_error, without_proxy_credentials
+from ._headers import fixed_headers
+from ._urls import chosen_proxy
 
 #: Hears of each answer as its headers arrive: ``on_answer(status, headers)``.
 OnAnswer = Callable[[int, Mapping[str, str]], None]
@@ -29,13 +27,6 @@ _ERROR_BODY_LIMIT = 64 * 1024
 
 #: The default cap on a response body, counted after decompression (about 7 million tags).
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
-
-# Resolver answers that say the name does not exist: asking again cannot help.
-_PERMANENT_DNS_ERRORS = frozenset(
-    getattr(socket, name)
-    for name in ("EAI_NONAME", "EAI_FAIL", "EAI_NODATA")
-    if hasattr(socket, name)
-)
 
 
 class Transport:
@@ -189,9 +180,9 @@ class Transport:
                 proxy=None if self._proxy is None else self._proxy.value,
             )
         except aiohttp.ClientConnectorError as exc:
-            error = self._scrubbed(_connect_error(exc, operation))
+            error = self._scrubbed(connect_error(exc, operation))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            error = self._scrubbed(_transport_error(exc, operation))
+            error = self._scrubbed(transport_error(exc, operation))
         except RuntimeError as exc:
             # aiohttp's "Session is closed" (a borrowed session closed by its owner).
             reason = "the aiohttp session is closed" if session.closed else repr(str(exc))
@@ -232,7 +223,7 @@ class Transport:
     ) -> RunaiError:
         if response.status < 400:
             response.release()
-            return redirect_error(response.status, _origin(response), operation=operation)
+            return redirect_error(response.status, redirect_origin(response), operation=operation)
         try:
             raw = await response.content.read(_ERROR_BODY_LIMIT)
         except (aiohttp.ClientError, asyncio.TimeoutError):
@@ -275,7 +266,7 @@ class Transport:
                 operation=operation,
             )
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            error = _transport_error(exc, operation)
+            error = transport_error(exc, operation)
         finally:
             response.release()
         raise error
@@ -302,63 +293,6 @@ class Transport:
         return Secret(await self.read(response, operation))
 
 
-#: What every request says it is sent by.
-USER_AGENT = (
-    f"runai-registry-async/{__version__} aiohttp/{aiohttp.__version__} "
-    f"python/{platform.python_version()}"
-)
-# Headers the client sets itself (per request, or by aiohttp from the body and URL).
-_RESERVED_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "host",
-        "content-length",
-        "content-type",
-        "transfer-encoding",
-    }
-)
-
-
-def fixed_headers(extra: Mapping[str, str] | None) -> dict[str, str]:
-    """``User-Agent`` and the caller's ``extra`` headers (which may replace it), checked:
-    never one the client sets itself, such as ``Authorization``."""
-    headers = {"User-Agent": USER_AGENT}
-    if extra is None:
-        return headers
-    if not isinstance(extra, Mapping):
-        raise ValueError(f"headers must be a mapping, not {type(extra).__name__}")
-    for name, value in extra.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise ValueError("headers must map strings to strings")
-        if not _TOKEN(name):
-            raise ValueError(f"{name[:40]!r} is not a valid header name")
-        if name.lower() in _RESERVED_HEADERS:
-            raise ValueError(
-                f"headers may not set {name}: the client sets it (the token: token= or auth=)"
-            )
-        if _CONTROL(value):
-            raise ValueError(f"the value of header {name} holds a control character")
-        headers[name] = value
-    return headers
-
-
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+").fullmatch
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]").search
-
-
-def without_proxy_credentials(error: TransportError, proxy: Secret[str] | None) -> TransportError:
-    """``error`` with the proxy's credentials, should aiohttp have quoted them, blanked:
-    decoded and as written (percent-encoded), since aiohttp may quote either."""
-    url = None if proxy is None else URL(proxy.value)
-    if url is None or not (url.user or url.password):
-        return error
-    text = str(error.args[0]) if error.args else ""
-    credentials = (url.password, url.raw_password, url.user, url.raw_user)
-    error.args = (scrub(text, [c for c in credentials if c]),)
-    return error
-
-
 async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes | None:
     """The rest of ``content``, or None once more than ``limit`` bytes have arrived."""
     chunks: list[bytes] = []
@@ -369,46 +303,3 @@ async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes | No
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _origin(response: aiohttp.ClientResponse) -> str | None:
-    """Scheme, host and port of a redirect's target; never its path or query."""
-    location = response.headers.get("Location")
-    if not location:
-        return None
-    target = parsed_url(location)
-    if target is None:
-        return "an unparsable location"
-    if not target.is_absolute():
-        target = response.url.join(target)
-    return str(target.origin()) if target.host else "an unparsable location"
-
-
-def _connect_error(exc: aiohttp.ClientConnectorError, operation: str) -> TransportError:
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return TransportError(
-            f"{operation}: TLS certificate not accepted: {exc.certificate_error}",
-            operation=operation,
-            connect_failed=True,
-            retryable=False,
-        )
-    os_error = exc.os_error
-    if isinstance(os_error, socket.gaierror) and os_error.errno in _PERMANENT_DNS_ERRORS:
-        return TransportError(
-            f"{operation}: cannot resolve {exc.host}: {os_error.strerror}",
-            operation=operation,
-            connect_failed=True,
-            retryable=False,
-        )
-    return TransportError(
-        f"{operation}: cannot connect: {os_error or exc}",
-        operation=operation,
-        connect_failed=True,
-    )
-
-
-def _transport_error(exc: BaseException, operation: str) -> TransportError:
-    if isinstance(exc, asyncio.TimeoutError):
-        return TransportError(f"{operation}: timed out", operation=operation, timed_out=True)
-    detail = str(exc) or type(exc).__name__
-    return TransportError(f"{operation}: {type(exc).__name__}: {detail}", operation=operation)
