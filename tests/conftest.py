@@ -127,6 +127,20 @@ async def client() -> AsyncIterator[RegistryClient]:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+async def within(seconds: float, awaitable: Awaitable[T], *, what: str) -> T:
+    """The result of ``awaitable``, or the test fails saying ``what`` did not happen in
+    ``seconds``: where the defect a test looks for is a hang, it fails for that reason,
+    at once, rather than being stopped by pytest-timeout (or passing on a TimeoutError
+    that the code under test raised for another reason)."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        pytest.fail(f"{what}: not within {seconds:g} s")
+    return task.result()
+
+
 async def eventually(condition: Callable[[], bool], timeout: float = 60) -> None:
     """Wait until ``condition()`` holds: state that another process's requests change,
     which no event announces."""
@@ -135,7 +149,7 @@ async def eventually(condition: Callable[[], bool], timeout: float = 60) -> None
         while not condition():  # noqa: ASYNC110 - no event to wait on, see above
             await asyncio.sleep(0.01)
 
-    await asyncio.wait_for(poll(), timeout)
+    await within(timeout, poll(), what="the condition never held")
 
 
 async def round_trips(client: RegistryClient, count: int = 5) -> None:

@@ -122,7 +122,7 @@ PLANTS = (
         STREAM,
         "reason = str(exc)  # a fixed reason and a byte offset, never body text",
         "reason = f'{exc}: {chunk[:200]!r}'",
-        "tests/test_jsonstream.py::test_errors_give_a_byte_offset_and_never_body_text",
+        "tests/test_stream.py::test_a_stream_s_decode_error_quotes_no_body_text",
     ),
     # the fast converter's inline structure functions against cattrs'
     plant(
@@ -401,7 +401,7 @@ PLANTS = (
         AUTH,
         "has_token={self._token is not None}",
         "has_token={self._token is None}",
-        T_AUTH,
+        "tests/test_auth.py::test_the_cache_s_repr_says_whether_it_holds_a_token_never_which",
     ),
     plant(
         "an unusable token answer's error without its operation",

@@ -62,7 +62,9 @@ def _first_failure(report: Path, expected: set[str]) -> Outcome:
             if found is None:
                 continue
             message = (found.get("message") or "").strip().split("\n")[0][:160]
-            if "Timeout" in message:
+            # Stopped by pytest-timeout: a hang, not a failure. (A TimeoutError the code
+            # raised, or a test's own bound, ``within``, failing, is a failure.)
+            if "from pytest-timeout" in message:
                 return Outcome("HUNG", f"{test}: {message}")
             if kind == "error":
                 return Outcome("ERROR", f"{test}: {message}")

@@ -28,7 +28,7 @@ from runai_registry_async._http._auth import MIN_TOKEN_REUSE, TokenCache, read_t
 from runai_registry_async._secrets import Secret
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import FakeClock, breaks_off_after, eventually
+from .conftest import FakeClock, breaks_off_after, eventually, within
 
 
 @pytest.mark.parametrize("endpoint", ["v1", "v2"])
@@ -208,6 +208,16 @@ async def test_rejecting_a_token_forgets_only_that_token() -> None:
     assert await cache.get(1.0) is t2
     assert "t2" not in repr(cache)
     assert "t2" not in repr(t2)
+
+
+async def test_the_cache_s_repr_says_whether_it_holds_a_token_never_which() -> None:
+    fetch, _ = counting_fetch(None)
+    cache = TokenCache(fetch, None, clock=FakeClock())
+    assert repr(cache) == "<TokenCache refreshable=True has_token=False>"
+    token = await cache.get(1.0)
+    assert repr(cache) == "<TokenCache refreshable=True has_token=True>"
+    cache.reject(token)
+    assert repr(cache) == "<TokenCache refreshable=True has_token=False>"
 
 
 # --- the token request under failure --------------------------------------------------------
@@ -446,7 +456,8 @@ async def test_a_token_request_is_bounded_by_its_own_timeout(emulator: RunaiEmul
     credentials = ClientCredentials(emulator.client_id, emulator.client_secret)
     async with RegistryClient(emulator.base_url, auth=credentials, retry=None) as client:
         with pytest.raises(TransportError) as caught:
-            await asyncio.wait_for(credentials._fetch(client._requester.transport, 0.5), 30)
+            fetch = credentials._fetch(client._requester.transport, 0.5)
+            await within(30, fetch, what="the token request never timed out")
     assert str(caught.value) == "POST /api/v1/token: timed out"
 
 

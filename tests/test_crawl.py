@@ -26,10 +26,11 @@ from runai_registry_async import (
     ServiceUnavailableError,
     crawl_tags,
 )
+from runai_registry_async import _crawl as crawl_module
 from runai_registry_async._crawl import TASK_NAME
 from runai_registry_async.testing import RunaiEmulator, StoredRegistry
 
-from .conftest import eventually, round_trips
+from .conftest import StoppedDeadline, eventually, round_trips, within
 
 RETRY = RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01)
 UNKNOWN = str(uuid.UUID(int=12345))
@@ -523,7 +524,7 @@ async def test_the_crawl_deadline_bounds_a_hung_repositories_call(
         with pytest.raises(DeadlineExceeded):
             # Ten times the time the crawl should take and more, yet far below the
             # client's own timeout: only the crawl's deadline can end it in time.
-            await asyncio.wait_for(collect(crawl), 30)
+            await within(30, collect(crawl), what="the crawl outlived its deadline")
 
 
 async def test_a_per_registry_rate_wait_past_the_deadline_ends_the_crawl_at_once(
@@ -534,7 +535,8 @@ async def test_a_per_registry_rate_wait_past_the_deadline_ends_the_crawl_at_once
         # One request per 100 s: the second would wait far past the deadline.
         crawl = crawl_tags(client, [registry.id], per_registry_per_second=0.01, deadline=60)
         with pytest.raises(DeadlineExceeded) as raised:
-            await asyncio.wait_for(collect(crawl), 30)  # refused at once, not waited out
+            # Refused at once, not waited out.
+            await within(30, collect(crawl), what="the crawl waited past its deadline")
     assert f"crawl ({registry.id})" in str(raised.value)
     assert emulator.count("list_repositories") == 1
     assert emulator.count("list_tags") == 0
@@ -570,6 +572,20 @@ async def test_a_job_started_past_the_crawl_deadline_names_itself(
     assert caught.value.operation == f"crawl ({registry.id}, 'team/app-4')"
     assert caught.value.attempts == 0
     assert emulator.count("list_tags") == 4
+
+
+async def test_a_job_with_exactly_no_time_left_sends_nothing_and_names_itself(
+    emulator: RunaiEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = one_registry(emulator, "r", repositories=2)
+    # The crawl's clock stops with 0.0 s left: not a moment to spend, so not a request.
+    monkeypatch.setattr(crawl_module, "Deadline", lambda seconds: StoppedDeadline(seconds, 0.0))
+    async with RegistryClient(emulator.base_url, token=emulator.token) as client:
+        with pytest.raises(DeadlineExceeded) as caught:
+            await collect(crawl_tags(client, [registry.id], deadline=5.0))
+    assert caught.value.operation == f"crawl ({registry.id}, None)"
+    assert caught.value.attempts == 0
+    assert emulator.requests == []
 
 
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", f"{UNKNOWN}\n"])

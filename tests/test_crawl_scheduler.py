@@ -11,26 +11,33 @@ from hypothesis import strategies as st
 from runai_registry_async._crawl_scheduler import Job, RegistryWork, Scheduler
 from runai_registry_async._http._adaptive import Aimd
 
+from .conftest import within
+
+
+async def next_of(scheduler: Scheduler) -> Job | None:
+    """The next job, where one is due: a scheduler that hands out none fails the test."""
+    return await within(5, scheduler.next_job(), what="the scheduler handed out no job")
+
 
 async def test_round_robin_over_registries_within_the_per_registry_cap() -> None:
     scheduler = Scheduler(max_active=4, per_registry=1, aimd=None)
     a, b = RegistryWork("a", None), RegistryWork("b", None)
     await scheduler.add(a)
     await scheduler.add(b)
-    first, second = await scheduler.next_job(), await scheduler.next_job()
+    first, second = await next_of(scheduler), await next_of(scheduler)
     assert [first, second] == [(a, None), (b, None)]  # each registry listed first
     assert scheduler.pick() is None  # both at their cap of one
     scheduler.done(a, ["r1", "r2"])
     scheduler.done(b, ["s1"])
-    jobs = [await scheduler.next_job(), await scheduler.next_job()]
+    jobs = [await next_of(scheduler), await next_of(scheduler)]
     picked = [job for job in jobs if job is not None]
     assert sorted((w.id, r) for w, r in picked) == [("a", "r1"), ("b", "s1")]
     for work, _ in picked:
         scheduler.done(work)
-    assert await scheduler.next_job() == (a, "r2")
+    assert await next_of(scheduler) == (a, "r2")
     scheduler.done(a)
     scheduler.source_done()
-    assert await scheduler.next_job() is None  # everything finished
+    assert await next_of(scheduler) is None  # everything finished
 
 
 async def test_the_feeder_waits_for_room_and_idle_workers_wake_for_new_work() -> None:

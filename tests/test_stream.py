@@ -32,7 +32,7 @@ from runai_registry_async._http._transport import DEFAULT_MAX_RESPONSE_BYTES
 from runai_registry_async._models import RepositoryTags
 from runai_registry_async.testing import RunaiEmulator
 
-from .conftest import FakeClock, Handler, StoppedDeadline, breaks_off_after
+from .conftest import FakeClock, Handler, StoppedDeadline, breaks_off_after, within
 
 ID = "5f0c7b7e-1f57-4c1e-9a63-0d2a3c4e5f60"
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
@@ -135,7 +135,7 @@ async def test_breaking_early_closes_the_connection(
             if len(got) == 5:
                 break
         assert got == ["t0", "t1", "t2", "t3", "t4"]
-        result = await asyncio.wait_for(outcome, 5)
+        result = await within(5, outcome, what="the server never saw the connection end")
     assert result.startswith("disconnected")
 
 
@@ -169,6 +169,21 @@ async def test_invalid_bodies_raise_decode_error(
     async with RegistryClient(base, token="t") as client:
         with pytest.raises(DecodeError, match=message.replace("[", r"\[").replace("$", r"\$")):
             [t async for t in client.iter_tags(ID, "r")]
+
+
+async def test_a_stream_s_decode_error_quotes_no_body_text(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    # A body may hold what the server was sent (a password echoed back); the error gives
+    # a fixed reason and a byte offset only.
+    body = b'{"name": "r", "tags": ["pw-hunter2-echoed", oops-hunter2]}'
+    base = await serve(chunked(body, 4096))
+    async with RegistryClient(base, token="t") as client:
+        with pytest.raises(DecodeError) as caught:
+            [t async for t in client.iter_tags(ID, "r")]
+    assert f"(byte {body.index(b'oops')})" in str(caught.value)
+    shown = [str(caught.value), repr(caught.value), repr(caught.value.__cause__)]
+    assert not any("hunter2" in text for text in shown)
 
 
 @pytest.mark.parametrize("by_batch", [False, True])
@@ -659,5 +674,5 @@ async def test_leaving_a_batch_loop_early_closes_the_connection(
         async for batch in client.iter_tags(ID, "r").batches():
             assert batch[0] == "t0"
             break
-        result = await asyncio.wait_for(outcome, 5)
+        result = await within(5, outcome, what="the server never saw the connection end")
     assert result.startswith("disconnected")

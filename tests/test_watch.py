@@ -19,10 +19,12 @@ from runai_registry_async import (
 )
 from runai_registry_async.testing import RunaiEmulator
 
+from .conftest import within
+
 
 async def next_of(events: AsyncIterator[Any]) -> tuple[str, ...]:
     # Bounded: a watch that wrongly stays silent fails the test instead of hanging it.
-    return described(await asyncio.wait_for(anext(events), 10))
+    return described(await within(10, anext(events), what="the watch announced nothing"))
 
 
 def described(event: TagEvent | WatchError) -> tuple[str, ...]:
