@@ -1,9 +1,9 @@
 """Incremental parsing of the top-level array of one JSON object, in bounded memory. No I/O.
 
 A response such as ``{"name": "team/app", "tags": ["1.0", "1.1", ...]}`` arrives in chunks.
-``ArrayParser`` finds where complete elements of the array end (a small scanner that
-skips strings with one regular expression and counts brackets), then hands every
-complete run of elements to orjson in one call. Only bytes of an unfinished element stay
+``ArrayParser`` finds where complete elements of the array end (fast paths for runs of
+strings; ``_jsonscan.ValueScanner`` for the rest), then hands every complete run of
+elements to orjson in one call. Only bytes of an unfinished element stay
 buffered, so memory is one chunk plus one element, and three limits hold on any body:
 nesting depth, the size of one element (or any other top-level value), and the total.
 """
@@ -17,31 +17,34 @@ from typing import Any
 import orjson
 
 from .._converter import first_non_string
+from ._jsonscan import (
+    CLOSE_ARRAY,
+    CLOSE_OBJECT,
+    COLON,
+    COMMA,
+    LIMIT,
+    MAX_DEPTH,
+    OPEN_ARRAY,
+    OPEN_OBJECT,
+    QUOTE,
+    STRING_SOURCE,
+    WS,
+    ScanError,
+    ValueScanner,
+)
 
-#: Deepest nesting accepted anywhere in a streamed body (the top-level object is 1).
-MAX_DEPTH = 64
+__all__ = ["MAX_DEPTH", "ArrayParser", "JsonStreamError"]
 
-_WS = re.compile(rb"[ \t\r\n]*")
-_STRING_SOURCE = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
-# The body of a string from just after its opening quote: stops at the closing quote, at
-# the end of the data, or before a lone trailing backslash (a split escape).
-_STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
 # A run of complete string elements, each followed by its comma: most of a tag list
 # matched in one C call, so a million short tags cost no Python loop per tag.
-_STRING_RUN = re.compile(rb"(?:[ \t\r\n]*" + _STRING_SOURCE + rb"[ \t\r\n]*,)+", re.DOTALL)
-_STRUCTURAL = re.compile(rb'["\[\]{}]')
-_SCALAR = re.compile(rb"[-+.0-9A-Za-z]+")
-
-_QUOTE, _COMMA, _COLON = 0x22, 0x2C, 0x3A
-_OPEN_OBJECT, _CLOSE_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY = 0x7B, 0x7D, 0x5B, 0x5D
+_STRING_RUN = re.compile(rb"(?:[ \t\r\n]*" + STRING_SOURCE + rb"[ \t\r\n]*,)+", re.DOTALL)
 
 # Where the parser stands between chunks.
-_START, _KEY_OR_END, _KEY, _COLON_NEXT, _VALUE, _ARRAY, _ELEMENT_OR_END = range(7)
+_START, _KEY_OR_END, _KEY, COLON_NEXT, _VALUE, _ARRAY, _ELEMENT_OR_END = range(7)
 _ELEMENT, _AFTER_ELEMENT, _AFTER_VALUE, _DONE = range(7, 11)
 
 
 _SCHEMA = "response does not match the schema"
-_LIMIT = "response over a limit"
 
 
 class JsonStreamError(ValueError):
@@ -73,7 +76,7 @@ class ArrayParser:
         "_offset",
         "_state",
         "_current_key",
-        "_scan",
+        "_scanner",
         "_seen_key",
         "_count",
         "envelope",
@@ -101,8 +104,7 @@ class ArrayParser:
         self._offset = 0  # bytes of the body before self._buf
         self._state = _START
         self._current_key = ""
-        # A value being skipped across chunks: (start, resume position, depth there).
-        self._scan: tuple[int, int, int] | None = None
+        self._scanner = ValueScanner(self._buf, max_item_bytes=max_item_bytes)
         self._seen_key = False
         self._count = 0  # elements handed out
         self.envelope: dict[str, Any] = {}
@@ -112,13 +114,13 @@ class ArrayParser:
         """The elements completed by ``chunk`` (possibly none)."""
         self.total += len(chunk)
         if self.total > self._max_total:
-            raise JsonStreamError(f"body larger than {self._max_total} bytes", kind=_LIMIT)
+            raise JsonStreamError(f"body larger than {self._max_total} bytes", kind=LIMIT)
         # In place: a large unfinished item arriving in many small chunks is not copied
         # once per chunk.
         if self._pos:
             self._offset += self._pos
             del self._buf[: self._pos]
-            self._scan = _shifted(self._scan, self._pos)
+            self._scanner.shift(self._pos)
             self._pos = 0
         self._buf += chunk
         items: list[Any] = []
@@ -127,7 +129,7 @@ class ArrayParser:
 
     def finish(self) -> dict[str, Any]:
         """Check that the body ended where the object did; returns ``envelope``."""
-        self._pos = _WS.match(self._buf, self._pos).end()  # type: ignore[union-attr]
+        self._pos = WS.match(self._buf, self._pos).end()  # type: ignore[union-attr]
         if self._state != _DONE:
             raise self._error("body ended before the JSON object did")
         return self.envelope
@@ -142,34 +144,34 @@ class ArrayParser:
                 if not self._elements(items):
                     return
                 continue
-            pos = _WS.match(buf, self._pos).end()  # type: ignore[union-attr]
+            pos = WS.match(buf, self._pos).end()  # type: ignore[union-attr]
             self._pos = pos
             if pos >= len(buf):
                 return
             byte = buf[pos]
             if state == _START:
-                if byte != _OPEN_OBJECT:
+                if byte != OPEN_OBJECT:
                     raise self._error("expected a JSON object @ $", kind=_SCHEMA)
                 self._pos, self._state = pos + 1, _KEY_OR_END
             elif state in (_KEY_OR_END, _KEY):
-                if byte == _CLOSE_OBJECT and state == _KEY_OR_END:
+                if byte == CLOSE_OBJECT and state == _KEY_OR_END:
                     self._close_object()
                     continue
-                self._expect(byte == _QUOTE, "expected a key")
+                self._expect(byte == QUOTE, "expected a key")
                 end = self._value_end(pos, depth=1)
                 if end is None:
                     return
                 self._current_key = self._loads(pos, end)
-                self._pos, self._state = end, _COLON_NEXT
-            elif state == _COLON_NEXT:
-                self._expect(byte == _COLON, "expected ':'")
+                self._pos, self._state = end, COLON_NEXT
+            elif state == COLON_NEXT:
+                self._expect(byte == COLON, "expected ':'")
                 self._pos = pos + 1
                 self._state = _ARRAY if self._current_key == self._key else _VALUE
             elif state == _ARRAY:
                 if self._seen_key:
                     raise self._error(f"key {self._key!r} appears twice", kind=_SCHEMA)
                 self._seen_key = True
-                if byte != _OPEN_ARRAY:
+                if byte != OPEN_ARRAY:
                     # Not an array: the envelope check raises the same error as a whole read.
                     self._state = _VALUE
                     continue
@@ -186,15 +188,15 @@ class ArrayParser:
                     self.envelope[self._current_key] = value
                 self._pos, self._state = end, _AFTER_VALUE
             elif state in (_AFTER_VALUE, _AFTER_ELEMENT):
-                if state == _AFTER_ELEMENT and byte != _COMMA:
-                    self._expect(byte == _CLOSE_ARRAY, "expected ',' or ']'")
+                if state == _AFTER_ELEMENT and byte != COMMA:
+                    self._expect(byte == CLOSE_ARRAY, "expected ',' or ']'")
                     self._pos, self._state = pos + 1, _AFTER_VALUE
                 elif state == _AFTER_ELEMENT:
                     self._pos, self._state = pos + 1, _ELEMENT
-                elif byte == _COMMA:
+                elif byte == COMMA:
                     self._pos, self._state = pos + 1, _KEY
                 else:
-                    self._expect(byte == _CLOSE_OBJECT, "expected ',' or '}'")
+                    self._expect(byte == CLOSE_OBJECT, "expected ',' or '}'")
                     self._close_object()
             else:  # _DONE: only white space may follow
                 raise self._error("data after the JSON object")
@@ -210,18 +212,18 @@ class ArrayParser:
     def _elements(self, items: list[Any]) -> bool:
         """Take every complete element in the buffer; False when more data is needed."""
         buf, pos = self._buf, self._pos
-        first = pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
+        first = pos = WS.match(buf, pos).end()  # type: ignore[union-attr]
         # Past the white space now: kept, it would be buffered and scanned again on
         # every chunk (time quadratic in its length).
         self._pos = first
         if pos >= len(buf):
             return False
-        if self._state == _ELEMENT_OR_END and buf[pos] == _CLOSE_ARRAY:
+        if self._state == _ELEMENT_OR_END and buf[pos] == CLOSE_ARRAY:
             self._pos, self._state = pos + 1, _AFTER_VALUE
             return True
         # An element still arriving is resumed where its scan stopped: scanning it from
         # its start on every chunk would cost time quadratic in its size.
-        resuming = self._scan is not None and self._scan[0] == first
+        resuming = self._scanner.resuming(first)
         if self._strings:
             if resuming:
                 # Most chunks end inside a string: finish it alone, so that the rest of
@@ -239,20 +241,20 @@ class ArrayParser:
                 if run is not None and run.end() - pos <= self._max_item:
                     pos = run.end()  # just past a comma
                     last_end = pos - 1
-            pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
+            pos = WS.match(buf, pos).end()  # type: ignore[union-attr]
             if pos >= len(buf):
                 break
-            mixed = mixed or buf[pos] != _QUOTE
+            mixed = mixed or buf[pos] != QUOTE
             end = self._value_end(pos, depth=2)
             resuming = False
             if end is None:
                 break
-            after = _WS.match(buf, end).end()  # type: ignore[union-attr]
+            after = WS.match(buf, end).end()  # type: ignore[union-attr]
             if after >= len(buf):
                 last_end = end
                 pos = end
                 break
-            if buf[after] != _COMMA:
+            if buf[after] != COMMA:
                 last_end = end
                 pos = end
                 break
@@ -281,8 +283,8 @@ class ArrayParser:
         end = self._value_end(first, depth=2)  # resumes the scan; checks the item limit
         if end is None:
             return False
-        after = _WS.match(buf, end).end()  # type: ignore[union-attr]
-        if after >= len(buf) or buf[after] != _COMMA:
+        after = WS.match(buf, end).end()  # type: ignore[union-attr]
+        if after >= len(buf) or buf[after] != COMMA:
             return False
         element = self._loads(first, end)
         if type(element) is not str:
@@ -320,73 +322,13 @@ class ArrayParser:
         self._pos, self._state = cut + 1, _AFTER_ELEMENT
         return True
 
-    # --- scanning ------------------------------------------------------------------------------
+    # --- helpers -------------------------------------------------------------------------------
 
     def _value_end(self, start: int, *, depth: int) -> int | None:
-        """The end of the JSON value at ``start``; None if it has not all arrived yet."""
-        buf = self._buf
-        byte = buf[start]
-        if byte == _QUOTE:
-            end = self._string_end(start)
-        elif byte in (_OPEN_OBJECT, _OPEN_ARRAY):
-            end = self._container_end(start, depth)
-        else:
-            match = _SCALAR.match(buf, start)
-            if match is None:
-                raise self._error("unexpected character", start)
-            # A number may go on in the next chunk.
-            end = match.end() if match.end() < len(buf) else None
-        if end is None:
-            if len(buf) - start > self._max_item:
-                raise self._error(f"a value larger than {self._max_item} bytes", start, kind=_LIMIT)
-        elif end - start > self._max_item:
-            raise self._error(f"a value larger than {self._max_item} bytes", start, kind=_LIMIT)
-        return end
-
-    def _string_end(self, start: int) -> int | None:
-        buf, scan = self._buf, self._scan
-        # Resume where the last chunk ran out: a long string is scanned once, not per chunk.
-        pos = scan[1] if scan is not None and scan[0] == start else start + 1
-        body = _STRING_BODY.match(buf, pos).end()  # type: ignore[union-attr]
-        if body < len(buf) and buf[body] == _QUOTE:
-            self._scan = None
-            return body + 1
-        self._scan = (start, body, 0)
-        return None
-
-    def _container_end(self, start: int, depth: int) -> int | None:
-        buf = self._buf
-        scan = self._scan
-        if scan is not None and scan[0] == start:
-            _, pos, level = scan  # resume where the last chunk ran out
-        else:
-            pos, level = start, depth
-        while True:
-            match = _STRUCTURAL.search(buf, pos)
-            if match is None:
-                self._scan = (start, len(buf), level)
-                return None
-            at = match.start()
-            byte = buf[at]
-            if byte == _QUOTE:
-                body = _STRING_BODY.match(buf, at + 1).end()  # type: ignore[union-attr]
-                if body >= len(buf) or buf[body] != _QUOTE:
-                    self._scan = (start, at, level)
-                    return None
-                pos = body + 1
-            elif byte in (_OPEN_OBJECT, _OPEN_ARRAY):
-                level += 1
-                if level > MAX_DEPTH:
-                    raise self._error(f"nested deeper than {MAX_DEPTH} levels", at, kind=_LIMIT)
-                pos = at + 1
-            else:
-                level -= 1
-                pos = at + 1
-                if level == depth:
-                    self._scan = None
-                    return pos
-
-    # --- helpers -------------------------------------------------------------------------------
+        try:
+            return self._scanner.value_end(start, depth=depth)
+        except ScanError as exc:
+            raise self._error(exc.reason, exc.at, kind=exc.kind) from None
 
     def _loads(self, start: int, end: int, *, wrap: bool = False) -> Any:
         data = self._buf[start:end]
@@ -412,9 +354,3 @@ def _longest_possible(strings: list[str]) -> int:
     """The most bytes any of ``strings`` can have taken in the JSON text: the limit is
     in bytes, and one character is at most 6 of them (a ``\\uXXXX`` escape), quotes apart."""
     return 6 * max(map(len, strings), default=0) + 2
-
-
-def _shifted(scan: tuple[int, int, int] | None, by: int) -> tuple[int, int, int] | None:
-    if scan is None:
-        return None
-    return scan[0] - by, scan[1] - by, scan[2]
