@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from runai_registry_async._crawl_scheduler import Job, RegistryWork, Scheduler
@@ -110,6 +110,15 @@ def _may_start(work: RegistryWork, cap: int | None) -> bool:
         st.tuples(st.sampled_from(["pick", "done"]), st.integers(0, 10), st.integers(0, 3)),
         max_size=60,
     ),
+)
+# Always tried: the registry first in turn is at its cap, the next one may start.
+@example(
+    registries=2,
+    cap=1,
+    steps=[
+        *[("pick", 0, 0), ("pick", 0, 0), ("done", 1, 2), ("done", 0, 2)],
+        *[("pick", 0, 0), ("pick", 0, 0), ("done", 1, 0), ("pick", 0, 0)],
+    ],
 )
 def test_a_job_is_handed_out_whenever_one_may_start_and_each_only_once(
     registries: int, cap: int | None, steps: list[tuple[str, int, int]]
