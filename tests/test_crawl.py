@@ -574,6 +574,19 @@ async def test_a_job_started_past_the_crawl_deadline_names_itself(
     assert emulator.count("list_tags") == 4
 
 
+@pytest.mark.parametrize("deadline", [None, 30.0])  # (with one, each job's options differ)
+async def test_a_crawl_that_leaves_retry_to_the_client_retries_as_the_client_does(
+    emulator: RunaiEmulator, deadline: float | None
+) -> None:
+    registry = one_registry(emulator, "r", repositories=2)
+    emulator.fail_next("list_tags", 1, status=503)
+    async with RegistryClient(emulator.base_url, token=emulator.token, retry=RETRY) as client:
+        crawl = crawl_tags(client, [registry.id], deadline=deadline)  # retry= not given
+        results = await collect(crawl)
+    assert [r.error for r in results] == [None, None]
+    assert emulator.count("list_tags") == 3
+
+
 async def test_a_job_with_exactly_no_time_left_sends_nothing_and_names_itself(
     emulator: RunaiEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
